@@ -1,0 +1,46 @@
+"""User-facing errors.
+
+Everything a user can get wrong ends in one of these two exceptions; the CLI turns
+them into readable lines and exit code 1.  Anything else escaping is a bug in us.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem found in one place of one schedule file."""
+
+    file: str
+    line: int  # 1-based; 0 when the problem has no position (e.g. unreadable file)
+    column: int  # 1-based; 0 when unknown
+    field: str  # dotted path, e.g. "entries.nightly-report.schedule.cron"
+    message: str
+
+    def format(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}:{self.column or 1}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class RedbeatSyncError(Exception):
+    """Base class of errors that are the user's or the environment's, not ours."""
+
+
+class UserError(RedbeatSyncError):
+    """A single clear line: bad flag, unreachable Redis, stale plan, lock held..."""
+
+
+class ProblemsFound(RedbeatSyncError):
+    """The full list of problems in the schedule files (never just the first)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__(f"{len(self.problems)} problem(s) found")
+
+    def format(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
