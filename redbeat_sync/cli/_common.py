@@ -1,0 +1,163 @@
+"""What every command shares: connection options, the Celery-app bridge, errors.
+
+Commands stay thin: they parse flags, call the spec/state/plan/apply layers and print.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+import redis
+
+from ..errors import ProblemsFound, RedbeatSyncError
+from ..redact import redact
+from ..state.layout import DEFAULT_PREFIX, Layout
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+@dataclass
+class Target:
+    """Where the schedules live: resolved from flags, env and an optional Celery app."""
+
+    redis_url: str | None
+    prefix: str
+    beat_timezone: str
+    redis_options: dict[str, Any]
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.prefix)
+
+    def connect(self) -> redis.Redis:
+        from ..state.connection import connect
+
+        return connect(self.redis_url, options=self.redis_options or None)
+
+
+def load_celery_app(spec: str) -> Any:
+    """Import ``module:attr`` (like ``celery -A``); a user mistake is one clear line."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name:
+        raise click.BadParameter("expected module:attr", param_hint="--app")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way
+        raise click.BadParameter(
+            f"cannot import {module_name!r}: {exc}", param_hint="--app"
+        ) from None
+    finally:
+        sys.path.pop(0)
+    try:
+        return getattr(module, attr or "app")
+    except AttributeError:
+        raise click.BadParameter(
+            f"module {module_name!r} has no attribute {attr or 'app'!r}", param_hint="--app"
+        ) from None
+
+
+def resolve_target(
+    redis_url: str | None, key_prefix: str | None, app: str | None, beat_timezone: str | None
+) -> Target:
+    """Flags win over the Celery app's settings, which win over defaults."""
+    options: dict[str, Any] = {}
+    app_url = app_prefix = app_tz = None
+    if app:
+        conf = load_celery_app(app).conf
+        app_url = conf.get("redbeat_redis_url") or conf.get("broker_url")
+        app_prefix = conf.get("redbeat_key_prefix")
+        app_tz = conf.get("timezone")
+        options = dict(conf.get("redbeat_redis_options") or {})
+    return Target(
+        redis_url=redis_url or app_url,
+        prefix=key_prefix or app_prefix or DEFAULT_PREFIX,
+        beat_timezone=beat_timezone or (str(app_tz) if app_tz else "UTC"),
+        redis_options=options,
+    )
+
+
+def target_options(func: F) -> F:
+    """--redis-url / --key-prefix / --app / --beat-timezone, turned into ``target``."""
+
+    @click.option(
+        "--redis-url",
+        envvar="REDBEAT_SYNC_REDIS_URL",
+        help="Redis URL (redis:// or rediss://). Env: REDBEAT_SYNC_REDIS_URL. "
+        "Default: redis://localhost:6379/0.",
+    )
+    @click.option(
+        "--key-prefix",
+        envvar="REDBEAT_SYNC_KEY_PREFIX",
+        help=f"RedBeat key prefix (redbeat_key_prefix). Default: {DEFAULT_PREFIX}",
+    )
+    @click.option(
+        "--app",
+        "app",
+        metavar="MODULE:ATTR",
+        help="Celery app to read redbeat_redis_url, redbeat_key_prefix and timezone from.",
+    )
+    @click.option(
+        "--beat-timezone",
+        envvar="REDBEAT_SYNC_BEAT_TIMEZONE",
+        help="Timezone celery beat runs in (Celery's `timezone`); RedBeat evaluates "
+        "crontabs in it. Default: the app's, else UTC.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        redis_url: str | None,
+        key_prefix: str | None,
+        app: str | None,
+        beat_timezone: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        target = resolve_target(redis_url, key_prefix, app, beat_timezone)
+        return func(*args, target=target, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def use_color(flag: bool | None) -> bool:
+    """Colour only on a TTY unless forced; NO_COLOR always wins."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty() if flag is None else flag
+
+
+def run_guarded(func: Callable[[], int]) -> int:
+    """Run a command body; user and environment mistakes become one line and exit 1."""
+    try:
+        return func()
+    except ProblemsFound as exc:
+        echo_err(exc.format())
+        echo_err(f"Error: {len(exc.problems)} problem(s) found; nothing was written.")
+        return EXIT_ERROR
+    except RedbeatSyncError as exc:
+        echo_err(f"Error: {redact(str(exc))}")
+        return EXIT_ERROR
+    except redis.exceptions.AuthenticationError as exc:
+        echo_err(f"Error: Redis refused the credentials: {exc}")
+        return EXIT_ERROR
+    except redis.exceptions.ConnectionError as exc:
+        echo_err(f"Error: lost the connection to Redis: {redact(str(exc))}")
+        return EXIT_ERROR
+    except redis.exceptions.TimeoutError as exc:
+        echo_err(f"Error: Redis did not answer in time: {redact(str(exc))}")
+        return EXIT_ERROR
+    except redis.exceptions.ResponseError as exc:
+        echo_err(f"Error: Redis refused a command: {redact(str(exc))}")
+        return EXIT_ERROR

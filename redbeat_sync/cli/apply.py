@@ -1,0 +1,133 @@
+"""``redbeat-sync apply PATHS | PLANFILE``: make Redis match the files, safely."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..apply import apply_plan
+from ..errors import UserError
+from ..plan.actions import Plan
+from ..plan.compare import compute_plan
+from ..plan.planfile import load_plan
+from ..plan.render_json import render_json
+from ..plan.render_text import render_text
+from ..spec.loader import load_paths
+from ..state.reader import read_state
+from ._common import EXIT_OK, Target, run_guarded, target_options, use_color
+from .plan import output_options
+
+PLAN_KIND = "redbeat-sync-plan"
+
+
+def looks_like_plan_file(paths: tuple[str, ...]) -> bool:
+    """A single JSON file saved by `plan --out` (schedule files are YAML)."""
+    if len(paths) != 1 or not Path(paths[0]).is_file():
+        return False
+    try:
+        with open(paths[0], encoding="utf-8") as handle:
+            head = handle.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return head.startswith("{") and PLAN_KIND in head
+
+
+def confirm_or_refuse(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise UserError(
+            "refusing to apply without approval: no terminal to ask on; "
+            "pass --auto-approve (e.g. in CI) or apply a reviewed plan file"
+        )
+    answer = click.prompt(
+        "Do you want to perform these actions? Only 'yes' will be accepted to approve",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != "yes":
+        raise UserError("apply cancelled; nothing was written")
+
+
+@click.command("apply")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@output_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI).")
+@click.option(
+    "--lock-timeout",
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for another apply to finish.",
+)
+@click.option(
+    "--max-deletes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Refuse plans deleting more entries (default: max(10, 25% of managed)).",
+)
+@click.option("--allow-mass-delete", is_flag=True, help="Skip the prune guards.")
+@click.option("-m", "--message", help="Note stored in the audit record.")
+@click.option("--git-sha", envvar="GITHUB_SHA", help="Commit stored in the audit record.")
+@click.option("--who", help="Who applies (default: user@host).")
+@target_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    color: bool | None,
+    auto_approve: bool,
+    lock_timeout: float,
+    max_deletes: int | None,
+    allow_mass_delete: bool,
+    message: str | None,
+    git_sha: str | None,
+    who: str | None,
+    target: Target,
+) -> None:
+    """Apply schedule files (after showing the plan), or exactly a saved plan."""
+
+    def body() -> int:
+        saved = looks_like_plan_file(paths)
+        if saved:
+            plan: Plan = load_plan(paths[0])
+            if plan.prefix != target.prefix:
+                raise UserError(
+                    f"the plan was made for prefix {plan.prefix!r}, not {target.prefix!r}"
+                )
+        else:
+            spec = load_paths(list(paths))
+            client = target.connect()
+            state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
+            plan = compute_plan(spec, state, beat_timezone=target.beat_timezone)
+        if fmt == "json":
+            click.echo(render_json(plan))
+        else:
+            click.echo(render_text(plan, color=use_color(color)), nl=False)
+        if not plan.has_changes:
+            return EXIT_OK
+        if not saved:  # a saved plan was reviewed when it was made
+            confirm_or_refuse(auto_approve)
+        result = apply_plan(
+            target.connect(),
+            target.layout,
+            plan,
+            beat_timezone=plan.beat_timezone,
+            max_deletes=max_deletes,
+            allow_mass_delete=allow_mass_delete,
+            lock_timeout=lock_timeout,
+            message=message,
+            who=who,
+            git_sha=git_sha,
+        )
+        summary = result.summary()
+        if fmt == "json":
+            click.echo(json.dumps({"applied": summary}), err=True)
+        else:
+            click.echo(f"Apply complete! {summary}")
+        return EXIT_OK
+
+    ctx.exit(run_guarded(body))

@@ -1,0 +1,63 @@
+"""``redbeat-sync export``: write what Redis holds as v1 schedule files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..entry import Entry
+from ..errors import UserError
+from ..spec.dump import dump_entries
+from ..state.reader import read_state
+from ._common import EXIT_OK, Target, echo_err, run_guarded, target_options
+
+SCOPES = ("all", "managed", "unmanaged")
+
+
+@click.command("export")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Directory to write managed.yaml / unmanaged.yaml into (default: stdout).",
+)
+@click.option("--which", type=click.Choice(SCOPES), default="all", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite existing files in --out.")
+@target_options
+@click.pass_context
+def command(
+    ctx: click.Context, out_dir: str | None, which: str, force: bool, target: Target
+) -> None:
+    """Export stored entries as YAML; `plan` on the result adopts or no-ops them."""
+
+    def body() -> int:
+        client = target.connect()
+        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
+        groups = {"managed": state.managed, "unmanaged": state.unmanaged}
+        wanted = list(groups) if which == "all" else [which]
+        selected: dict[str, list[Entry]] = {}
+        for group in wanted:
+            selected[group] = []
+            for name, stored in sorted(groups[group].items()):
+                if stored.entry is None:
+                    echo_err(f"warning: skipped {name!r}: cannot decode it ({stored.error})")
+                else:
+                    selected[group].append(stored.entry)
+        if out_dir is None:
+            everything = [e for entries in selected.values() for e in entries]
+            click.echo(dump_entries(sorted(everything, key=lambda e: e.name)), nl=False)
+            return EXIT_OK
+        directory = Path(out_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for group, entries in selected.items():
+            if not entries and which == "all":
+                continue
+            path = directory / f"{group}.yaml"
+            if path.exists() and not force:
+                raise UserError(f"{path} exists; pass --force to overwrite it")
+            path.write_text(dump_entries(entries), encoding="utf-8")
+            echo_err(f"wrote {path} ({len(entries)} entries)")
+        return EXIT_OK
+
+    ctx.exit(run_guarded(body))

@@ -1,0 +1,74 @@
+"""``redbeat-sync plan PATHS``: diff the schedule files against Redis."""
+
+from __future__ import annotations
+
+import click
+
+from ..plan.compare import compute_plan
+from ..plan.planfile import save_plan
+from ..plan.render_json import render_json
+from ..plan.render_text import render_text
+from ..spec.loader import load_paths
+from ..state.reader import read_state
+from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
+
+
+def output_options(func):  # type: ignore[no-untyped-def]
+    func = click.option(
+        "--color/--no-color", "color", default=None, help="Force colour on or off (default: TTY)."
+    )(func)
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format (json: see README, 'Plan JSON format').",
+    )(func)
+    return func
+
+
+@click.command("plan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@output_options
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the plan (with a fingerprint of the state) for `apply PLANFILE`.",
+)
+@target_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    color: bool | None,
+    detailed_exitcode: bool,
+    out: str | None,
+    target: Target,
+) -> None:
+    """Show what apply would create, update, reschedule, adopt and delete."""
+
+    def body() -> int:
+        spec = load_paths(list(paths))  # bad files fail before we touch Redis
+        client = target.connect()
+        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
+        plan = compute_plan(spec, state, beat_timezone=target.beat_timezone)
+        if fmt == "json":
+            click.echo(render_json(plan))
+        else:
+            click.echo(render_text(plan, color=use_color(color)), nl=False)
+        if out:
+            save_plan(plan, out)
+            click.echo(
+                f"Saved the plan to {out}; apply it with: redbeat-sync apply {out}", err=True
+            )
+        return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
+
+    ctx.exit(run_guarded(body))

@@ -1,0 +1,135 @@
+"""``redbeat-sync show``: what is stored in Redis right now, and who holds the locks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from ..entry import At, Cron, Entry, Every, RRule, Schedule
+from ..spec.durations import format_duration
+from ..state.model import StoredEntry
+from ..state.reader import read_state
+from ..state.synclock import read_sync_lock
+from ..timing import next_due
+from ._common import EXIT_OK, Target, run_guarded, target_options
+
+SCOPES = ("all", "managed", "unmanaged")
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    if isinstance(schedule, Cron):
+        return f"cron {schedule.expression}"
+    if isinstance(schedule, Every):
+        return f"every {format_duration(schedule.seconds)}" + (
+            " (relative)" if schedule.relative else ""
+        )
+    if isinstance(schedule, RRule):
+        parts = [f"rrule {schedule.freq}"]
+        if schedule.interval != 1:
+            parts.append(f"interval={schedule.interval}")
+        for name in ("byweekday", "byhour", "byminute"):
+            value = getattr(schedule, name)
+            if value:
+                parts.append(f"{name}={','.join(map(str, value))}")
+        return " ".join(parts)
+    if isinstance(schedule, At):
+        return f"at {schedule.when.isoformat()}"
+    return str(schedule)
+
+
+def _local(moment: datetime | None, entry: Entry) -> str:
+    if moment is None:
+        return "-"
+    try:
+        zone = ZoneInfo(entry.timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": stored.name,
+        "managed": stored.managed,
+        "total_run_count": stored.run.total_run_count,
+    }
+    entry = stored.entry
+    if entry is None:
+        row.update(task="?", schedule=f"unreadable: {stored.error}", enabled=None)
+        row.update(last_run="-", next_run="-")
+        return row
+    due = next_due(entry, stored.run.last_run_at, now) if entry.enabled else None
+    row.update(
+        task=entry.task,
+        schedule=describe_schedule(entry.schedule),
+        timezone=entry.timezone,
+        enabled=entry.enabled,
+        last_run=_local(stored.run.last_run_at, entry),
+        next_run=_local(due, entry) if entry.enabled else "disabled",
+        requires_scheduler=list(stored.requires_scheduler),
+    )
+    return row
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    columns = ("name", "task", "schedule", "enabled", "last_run", "next_run", "managed")
+    headers = ("NAME", "TASK", "SCHEDULE", "ENABLED", "LAST RUN", "NEXT RUN", "MANAGED")
+    cells = [
+        ["yes" if r[c] is True else "no" if r[c] is False else str(r[c]) for c in columns]
+        for r in rows
+    ]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines)
+
+
+def beat_lock_line(client: Any, target: Target) -> str:
+    try:
+        from ..beat.lock import read_beat_lock
+    except ImportError:  # scheduler package not available in this build
+        return "beat lock: unknown"
+    holder = read_beat_lock(client, target.layout)
+    if not holder:
+        return "beat lock: free (no beat is leading)"
+    return "beat lock: held by " + ", ".join(f"{k}={v}" for k, v in holder.items())
+
+
+@click.command("show")
+@click.option("--which", type=click.Choice(SCOPES), default="all", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@target_options
+@click.pass_context
+def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
+    """List stored entries: task, schedule, enabled, last and next run, ownership."""
+
+    def body() -> int:
+        client = target.connect()
+        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
+        now = datetime.now(timezone.utc)
+        stored = sorted(state.entries.values(), key=lambda s: s.name)
+        if which != "all":
+            stored = [s for s in stored if s.managed == (which == "managed")]
+        rows = [describe(s, now) for s in stored]
+        sync_lock = read_sync_lock(client, target.layout)
+        if fmt == "json":
+            click.echo(json.dumps({"entries": rows, "sync_lock": sync_lock}, indent=2, default=str))
+            return EXIT_OK
+        click.echo(_table(rows) if rows else "No entries stored.")
+        managed = sum(1 for s in stored if s.managed)
+        click.echo(f"\n{len(rows)} entries ({managed} managed, {len(rows) - managed} unmanaged).")
+        click.echo(beat_lock_line(client, target))
+        if sync_lock:
+            click.echo(
+                f"sync lock: held by {sync_lock.get('holder')} since {sync_lock.get('since')} "
+                f"(id {sync_lock.get('id')})"
+            )
+        return EXIT_OK
+
+    ctx.exit(run_guarded(body))

@@ -1,0 +1,24 @@
+"""``redbeat-sync validate PATHS``: check schedule files offline (no Redis)."""
+
+from __future__ import annotations
+
+import click
+
+from ..spec.loader import load_paths
+from ._common import EXIT_OK, run_guarded
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the files are valid.")
+@click.pass_context
+def command(ctx: click.Context, paths: tuple[str, ...], quiet: bool) -> None:
+    """Validate schedule files: every problem in every file, with file:line:column."""
+
+    def body() -> int:
+        spec = load_paths(list(paths))
+        if not quiet:
+            click.echo(f"OK: {len(spec.entries)} entries in {len(spec.files)} file(s) are valid.")
+        return EXIT_OK
+
+    ctx.exit(run_guarded(body))
