@@ -1,0 +1,120 @@
+"""Apply history: one record per apply in a capped Redis stream.
+
+Stream fields are flat strings.  Text values are stored as they are; anything else
+(counts, lists, numbers, booleans, None) is stored as JSON and its field name listed
+in ``_json``, so ``read_history`` gives back exactly the types that were appended.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+from .layout import Layout
+
+DEFAULT_MAXLEN = 1000
+_JSON_FIELDS = "_json"  # comma-separated names of the JSON-encoded fields
+
+
+def make_record(
+    *,
+    who: str,
+    plan_digest: str,
+    counts: dict[str, int],
+    message: str | None = None,
+    git_sha: str | None = None,
+    host: str | None = None,
+    when: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A history record with the usual fields (``when`` defaults to now, UTC)."""
+    when = when or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return {
+        "when": when.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "who": who,
+        "host": host or socket.gethostname(),
+        "plan_digest": plan_digest,
+        "counts": dict(counts),
+        "message": message,
+        "git_sha": git_sha,
+        **extra,
+    }
+
+
+def _to_fields(record: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    encoded: list[str] = []
+    for name, value in record.items():
+        name = str(name)
+        if name == _JSON_FIELDS or name == "id":
+            raise ValueError(f"{name!r} is reserved in history records")
+        if "," in name:
+            raise ValueError(f"history field names may not contain ',': {name!r}")
+        if isinstance(value, str):
+            out[name] = value
+        else:
+            out[name] = json.dumps(value, sort_keys=True, default=str)
+            encoded.append(name)
+    if encoded:
+        out[_JSON_FIELDS] = ",".join(encoded)
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _from_fields(stream_id: Any, fields: dict[Any, Any]) -> dict[str, Any]:
+    raw = {_text(k): _text(v) for k, v in fields.items()}
+    encoded = set(filter(None, raw.pop(_JSON_FIELDS, "").split(",")))
+    record: dict[str, Any] = {"id": _text(stream_id)}
+    for name, value in raw.items():
+        if name in encoded:
+            try:
+                record[name] = json.loads(value)
+            except ValueError:
+                record[name] = value  # tampered with by hand: keep the text
+        else:
+            record[name] = value
+    return record
+
+
+def append_record(
+    client: redis.Redis,
+    layout: Layout,
+    record: dict[str, Any],
+    *,
+    maxlen: int = DEFAULT_MAXLEN,
+    approximate: bool = True,
+) -> str:
+    """Append ``record`` and trim the stream to about ``maxlen``; returns the stream id.
+
+    Approximate trimming (``MAXLEN ~``) is the cheap kind: Redis drops whole internal
+    nodes, so the stream may hold somewhat more than ``maxlen`` records.
+    """
+    if maxlen < 1:
+        raise ValueError("maxlen must be at least 1")
+    fields = _to_fields(record)
+    if not fields:
+        raise ValueError("empty history record")
+    stream_id = client.xadd(
+        layout.history_key,
+        fields,  # type: ignore[arg-type]
+        maxlen=maxlen,
+        approximate=approximate,
+    )
+    return _text(stream_id)
+
+
+def read_history(client: redis.Redis, layout: Layout, count: int = 20) -> list[dict[str, Any]]:
+    """The ``count`` newest records, newest first, each with its stream ``id``."""
+    if count < 1:
+        return []
+    rows = client.xrevrange(layout.history_key, count=count)
+    return [_from_fields(stream_id, fields) for stream_id, fields in rows]

@@ -1,0 +1,102 @@
+-- redbeat-sync: apply one batch of write operations atomically.
+--
+-- All-or-nothing: every guard is checked before anything is written, so a batch
+-- whose view of Redis went stale (someone edited an entry after the plan was made)
+-- changes nothing and returns the names that changed.
+--
+-- KEYS[1]      the schedule sorted set  (prefix .. ":schedule")
+-- KEYS[2]      the inventory set        (prefix .. ":sync:managed")
+-- KEYS[2 + i]  the entry hash of op i   (prefix .. name)
+-- Every key the script touches is passed in KEYS, so under Redis Cluster a
+-- hash-tagged prefix ("{redbeat}:") routes the whole batch to one slot.
+--
+-- ARGV[1..3]   hash field names: definition, meta, our extra field
+-- then STRIDE values per op, in KEYS order:
+--   kind        "put" | "remove" | "release"
+--   name        entry name (inventory member)
+--   expect      "" : the key must not exist
+--               hex: sha1(definition .. "\0" .. extra), missing fields read as ""
+--                    (byte-for-byte the same as model.field_digest in Python)
+--   flags       letters, for "put" only:
+--                 D write definition   X write extra   x delete extra
+--                 M create meta (HSETNX: never overwrites beat's run history)
+--                 S set score          N add score only if the member is missing
+--   definition, extra, meta, score     values for the flags above ("" when unused)
+--
+-- Returns {"ok", n_ops} or {"changed", name, name, ...}.
+
+local STRIDE = 8
+local HEADER = 3
+local n = #KEYS - 2
+if n < 0 or #ARGV ~= HEADER + n * STRIDE then
+  return redis.error_reply("redbeat-sync apply.lua: malformed call")
+end
+
+local schedule, inventory = KEYS[1], KEYS[2]
+local F_DEF, F_META, F_EXTRA = ARGV[1], ARGV[2], ARGV[3]
+
+local function has(flags, letter)
+  return string.find(flags, letter, 1, true) ~= nil
+end
+
+-- 1. guards: read only
+local changed = { "changed" }
+for i = 1, n do
+  local key = KEYS[2 + i]
+  local base = HEADER + (i - 1) * STRIDE
+  local kind, expect = ARGV[base + 1], ARGV[base + 3]
+  if kind ~= "put" and kind ~= "remove" and kind ~= "release" then
+    -- checked here, before any write: a script error half-way would not roll back
+    return redis.error_reply("redbeat-sync apply.lua: unknown op kind " .. kind)
+  end
+  if expect == "" then
+    if redis.call("EXISTS", key) == 1 then
+      changed[#changed + 1] = ARGV[base + 2]
+    end
+  else
+    local got = redis.call("HMGET", key, F_DEF, F_EXTRA)
+    -- a missing field is a Lua false: read it as "" like the Python side does
+    local definition = got[1] or ""
+    local extra = got[2] or ""
+    if redis.sha1hex(definition .. "\0" .. extra) ~= expect then
+      changed[#changed + 1] = ARGV[base + 2]
+    end
+  end
+end
+if #changed > 1 then
+  return changed
+end
+
+-- 2. writes: every guard held
+for i = 1, n do
+  local key = KEYS[2 + i]
+  local base = HEADER + (i - 1) * STRIDE
+  local kind, name, flags = ARGV[base + 1], ARGV[base + 2], ARGV[base + 4]
+  if kind == "put" then
+    if has(flags, "D") then
+      redis.call("HSET", key, F_DEF, ARGV[base + 5])
+    end
+    if has(flags, "X") then
+      redis.call("HSET", key, F_EXTRA, ARGV[base + 6])
+    elseif has(flags, "x") then
+      redis.call("HDEL", key, F_EXTRA)
+    end
+    if has(flags, "M") then
+      redis.call("HSETNX", key, F_META, ARGV[base + 7])
+    end
+    if has(flags, "S") then
+      redis.call("ZADD", schedule, ARGV[base + 8], key)
+    elseif has(flags, "N") then
+      redis.call("ZADD", schedule, "NX", ARGV[base + 8], key)
+    end
+    redis.call("SADD", inventory, name)
+  elseif kind == "remove" then
+    redis.call("DEL", key)
+    redis.call("ZREM", schedule, key)
+    redis.call("SREM", inventory, name)
+  else -- "release"
+    redis.call("SREM", inventory, name)
+    redis.call("HDEL", key, F_EXTRA)
+  end
+end
+return { "ok", tostring(n) }
