@@ -1,0 +1,143 @@
+"""Plain values a plan is made of: one ``Action`` per entry, grouped in a ``Plan``.
+
+The comparison (``compare``) builds these; the renderers, the plan file and apply only
+read them.  Nothing here talks to Redis or formats text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from ..entry import Entry
+from ..state.model import StoredEntry
+
+ActionKind = Literal["create", "update", "reschedule", "delete", "adopt", "noop"]
+ChangeKind = Literal["changed", "added", "removed"]
+
+#: Order actions are listed in (and applied in): like a terraform plan.
+ACTION_ORDER: tuple[ActionKind, ...] = (
+    "create",
+    "adopt",
+    "update",
+    "reschedule",
+    "delete",
+    "noop",
+)
+
+
+class _Absent:
+    """Marks the missing side of an added or removed field (distinct from ``None``)."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs, by path into ``Entry.to_canonical()``.
+
+    ``path`` reads like ``options.queue``, ``args[0]`` or ``schedule.cron``; ``old`` or
+    ``new`` is ``ABSENT`` when the field exists on one side only.
+    """
+
+    path: str
+    old: Any
+    new: Any
+
+    @property
+    def change(self) -> ChangeKind:
+        if self.old is ABSENT:
+            return "added"
+        if self.new is ABSENT:
+            return "removed"
+        return "changed"
+
+
+@dataclass(frozen=True)
+class Action:
+    """What apply will do to one entry, and why.
+
+    ``desired`` is the entry as the files want it (None for delete); ``current`` is the
+    entry as Redis held it when the plan was made (None for create, and for a delete
+    whose key is already gone).
+    """
+
+    kind: ActionKind
+    name: str
+    desired: Entry | None
+    current: StoredEntry | None
+    changes: list[FieldChange] = field(default_factory=list)
+    next_runs: list[datetime] = field(default_factory=list)
+    requires_scheduler: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source: str | None = None  # "file:line" of the entry in the schedule files
+
+    @property
+    def expect_digest(self) -> str | None:
+        """Digest apply expects the stored entry to still have (None: no key)."""
+        return self.current.digest if self.current is not None else None
+
+    @property
+    def is_change(self) -> bool:
+        return self.kind != "noop"
+
+
+@dataclass
+class Plan:
+    """Every action for one prefix, plus what is needed to apply it later safely.
+
+    ``fingerprint`` is the fingerprint of the state the plan was computed from: apply
+    re-reads the state and refuses the plan when it differs.
+    """
+
+    actions: list[Action]
+    fingerprint: str
+    unmanaged: list[str]
+    prefix: str
+    created_at: datetime
+    beat_timezone: str = "UTC"
+    warnings: list[str] = field(default_factory=list)  # not tied to one planned action
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in ACTION_ORDER}
+        for action in self.actions:
+            counts[action.kind] += 1
+        counts["unmanaged"] = len(self.unmanaged)
+        return counts
+
+    @property
+    def changes(self) -> list[Action]:
+        """Actions that change something (everything but no-ops)."""
+        return [a for a in self.actions if a.kind != "noop"]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.kind != "noop" for a in self.actions)
+
+    def summary(self) -> dict[str, int]:
+        """Counts as shown to users: reschedules are updates."""
+        counts = self.counts
+        return {
+            "create": counts["create"],
+            "update": counts["update"] + counts["reschedule"],
+            "delete": counts["delete"],
+            "adopt": counts["adopt"],
+            "noop": counts["noop"],
+            "unmanaged": counts["unmanaged"],
+        }

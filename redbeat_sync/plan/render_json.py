@@ -1,0 +1,91 @@
+"""A plan as JSON for machines (``redbeat-sync plan --json``).
+
+Shape, ``format_version`` "1" (fields are only ever added within a version; a change
+that could break a reader bumps the version)::
+
+    {
+      "format_version": "1",
+      "prefix": "redbeat:",                 # key prefix the plan is for
+      "beat_timezone": "UTC",               # zone celery beat runs in
+      "fingerprint": "…",                   # state fingerprint the plan was made from
+      "created_at": "2026-11-24T22:00:00+00:00",
+      "summary": {                          # reschedules are counted in "update"
+        "create": 1, "update": 2, "delete": 0, "adopt": 0, "noop": 97, "unmanaged": 3
+      },
+      "actions": [                          # changes only (no-ops are only counted)
+        {
+          "action": "create" | "update" | "reschedule" | "delete" | "adopt",
+          "name": "nightly-report",
+          "source": "schedules/reports.yaml:12" | null,
+          "changes": [                      # field-level; empty for create/delete
+            {"path": "options.queue", "change": "changed" | "added" | "removed",
+             "old": "default", "new": "low"}     # old/new null when absent
+          ],
+          "next_runs": ["2026-11-25T03:00:00+01:00", …],   # creates/reschedules, entry's zone
+          "requires_scheduler": ["cron in Europe/Paris, beat runs in UTC"],
+          "warnings": ["…"],
+          "before": {canonical entry} | null,   # as stored in Redis (null: none/undecodable)
+          "after": {canonical entry} | null     # as the files want it (null: delete)
+        }
+      ],
+      "unmanaged": ["legacy-a", "legacy-b"],  # in Redis, not managed, not in the files
+      "warnings": ["…"]                     # not tied to one action
+    }
+
+A canonical entry is ``Entry.to_canonical()``: name, task, schedule ({"cron": "…"} |
+{"every": seconds} | {"rrule": {…}} | {"at": iso}), args, kwargs, options, enabled,
+timezone, description, labels, start_at, end_at, jitter, misfire, deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .actions import ABSENT, Action, FieldChange, Plan
+
+FORMAT_VERSION = "1"
+
+
+def _change(change: FieldChange) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "change": change.change,
+        "old": None if change.old is ABSENT else change.old,
+        "new": None if change.new is ABSENT else change.new,
+    }
+
+
+def action_to_json(action: Action) -> dict[str, Any]:
+    before = None
+    if action.current is not None and action.current.entry is not None:
+        before = action.current.entry.to_canonical()
+    return {
+        "action": action.kind,
+        "name": action.name,
+        "source": action.source,
+        "changes": [_change(c) for c in action.changes],
+        "next_runs": [t.isoformat() for t in action.next_runs],
+        "requires_scheduler": list(action.requires_scheduler),
+        "warnings": list(action.warnings),
+        "before": before,
+        "after": action.desired.to_canonical() if action.desired is not None else None,
+    }
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "prefix": plan.prefix,
+        "beat_timezone": plan.beat_timezone,
+        "fingerprint": plan.fingerprint,
+        "created_at": plan.created_at.isoformat(),
+        "summary": plan.summary(),
+        "actions": [action_to_json(a) for a in plan.changes],
+        "unmanaged": list(plan.unmanaged),
+        "warnings": list(plan.warnings),
+    }
+
+
+def render_json(plan: Plan, *, indent: int | None = 2) -> str:
+    return json.dumps(plan_to_json(plan), indent=indent, ensure_ascii=False, default=str)

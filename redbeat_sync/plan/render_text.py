@@ -1,0 +1,135 @@
+"""A plan as text for people, in the spirit of ``terraform plan``.
+
+::
+
+    + nightly-report                       create
+    ~ cleanup                              update, with ``field: old → new`` lines
+    ~ hourly-sync (reschedule)             the next due time is recomputed
+    <= legacy-job (adopt)                  redbeat-sync takes ownership, run history kept
+    - old-job                              delete
+
+followed by the next fire times of creates and reschedules, the reasons an entry
+needs ``redbeat_sync.Scheduler``, the unmanaged entries, and a final line
+``Plan: X to create, Y to update, Z to delete.`` (or ``No changes.``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ..entry import Entry
+from .actions import ABSENT, Action, Plan
+
+MAX_VALUE_CHARS = 72
+MAX_UNMANAGED_NAMES = 5
+
+_RESET = "\033[0m"
+_COLORS = {
+    "create": "\033[32m",  # green
+    "update": "\033[33m",  # yellow
+    "reschedule": "\033[33m",
+    "adopt": "\033[36m",  # cyan
+    "delete": "\033[31m",  # red
+    "warning": "\033[33m",
+    "dim": "\033[2m",
+}
+_MARKERS = {"create": "+", "update": "~", "reschedule": "~", "delete": "-", "adopt": "<="}
+
+
+def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """Compact JSON-ish text of a value, cut to ``limit`` characters."""
+    if value is ABSENT:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_time(moment: datetime) -> str:
+    """``2026-11-25 03:00 CET`` (seconds only when not zero)."""
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z"
+    return moment.strftime(pattern).strip()
+
+
+def _describe_entry(entry: Entry) -> list[str]:
+    """Short lines summing up an entry (for creates and deletes)."""
+    schedule = entry.schedule.to_canonical()
+    kind = next(iter(schedule))
+    lines = [
+        f"task: {format_value(entry.task)}",
+        f"schedule: {kind} {format_value(schedule[kind])} ({entry.timezone})",
+    ]
+    for name in ("args", "kwargs", "options"):
+        value = getattr(entry, name)
+        if value:
+            lines.append(f"{name}: {format_value(entry.to_canonical()[name])}")
+    if not entry.enabled:
+        lines.append("enabled: false")
+    return lines
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_COLORS[style]}{text}{_RESET}" if color else text
+
+
+def _render_action(action: Action, color: bool) -> list[str]:
+    head = f"{_MARKERS[action.kind]} {action.name}"
+    if action.kind in ("reschedule", "adopt"):
+        head += f" ({action.kind})"
+    lines = [_paint(head, action.kind, color)]
+    indent = "    "
+    if action.kind == "create" and action.desired is not None:
+        lines += [indent + line for line in _describe_entry(action.desired)]
+    elif action.kind == "delete" and action.current is not None and action.current.entry:
+        lines += [indent + line for line in _describe_entry(action.current.entry)]
+    for change in action.changes:
+        old, new = format_value(change.old), format_value(change.new)
+        lines.append(f"{indent}{change.path}: {old} → {new}")
+    if action.kind == "adopt" and not action.changes:
+        lines.append(f"{indent}(taken over as stored; run history kept)")
+    if action.next_runs:
+        lines.append(f"{indent}next: " + ", ".join(format_time(t) for t in action.next_runs))
+    if action.requires_scheduler:
+        reasons = "; ".join(action.requires_scheduler)
+        lines.append(f"{indent}requires redbeat_sync.Scheduler: {reasons}")
+    for warning in action.warnings:
+        lines.append(indent + _paint(f"warning: {warning}", "warning", color))
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: X to create, Y to update, Z to delete.`` (``, N to adopt`` when N > 0)."""
+    if not plan.has_changes:
+        return "No changes."
+    counts = plan.summary()
+    line = (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['delete']} to delete"
+    )
+    if counts["adopt"]:
+        line += f", {counts['adopt']} to adopt"
+    return line + "."
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The whole plan as text; ANSI colours only when ``color`` (the CLI: on a TTY)."""
+    lines: list[str] = []
+    for action in plan.changes:
+        lines += _render_action(action, color)
+    if plan.unmanaged:
+        shown = ", ".join(plan.unmanaged[:MAX_UNMANAGED_NAMES])
+        more = len(plan.unmanaged) - MAX_UNMANAGED_NAMES
+        if more > 0:
+            shown += f", … ({more} more)"
+        if lines:
+            lines.append("")
+        count = len(plan.unmanaged)
+        noun = "entry" if count == 1 else "entries"
+        lines.append(f"{count} unmanaged {noun} in Redis left untouched: {shown}")
+    for warning in plan.warnings:
+        lines.append(_paint(f"warning: {warning}", "warning", color))
+    if lines:
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
