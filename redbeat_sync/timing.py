@@ -3,16 +3,354 @@
 Shared by the planner (next 3 fire times, reschedules), the writer (scores) and the
 beat scheduler (dispatch).  All inputs and outputs are timezone-aware datetimes.
 
-CONTRACT (implemented by the state-layer work):
+CONTRACT:
 
 - ``next_fire_after(entry, after) -> datetime | None``: first fire time strictly
   after ``after``, honouring the entry's timezone (DST-correct, croniter for cron),
   start/end window; None when the schedule is exhausted.
 - ``next_fire_times(entry, n=3, now=None) -> list[datetime]``: the next n fire times
-  after now, expressed in the entry's own zone.
+  after now (floored to the whole second), expressed in the entry's own zone.
 - ``next_due(entry, last_run_at, now) -> datetime | None``: when the entry is next
   due given its last run.  Never run (None) means due now for intervals/cron (as
   RedBeat), the first occurrence at or after dtstart for rrule (RedBeat #74 skipped
-  it), ``when`` for one-off ``at``; None means no further run.
+  it), ``when`` for one-off ``at``; None means no further run.  The result may lie
+  before ``now``: the entry is overdue (the caller decides what a misfire means).
 - ``score(due) -> int``: integer UNIX seconds, floored so it is never late; -1 for None.
+
+``enabled`` is not looked at here: this module is schedule arithmetic only.
+
+Cron semantics (the same as Celery's ``crontab``, which RedBeat uses):
+
+- day-of-month and day-of-week must BOTH match when both are restricted (Celery ANDs
+  them; classic cron ORs them).  Fields are evaluated in the entry's IANA zone.
+- DST, following what Vixie cron / cronie do, because both obvious alternatives
+  surprise someone:
+
+  * hour field a wildcard (``*``, ``*/2``...): the job is "periodic" and follows real
+    time.  Local times skipped by spring-forward do not exist and are not run;
+    local times repeated by fall-back are run in both passes (an hourly job stays
+    hourly in elapsed time).
+  * hour field fixed (``30 2 * * *``): the job is "at a time of day".  A local time
+    skipped by spring-forward fires at the first valid instant after the gap (the
+    transition itself, 03:00 in Europe/Paris), so a daily job never loses its day;
+    several skipped times collapse into that one firing.  A repeated local time
+    fires once, in its first pass.
+
+Interval (``Every``): fire times are ``last_run_at + k * seconds``; with no run
+history, ``next_fire_times`` counts from now (a created entry gets ``last_run_at`` =
+save time, so it first fires one interval later, like RedBeat).
+
+RRule: evaluated with dateutil, ``dtstart`` converted to the entry's zone so ``byhour``
+means local hours; no ``dtstart`` means "from now".  ``count``/``until`` exhaustion
+gives None.
+
+Windows: no fire before ``start_at``; None once the next fire would be after ``end_at``.
 """
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from dateutil import rrule as du_rrule
+
+from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule
+
+UTC = timezone.utc
+
+#: Largest DST shift looked around a transition (real ones are <= 2 h).
+_DST_MARGIN = timedelta(hours=3)
+_SECOND = timedelta(seconds=1)
+_TINY = timedelta(microseconds=1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _floor_second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
+
+
+def score(due: datetime | None) -> int:
+    """Sorted-set score of a due time: floored UNIX seconds, -1 for "never again"."""
+    if due is None:
+        return -1
+    return math.floor(_aware(due).timestamp())
+
+
+# --------------------------------------------------------------------------- cron
+
+
+class _CronWalker:
+    """One parsed croniter per expression, re-positioned for each query.
+
+    Parsing dominates croniter's cost; the planner asks about many entries sharing a
+    few expressions, so the parsed iterator is kept and moved with ``set_current``.
+    """
+
+    def __init__(self, expression: str) -> None:
+        self._iter = croniter(expression, datetime(2000, 1, 1), day_or=False)
+        self._lock = threading.Lock()
+
+    def walk(self, start: datetime, limit: int) -> list[datetime]:
+        """The next ``limit`` naive wall-clock matches strictly after ``start``."""
+        with self._lock:
+            self._iter.set_current(start, force=True)
+            return [self._iter.get_next(datetime) for _ in range(limit)]
+
+
+@lru_cache(maxsize=1024)
+def _walker(expression: str) -> _CronWalker:
+    return _CronWalker(expression)
+
+
+@lru_cache(maxsize=4096)
+def _gap_end(wall: datetime, zone_name: str) -> datetime:
+    """First real instant after the spring-forward gap that swallowed ``wall``."""
+    tz = zone(zone_name)
+    # In a gap fold=0 uses the offset before the transition (a later instant),
+    # fold=1 the offset after it (an earlier one): the transition lies between.
+    later = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    earlier = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    after_offset = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    lo, hi = math.floor(earlier.timestamp()), math.ceil(later.timestamp())
+    while hi - lo > 1:  # lo: before the transition, hi: at or after it
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(tz).utcoffset() == after_offset:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC).astimezone(tz)
+
+
+def _instants(wall: datetime, tz: ZoneInfo, zone_name: str, periodic: bool) -> list[datetime]:
+    """The real instants (UTC) a naive local wall time stands for, per the DST policy."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    off_first, off_second = first.utcoffset(), second.utcoffset()
+    if off_first == off_second:
+        return [first.astimezone(UTC)]
+    assert off_first is not None and off_second is not None
+    if off_first > off_second:  # repeated by fall-back
+        if periodic:
+            return [first.astimezone(UTC), second.astimezone(UTC)]
+        return [first.astimezone(UTC)]
+    # skipped by spring-forward
+    return [] if periodic else [_gap_end(wall, zone_name).astimezone(UTC)]
+
+
+def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime:
+    """First cron instant strictly after ``after``, in UTC.
+
+    Works on naive local wall times (croniter does calendar arithmetic only) and maps
+    each match to real instants; all comparisons are made in UTC, because Python
+    compares two datetimes sharing a tzinfo by wall time, ignoring ``fold``.
+    """
+    tz = zone(zone_name)
+    walker = _walker(cron.expression)
+    periodic = cron.hour.strip().startswith("*")
+    after = after.astimezone(UTC)
+    offset_before = (after - _DST_MARGIN).astimezone(tz).utcoffset()
+    offset_after = (after + _DST_MARGIN).astimezone(tz).utcoffset()
+    local = after.astimezone(tz)
+    wall = local.replace(tzinfo=None, fold=0)
+    if offset_before == offset_after == local.utcoffset():
+        # Wall time and real time run together around ``after``: the first match is it,
+        # unless that match is itself in a gap (skipped) or repeated (first pass).
+        while True:
+            for candidate in walker.walk(wall, 1):
+                for instant in _instants(candidate, tz, zone_name, periodic):
+                    if instant > after:
+                        return instant
+                wall = candidate
+    # Near a transition wall-time order and real-time order differ: look a little
+    # before and after, and take the earliest instant really after ``after``.
+    best: datetime | None = None
+    best_wall: datetime | None = None
+    wall -= _DST_MARGIN
+    while True:
+        for candidate in walker.walk(wall, 8):
+            if best is not None and best_wall is not None and candidate > best_wall + _DST_MARGIN:
+                return best
+            for instant in _instants(candidate, tz, zone_name, periodic):
+                if instant > after and (best is None or instant < best):
+                    best, best_wall = instant, candidate
+            wall = candidate
+
+
+# --------------------------------------------------------------------------- rrule
+
+
+def _weekday(n: int) -> du_rrule.weekday:
+    return du_rrule.weekdays[n]
+
+
+@lru_cache(maxsize=1024)
+def _rrule(rule: RRule, zone_name: str) -> du_rrule.rrule:
+    assert rule.dtstart is not None
+    return _build_rrule(rule, zone_name, rule.dtstart)
+
+
+def _build_rrule(rule: RRule, zone_name: str, dtstart: datetime) -> du_rrule.rrule:
+    tz = zone(zone_name)
+    return du_rrule.rrule(
+        RRULE_FREQUENCIES.index(rule.freq),
+        dtstart=_aware(dtstart).astimezone(tz),
+        interval=rule.interval,
+        wkst=rule.wkst,
+        count=rule.count,
+        until=_aware(rule.until).astimezone(tz) if rule.until else None,
+        bysetpos=rule.bysetpos,
+        bymonth=rule.bymonth,
+        bymonthday=rule.bymonthday,
+        byyearday=rule.byyearday,
+        byeaster=rule.byeaster,
+        byweekno=rule.byweekno,
+        byweekday=tuple(_weekday(d) for d in rule.byweekday) if rule.byweekday else None,
+        byhour=rule.byhour,
+        byminute=rule.byminute,
+        bysecond=rule.bysecond,
+        cache=True,
+    )
+
+
+def _rrule_for(rule: RRule, zone_name: str, anchor: datetime) -> du_rrule.rrule:
+    if rule.dtstart is not None:
+        return _rrule(rule, zone_name)
+    return _build_rrule(rule, zone_name, _floor_second(anchor))
+
+
+def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) -> datetime | None:
+    # ``after`` in UTC: dateutil compares its zone-local results with it, and a
+    # UTC operand forces a real-instant comparison.
+    after = after.astimezone(UTC)
+    found = _rrule_for(rule, zone_name, after).after(after, inc=inclusive)
+    return found.astimezone(UTC) if found is not None else None
+
+
+# --------------------------------------------------------------------------- per kind
+
+
+def _schedule_after(
+    schedule: Schedule, zone_name: str, after: datetime, inclusive: bool = False
+) -> datetime | None:
+    """First fire (UTC) of the bare schedule after ``after`` (>= when ``inclusive``)."""
+    after = _aware(after).astimezone(UTC)
+    if isinstance(schedule, Cron):
+        return _cron_next_after(schedule, zone_name, after - _TINY if inclusive else after)
+    if isinstance(schedule, RRule):
+        return _rrule_after(schedule, zone_name, after, inclusive)
+    if isinstance(schedule, At):
+        when = _aware(schedule.when).astimezone(UTC)
+        return when if (when >= after if inclusive else when > after) else None
+    if isinstance(schedule, Every):
+        return after if inclusive else after + timedelta(seconds=schedule.seconds)
+    raise TypeError(f"unknown schedule {schedule!r}")
+
+
+def _windowed(
+    schedule: Schedule,
+    zone_name: str,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    due: datetime | None,
+) -> datetime | None:
+    """Apply the start/end window to a candidate fire time; result in the entry's zone."""
+    if due is None:
+        return None
+    due = due.astimezone(UTC)
+    if start_at is not None and due < _aware(start_at):
+        found = _schedule_after(schedule, zone_name, _aware(start_at), inclusive=True)
+        if found is None:
+            return None
+        due = found
+    if end_at is not None and due > _aware(end_at):
+        return None
+    return due.astimezone(zone(zone_name))
+
+
+def _next_after(
+    schedule: Schedule,
+    zone_name: str,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    after: datetime,
+) -> datetime | None:
+    found = _schedule_after(schedule, zone_name, after)
+    return _windowed(schedule, zone_name, start_at, end_at, found)
+
+
+_next_after_cached = lru_cache(maxsize=65536)(_next_after)
+
+
+def next_fire_after(entry: Entry, after: datetime) -> datetime | None:
+    """First fire time strictly after ``after`` (in the entry's zone), None if exhausted."""
+    key = (entry.schedule, entry.timezone, entry.start_at, entry.end_at)
+    after = _aware(after).astimezone(UTC)
+    if isinstance(entry.schedule, RRule) and entry.schedule.dtstart is None:
+        return _next_after(*key, after)  # anchored on ``after``: not cacheable
+    return _next_after_cached(*key, after)
+
+
+@lru_cache(maxsize=16384)
+def _fire_times_cached(
+    schedule: Schedule,
+    zone_name: str,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    n: int,
+    now: datetime,
+) -> tuple[datetime, ...]:
+    if isinstance(schedule, RRule) and schedule.dtstart is None:
+        schedule = replace(schedule, dtstart=now)  # "from now" keeps one anchor
+    times: list[datetime] = []
+    cursor = now
+    while len(times) < n:
+        found = _next_after_cached(schedule, zone_name, start_at, end_at, cursor)
+        if found is None:
+            break
+        times.append(found)
+        cursor = found.astimezone(UTC)
+    return tuple(times)
+
+
+def next_fire_times(entry: Entry, n: int = 3, now: datetime | None = None) -> list[datetime]:
+    """The next ``n`` fire times after ``now`` (floored to the second), in the entry's zone."""
+    moment = _floor_second(_aware(now).astimezone(UTC) if now else datetime.now(UTC))
+    key = (entry.schedule, entry.timezone, entry.start_at, entry.end_at)
+    return list(_fire_times_cached(*key, n, moment))
+
+
+def next_due(entry: Entry, last_run_at: datetime | None, now: datetime) -> datetime | None:
+    """When the entry is next due given its last run (may be before ``now``: overdue)."""
+    now = _aware(now).astimezone(UTC)
+    schedule = entry.schedule
+    window = (entry.schedule, entry.timezone, entry.start_at, entry.end_at)
+    if isinstance(schedule, At):
+        when = _aware(schedule.when).astimezone(UTC)
+        if last_run_at is not None and _aware(last_run_at) >= when:
+            return None
+        return _windowed(*window, when)
+    if last_run_at is None:
+        if isinstance(schedule, RRule):
+            anchor = _aware(schedule.dtstart) if schedule.dtstart is not None else now
+            return _windowed(*window, _rrule_after(schedule, entry.timezone, anchor, True))
+        return _windowed(*window, now)
+    last = _aware(last_run_at).astimezone(UTC)
+    if isinstance(schedule, Every):
+        return _windowed(*window, last + timedelta(seconds=schedule.seconds))
+    return next_fire_after(entry, last)

@@ -1,0 +1,441 @@
+"""Entry <-> the JSON strings RedBeat keeps in an entry's hash.
+
+``definition`` and ``meta`` use celery-redbeat 2.4's encoding (see
+/work/shared/redbeat-contract.md), so RedBeat's own scheduler loads what we write and
+we read whatever it wrote.  Our third hash field (``layout.EXTRA_FIELD``) holds the
+ownership marker and what RedBeat cannot express (zone, window, jitter, ...).
+
+Entries RedBeat's scheduler cannot run correctly (``entry.scheduler_only_features``)
+are written *inert* for it: ``enabled: false`` plus a schedule it can decode, while
+the real schedule and enabled flag live in the extra field.  RedBeat then neither
+crashes on them nor fires them at a wrong time.
+
+The extra field records the sha1 of the definition it was written with; when the
+definition no longer matches (someone re-saved the entry through RedBeat), the
+definition wins for schedule/enabled, and only zone/description/labels/window are
+taken from the extra field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..entry import (
+    RRULE_FREQUENCIES,
+    At,
+    Cron,
+    Entry,
+    Every,
+    RRule,
+    RunState,
+    Schedule,
+    _from_iso,
+    _iso,
+    schedule_from_canonical,
+    scheduler_only_features,
+)
+
+EXTRA_VERSION = 1
+#: Schedule written for RedBeat when the real one (a one-off ``at``) has no encoding.
+INERT_PLACEHOLDER_SECONDS = 86400.0
+CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+DEFINITION_KEYS = ("name", "task", "args", "kwargs", "options", "schedule", "enabled")
+
+
+class DecodeError(ValueError):
+    """A stored field is not something celery-redbeat 2.4 (or we) could have written."""
+
+
+@dataclass(frozen=True)
+class EncodedEntry:
+    definition: str  # RedBeat's ``definition`` field
+    extra: str | None  # our field; None for an unmanaged entry with nothing extra
+    requires_scheduler: tuple[str, ...]  # why it is stored inert for RedBeat
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- datetimes
+
+
+def encode_datetime(value: datetime) -> dict[str, Any]:
+    """RedBeat's datetime object: wall-clock fields plus a zone (name or offset seconds)."""
+    zone: str | float
+    if value.tzinfo is None:
+        zone = "UTC"
+    elif isinstance(value.tzinfo, ZoneInfo):
+        zone = value.tzinfo.key
+    else:
+        offset = value.utcoffset()
+        seconds = offset.total_seconds() if offset is not None else 0.0
+        zone = "UTC" if seconds == 0 else seconds
+    return {
+        "__type__": "datetime",
+        "year": value.year,
+        "month": value.month,
+        "day": value.day,
+        "hour": value.hour,
+        "minute": value.minute,
+        "second": value.second,
+        "microsecond": value.microsecond,
+        "timezone": zone,
+    }
+
+
+def decode_datetime(data: dict[str, Any]) -> datetime:
+    zone = data.get("timezone", "UTC")
+    tzinfo: timezone | ZoneInfo
+    if isinstance(zone, (int, float)) and not isinstance(zone, bool):
+        tzinfo = timezone(timedelta(seconds=zone)) if zone else timezone.utc
+    elif zone == "UTC":
+        tzinfo = timezone.utc
+    elif isinstance(zone, str):
+        try:
+            tzinfo = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise DecodeError(f"unknown time zone {zone!r} in datetime") from exc
+    else:
+        raise DecodeError(f"bad time zone {zone!r} in datetime")
+    try:
+        return datetime(
+            int(data["year"]),
+            int(data["month"]),
+            int(data["day"]),
+            int(data.get("hour", 0)),
+            int(data.get("minute", 0)),
+            int(data.get("second", 0)),
+            int(data.get("microsecond", 0)),
+            tzinfo=tzinfo,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DecodeError(f"bad datetime {data!r}: {exc}") from exc
+
+
+def _encode_value(value: Any) -> Any:
+    """args/kwargs/options values: datetimes become RedBeat datetime objects."""
+    if isinstance(value, datetime):
+        return encode_datetime(value)
+    if isinstance(value, dict):
+        return {str(k): _encode_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode_value(v) for v in value]
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("__type__") == "datetime":
+            return decode_datetime(value)
+        return {k: _decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_value(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def _epoch_and_offset_minutes(value: datetime, zone_name: str) -> tuple[int, float]:
+    local = value.astimezone(ZoneInfo(zone_name)) if value.tzinfo else value
+    offset = local.utcoffset()
+    minutes = offset.total_seconds() / 60 if offset else 0
+    epoch = int(value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp() // 1)
+    return epoch, minutes
+
+
+def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
+    """RedBeat's object for a schedule (At has none: an interval placeholder)."""
+    if isinstance(schedule, Every):
+        return {
+            "__type__": "interval",
+            "every": float(schedule.seconds),
+            "relative": schedule.relative,
+        }
+    if isinstance(schedule, Cron):
+        return {"__type__": "crontab", **{f: getattr(schedule, f) for f in CRON_FIELDS}}
+    if isinstance(schedule, RRule):
+        body: dict[str, Any] = {
+            "__type__": "rrule",
+            "freq": RRULE_FREQUENCIES.index(schedule.freq),
+            "interval": schedule.interval,
+            "wkst": schedule.wkst,
+            "count": schedule.count,
+        }
+        for name in RRule.BY_FIELDS:
+            value = getattr(schedule, name)
+            if value is not None and name == "byweekday":
+                body[name] = [{"__type__": "weekday", "wkday": day} for day in value]
+            else:
+                body[name] = list(value) if value is not None else None
+        # Offsets are taken in the entry's zone, so RedBeat (which keeps a fixed
+        # offset) evaluates by-hour rules at the same local time, DST aside.
+        for name in ("dtstart", "until"):
+            value = getattr(schedule, name)
+            if value is not None:
+                body[name], body[name + "_tz"] = _epoch_and_offset_minutes(value, zone_name)
+        return body
+    if isinstance(schedule, At):
+        return {"__type__": "interval", "every": INERT_PLACEHOLDER_SECONDS, "relative": False}
+    raise TypeError(f"unknown schedule {schedule!r}")
+
+
+def _cron_value(value: Any, field: str) -> str:
+    if isinstance(value, bool):
+        raise DecodeError(f"crontab {field}: bad value {value!r}")
+    if isinstance(value, (int, str)):
+        return str(value).strip() or "*"
+    if isinstance(value, list) and value and all(isinstance(v, (int, str)) for v in value):
+        return ",".join(str(v) for v in value)
+    if value is None:
+        return "*"
+    raise DecodeError(f"crontab {field}: bad value {value!r}")
+
+
+def _weekday_number(value: Any) -> int:
+    if isinstance(value, dict) and value.get("__type__") == "weekday":
+        value = value.get("wkday")
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
+    raise DecodeError(f"rrule: bad weekday {value!r}")
+
+
+def _int_tuple(value: Any, name: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    if name == "byweekday":
+        numbers = [_weekday_number(v) for v in items]
+    else:
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            raise DecodeError(f"rrule {name}: expected integers, got {value!r}")
+        numbers = list(items)
+    return tuple(sorted(set(numbers))) if numbers else None
+
+
+def _rrule_datetime(data: dict[str, Any], name: str) -> datetime | None:
+    epoch = data.get(name)
+    if epoch is None:
+        return None
+    minutes = data.get(name + "_tz") or 0
+    try:
+        tz = timezone(timedelta(minutes=float(minutes))) if minutes else timezone.utc
+        return datetime.fromtimestamp(float(epoch), tz)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DecodeError(f"rrule {name}: bad value {epoch!r}") from exc
+
+
+def _optional_int(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, dict):  # wkst may be a weekday object
+        return _weekday_number(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise DecodeError(f"rrule {name}: expected an integer, got {value!r}")
+
+
+def decode_schedule(data: Any) -> Schedule:
+    if not isinstance(data, dict) or "__type__" not in data:
+        raise DecodeError(f"schedule is not a typed object: {data!r:.80}")
+    kind = data["__type__"]
+    if kind == "interval":
+        every = data.get("every")
+        if isinstance(every, bool) or not isinstance(every, (int, float)) or every <= 0:
+            raise DecodeError(f"interval: bad 'every' {every!r}")
+        return Every(float(every), bool(data.get("relative", False)))
+    if kind == "crontab":
+        values = {f: _cron_value(data.get(f, "*"), f) for f in CRON_FIELDS}
+        return Cron(**values)
+    if kind == "rrule":
+        freq = data.get("freq")
+        if isinstance(freq, str) and freq.lower() in RRULE_FREQUENCIES:
+            freq_name = freq.lower()
+        elif isinstance(freq, int) and not isinstance(freq, bool) and 0 <= freq < 7:
+            freq_name = RRULE_FREQUENCIES[freq]
+        else:
+            raise DecodeError(f"rrule: bad freq {freq!r}")
+        interval = data.get("interval")
+        return RRule(
+            freq=freq_name,
+            interval=1 if interval is None else int(interval),
+            dtstart=_rrule_datetime(data, "dtstart"),
+            until=_rrule_datetime(data, "until"),
+            count=_optional_int(data, "count"),
+            wkst=_optional_int(data, "wkst"),
+            **{name: _int_tuple(data.get(name), name) for name in RRule.BY_FIELDS},
+        )
+    raise DecodeError(f"unknown schedule type {kind!r}")
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _has_extras(entry: Entry, beat_timezone: str) -> bool:
+    return (
+        entry.timezone != beat_timezone
+        or entry.description is not None
+        or bool(entry.labels)
+        or entry.start_at is not None
+        or entry.end_at is not None
+        or bool(entry.jitter)
+        or entry.misfire != "catch_up"
+        or entry.deadline is not None
+    )
+
+
+def encode_entry(entry: Entry, *, beat_timezone: str = "UTC", managed: bool = True) -> EncodedEntry:
+    """The strings to store for ``entry`` (definition always, extra when needed)."""
+    reasons = tuple(scheduler_only_features(entry, beat_timezone))
+    inert = bool(reasons)
+    definition = {
+        "name": entry.name,
+        "task": entry.task,
+        "args": _encode_value(list(entry.args)),
+        "kwargs": _encode_value(dict(entry.kwargs)),
+        "options": _encode_value(dict(entry.options)),
+        "schedule": encode_schedule(entry.schedule, entry.timezone),
+        "enabled": entry.enabled and not inert,
+    }
+    definition_raw = json.dumps(definition)
+    if not managed and not inert and not _has_extras(entry, beat_timezone):
+        return EncodedEntry(definition_raw, None, reasons)
+    extra: dict[str, Any] = {
+        "v": EXTRA_VERSION,
+        "managed": managed,
+        "timezone": entry.timezone,
+        "description": entry.description,
+        "labels": dict(entry.labels),
+        "start_at": _iso(entry.start_at),
+        "end_at": _iso(entry.end_at),
+        "jitter": float(entry.jitter),
+        "misfire": entry.misfire,
+        "deadline": entry.deadline,
+        "definition_sha1": sha1(definition_raw),
+    }
+    if inert:
+        extra["schedule"] = entry.schedule.to_canonical()
+        extra["enabled"] = entry.enabled
+    return EncodedEntry(definition_raw, json.dumps(extra, sort_keys=True), reasons)
+
+
+def _parse_json(raw: str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise DecodeError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def decode_extra(extra_raw: str | None) -> dict[str, Any] | None:
+    if extra_raw is None:
+        return None
+    extra = _parse_json(extra_raw, "redbeat_sync field")
+    if not isinstance(extra, dict):
+        raise DecodeError("redbeat_sync field is not a JSON object")
+    if extra.get("v") != EXTRA_VERSION:
+        raise DecodeError(f"redbeat_sync field has unsupported version {extra.get('v')!r}")
+    return extra
+
+
+def decode_entry(
+    name: str, definition_raw: str, extra_raw: str | None, *, beat_timezone: str = "UTC"
+) -> tuple[Entry, bool]:
+    """The canonical Entry stored under ``name`` and whether it carries our marker."""
+    data = _parse_json(definition_raw, "definition")
+    if not isinstance(data, dict):
+        raise DecodeError("definition is not a JSON object")
+    if data.get("name") != name:
+        raise DecodeError(f"definition names {data.get('name')!r}, stored under {name!r}")
+    task = data.get("task")
+    if not isinstance(task, str) or not task:
+        raise DecodeError(f"bad task {task!r}")
+    args = data.get("args")
+    args = [] if args is None else args
+    kwargs = {} if data.get("kwargs") is None else data["kwargs"]
+    options = {} if data.get("options") is None else data["options"]
+    if not isinstance(args, list):
+        raise DecodeError(f"args is not a list: {args!r:.80}")
+    if not isinstance(kwargs, dict) or not isinstance(options, dict):
+        raise DecodeError("kwargs and options must be JSON objects")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise DecodeError(f"bad enabled {enabled!r}")
+    schedule = decode_schedule(data.get("schedule"))
+    extra = decode_extra(extra_raw)
+    values: dict[str, Any] = {"timezone": beat_timezone}
+    if extra is not None:
+        try:
+            values.update(
+                timezone=str(extra.get("timezone") or beat_timezone),
+                description=extra.get("description"),
+                labels=dict(extra.get("labels") or {}),
+                start_at=_from_iso(extra.get("start_at")),
+                end_at=_from_iso(extra.get("end_at")),
+                jitter=float(extra.get("jitter") or 0.0),
+                misfire=extra.get("misfire") or "catch_up",
+                deadline=extra.get("deadline"),
+            )
+            # Overrides only hold for the definition they were written with.
+            if extra.get("definition_sha1") == sha1(definition_raw):
+                if "schedule" in extra:
+                    schedule = schedule_from_canonical(extra["schedule"])
+                if "enabled" in extra:
+                    enabled = bool(extra["enabled"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise DecodeError(f"bad redbeat_sync field: {exc}") from exc
+    entry = Entry(
+        name=name,
+        task=task,
+        schedule=schedule,
+        args=_decode_value(args),
+        kwargs=_decode_value(kwargs),
+        options=_decode_value(options),
+        enabled=enabled,
+        **values,
+    )
+    marked = extra is not None and extra.get("managed") is True
+    return entry, marked
+
+
+# --------------------------------------------------------------------------- meta
+
+
+def encode_meta(run: RunState) -> str:
+    last = encode_datetime(run.last_run_at) if run.last_run_at is not None else None
+    return json.dumps({"last_run_at": last, "total_run_count": run.total_run_count})
+
+
+def decode_meta(raw: str | None) -> RunState:
+    """RedBeat's run history; missing (never run) gives RunState(None, 0)."""
+    if not raw:
+        return RunState()
+    data = _parse_json(raw, "meta")
+    if not isinstance(data, dict):
+        raise DecodeError("meta is not a JSON object")
+    last = data.get("last_run_at")
+    if last is not None and not (isinstance(last, dict) and last.get("__type__") == "datetime"):
+        raise DecodeError(f"meta: bad last_run_at {last!r:.80}")
+    count = data.get("total_run_count") or 0
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise DecodeError(f"meta: bad total_run_count {count!r}")
+    return RunState(decode_datetime(last) if last is not None else None, count)
+
+
+__all__ = [
+    "DEFINITION_KEYS",
+    "DecodeError",
+    "EncodedEntry",
+    "decode_entry",
+    "decode_meta",
+    "decode_schedule",
+    "encode_entry",
+    "encode_meta",
+    "encode_schedule",
+]

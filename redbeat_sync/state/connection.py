@@ -1,0 +1,134 @@
+"""Connecting to the Redis that holds the RedBeat schedule.
+
+``RedisSettings`` is the one description of "which Redis, how": the CLI builds it
+from flags/environment, the beat scheduler from RedBeat's settings
+(``redbeat_redis_url``, ``redbeat_redis_options``, ``redbeat_redis_use_ssl``).
+Only ``redis://``, ``rediss://`` and ``unix://`` are handled for now; Sentinel and
+Cluster URLs are refused with a clear message.
+
+Failures to connect become one-line ``UserError``s carrying the URL with its
+password masked; the default timeouts make a dead host fail within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+
+from ..errors import UserError
+
+DEFAULT_URL = "redis://localhost:6379/0"
+URL_ENV_VAR = "REDBEAT_SYNC_REDIS_URL"
+#: Short enough that an unreachable host fails fast, long enough for a busy server.
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_SOCKET_TIMEOUT = 10.0
+#: Keys of ``redbeat_redis_options`` that configure RedBeat itself, not the client.
+REDBEAT_ONLY_OPTIONS = frozenset(
+    {"retry_period", "cluster", "sentinels", "service_name", "sentinel_kwargs", "startup_nodes"}
+)
+_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "token"})
+_SUPPORTED_SCHEMES = ("redis", "rediss", "unix")
+
+
+def resolve_url(url: str | None) -> str:
+    """Explicit URL, else $REDBEAT_SYNC_REDIS_URL, else the local default."""
+    return url or os.environ.get(URL_ENV_VAR) or DEFAULT_URL
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe to print or log)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            masked = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
+            query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where and how to connect (shared by the CLI and the beat scheduler).
+
+    ``options`` are redis-py client keyword arguments (``username``, ``password``,
+    ``socket_timeout``, ``ssl_ca_certs``, ...); RedBeat-only keys are dropped.
+    ``use_ssl`` is RedBeat's ``redbeat_redis_use_ssl``: True, or a dict of ssl_*
+    options, applied to ``rediss://`` URLs.
+    """
+
+    url: str = DEFAULT_URL
+    options: Mapping[str, Any] = field(default_factory=dict)
+    use_ssl: bool | Mapping[str, Any] = False
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0].lower() if "://" in self.url else ""
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``redis.Redis.from_url`` (always decode_responses)."""
+        kwargs: dict[str, Any] = {
+            "socket_connect_timeout": DEFAULT_CONNECT_TIMEOUT,
+            "socket_timeout": DEFAULT_SOCKET_TIMEOUT,
+        }
+        if self.scheme == "rediss":
+            # RedBeat's default: verify the server certificate.
+            kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            if isinstance(self.use_ssl, Mapping):
+                kwargs.update(self.use_ssl)
+        kwargs.update({k: v for k, v in self.options.items() if k not in REDBEAT_ONLY_OPTIONS})
+        kwargs["decode_responses"] = True
+        return kwargs
+
+    def client(self) -> redis.Redis:
+        """A client object (no I/O yet); raises UserError for an unusable URL."""
+        if self.scheme not in _SUPPORTED_SCHEMES:
+            raise UserError(
+                f"unsupported Redis URL {self.masked_url}: "
+                "use redis://, rediss:// or unix:// (Sentinel/Cluster are not supported yet)"
+            )
+        try:
+            return redis.Redis.from_url(self.url, **self.client_kwargs())
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"bad Redis URL {self.masked_url}: {_reason(exc)}") from None
+
+    def connect(self) -> redis.Redis:
+        """A client that answered PING; one-line UserError when it does not."""
+        client = self.client()
+        try:
+            client.ping()
+        except (redis.RedisError, OSError) as exc:
+            client.close()
+            reason = _reason(exc).replace(self.url, self.masked_url)
+            raise UserError(f"cannot connect to Redis at {self.masked_url}: {reason}") from None
+        return client
+
+
+def connect(url: str | None = None, *, options: dict[str, Any] | None = None) -> redis.Redis:
+    """Connect to ``resolve_url(url)`` and ping it (decode_responses=True)."""
+    return RedisSettings(resolve_url(url), dict(options or {})).connect()

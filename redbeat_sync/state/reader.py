@@ -1,0 +1,174 @@
+"""Read what Redis holds: every entry (RedBeat's and ours) plus our inventory.
+
+Entry names are the members of RedBeat's schedule sorted set (keys ``prefix+name``)
+together with the names in our inventory set.  Their hash fields are fetched with
+pipelined HMGETs in chunks, so 100k entries cost ~50 round trips, not 100k.
+An entry that cannot be decoded comes back with ``entry=None`` and an ``error``:
+reading never fails because of one bad entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from ..entry import scheduler_only_features
+from .codec import DecodeError, decode_entry, decode_extra, decode_meta
+from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
+from .model import State, StoredEntry
+
+#: Names per pipeline round trip: big enough to amortise latency, small enough to
+#: keep one reply (three fields each) to a few MB.
+CHUNK_SIZE = 2000
+_FIELDS = (DEFINITION_FIELD, META_FIELD, EXTRA_FIELD)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _is_marked(extra_raw: str | None) -> bool:
+    try:
+        extra = decode_extra(extra_raw)
+    except DecodeError:
+        return extra_raw is not None
+    return extra is not None and extra.get("managed") is True
+
+
+def build_stored_entry(
+    layout: Layout,
+    name: str,
+    fields: Sequence[str | None],
+    *,
+    score: float | None,
+    managed: bool,
+    beat_timezone: str,
+) -> StoredEntry:
+    """Decode one hash's fields; never raises for bad data (sets ``error``)."""
+    definition_raw, meta_raw, extra_raw = fields
+    common: dict[str, Any] = {
+        "name": name,
+        "key": layout.entry_key(name),
+        "managed": managed,
+        "score": score,
+        "definition_raw": definition_raw,
+        "extra_raw": extra_raw,
+    }
+    try:
+        run = decode_meta(meta_raw)
+        meta_error = None
+    except DecodeError as exc:
+        run, meta_error = decode_meta(None), f"meta: {exc}"
+    try:
+        entry, marked = decode_entry(
+            name, definition_raw or "", extra_raw, beat_timezone=beat_timezone
+        )
+    except DecodeError as exc:
+        return StoredEntry(
+            entry=None, run=run, marked=_is_marked(extra_raw), error=str(exc), **common
+        )
+    return StoredEntry(
+        entry=entry,
+        run=run,
+        marked=marked,
+        error=meta_error,
+        requires_scheduler=tuple(scheduler_only_features(entry, beat_timezone)),
+        **common,
+    )
+
+
+def _fetch(
+    client: redis.Redis,
+    layout: Layout,
+    names: Sequence[str],
+    scores: dict[str, float] | None,
+    inventory: frozenset[str] | None,
+    beat_timezone: str,
+    chunk_size: int,
+) -> dict[str, StoredEntry]:
+    """Fetch and decode ``names``; scores/inventory membership are looked up when None."""
+    found: dict[str, StoredEntry] = {}
+    for chunk in _chunks(names, chunk_size):
+        with client.pipeline(transaction=False) as pipe:
+            for name in chunk:
+                pipe.hmget(layout.entry_key(name), _FIELDS)
+            if scores is None:
+                for name in chunk:
+                    pipe.zscore(layout.schedule_key, layout.entry_key(name))
+            if inventory is None:
+                for name in chunk:
+                    pipe.sismember(layout.inventory_key, name)
+            replies = pipe.execute()
+        n = len(chunk)
+        for i, name in enumerate(chunk):
+            fields = replies[i]
+            if fields[0] is None:  # hash (or its definition) gone: RedBeat skips it too
+                continue
+            score = replies[n + i] if scores is None else scores.get(name)
+            if inventory is None:
+                managed = bool(replies[(2 if scores is None else 1) * n + i])
+            else:
+                managed = name in inventory
+            found[name] = build_stored_entry(
+                layout,
+                name,
+                fields,
+                score=score,
+                managed=managed,
+                beat_timezone=beat_timezone,
+            )
+    return found
+
+
+def fingerprint(layout: Layout, entries: dict[str, StoredEntry], inventory: frozenset[str]) -> str:
+    """Digest of every entry's defining fields plus the inventory (and the prefix)."""
+    h = hashlib.sha256()
+    h.update(b"prefix\x00" + layout.prefix.encode() + b"\x00")
+    for name in sorted(entries):
+        h.update(b"entry\x00" + name.encode() + b"\x00" + entries[name].digest.encode() + b"\x00")
+    for name in sorted(inventory):
+        h.update(b"managed\x00" + name.encode() + b"\x00")
+    return h.hexdigest()
+
+
+def read_state(
+    client: redis.Redis,
+    layout: Layout,
+    *,
+    beat_timezone: str = "UTC",
+    chunk_size: int = CHUNK_SIZE,
+) -> State:
+    """Every entry under ``layout``'s prefix, our inventory and the state fingerprint."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zrange(layout.schedule_key, 0, -1, withscores=True)
+        pipe.smembers(layout.inventory_key)
+        members, inventory_names = pipe.execute()
+    prefix = layout.prefix
+    scores = {
+        member[len(prefix) :]: score
+        for member, score in members
+        if member.startswith(prefix) and len(member) > len(prefix)
+    }
+    inventory = frozenset(inventory_names)
+    names = sorted(scores.keys() | inventory)
+    entries = _fetch(client, layout, names, scores, inventory, beat_timezone, chunk_size)
+    return State(
+        entries=entries, inventory=inventory, fingerprint=fingerprint(layout, entries, inventory)
+    )
+
+
+def read_entries(
+    client: redis.Redis,
+    layout: Layout,
+    names: Iterable[str],
+    *,
+    beat_timezone: str = "UTC",
+    chunk_size: int = CHUNK_SIZE,
+) -> dict[str, StoredEntry]:
+    """The named entries that exist (missing names are simply absent)."""
+    wanted = sorted(set(names))
+    return _fetch(client, layout, wanted, None, None, beat_timezone, chunk_size)
