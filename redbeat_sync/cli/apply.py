@@ -14,6 +14,7 @@ from ..plan.actions import Plan
 from ..plan.compare import compute_plan
 from ..plan.planfile import load_plan
 from ..plan.render_json import render_json
+from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
 from ..spec.loader import load_paths
 from ..state.reader import read_state
@@ -105,6 +106,8 @@ def command(
             plan = compute_plan(spec, state, beat_timezone=target.beat_timezone)
         if fmt == "json":
             click.echo(render_json(plan))
+        elif fmt == "markdown":
+            click.echo(render_markdown(plan), nl=False)
         else:
             click.echo(render_text(plan, color=use_color(color)), nl=False)
         if not plan.has_changes:

@@ -7,6 +7,7 @@ import click
 from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
 from ..plan.render_json import render_json
+from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
 from ..spec.loader import load_paths
 from ..state.reader import read_state
@@ -20,10 +21,10 @@ def output_options(func):  # type: ignore[no-untyped-def]
     func = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(["text", "json", "markdown"]),
         default="text",
         show_default=True,
-        help="Output format (json: see README, 'Plan JSON format').",
+        help="Output format (json: see README, 'Plan JSON format'; markdown: for PR comments).",
     )(func)
     return func
 
@@ -62,6 +63,8 @@ def command(
         plan = compute_plan(spec, state, beat_timezone=target.beat_timezone)
         if fmt == "json":
             click.echo(render_json(plan))
+        elif fmt == "markdown":
+            click.echo(render_markdown(plan), nl=False)
         else:
             click.echo(render_text(plan, color=use_color(color)), nl=False)
         if out:
