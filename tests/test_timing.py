@@ -1,0 +1,259 @@
+"""Fire-time arithmetic: cron in a zone across DST, intervals, rrule, at, windows."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from celery.schedules import crontab
+
+from redbeat_sync import timing
+from redbeat_sync.entry import At, Cron, Entry, Every, RRule
+
+UTC = timezone.utc
+PARIS = ZoneInfo("Europe/Paris")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def entry(schedule, tz: str = "UTC", **kwargs) -> Entry:
+    return Entry(name="e", task="t", schedule=schedule, timezone=tz, **kwargs)
+
+
+def cron(expression: str, tz: str = "UTC", **kwargs) -> Entry:
+    return entry(Cron.from_expression(expression), tz, **kwargs)
+
+
+def local(dt: datetime) -> tuple[str, str]:
+    """(wall time, UTC offset) — unambiguous across a fall-back."""
+    return dt.strftime("%Y-%m-%d %H:%M"), dt.strftime("%z")
+
+
+def times(e: Entry, n: int, now: datetime) -> list[tuple[str, str]]:
+    return [local(t) for t in timing.next_fire_times(e, n, now)]
+
+
+# --------------------------------------------------------------------------- cron + DST
+
+
+def test_cron_runs_in_the_entry_zone_and_returns_that_zone():
+    got = timing.next_fire_times(
+        cron("0 9 * * *", "Europe/Paris"), 2, datetime(2025, 1, 6, tzinfo=UTC)
+    )
+    assert [t.isoformat() for t in got] == [
+        "2025-01-06T09:00:00+01:00",
+        "2025-01-07T09:00:00+01:00",
+    ]
+    assert all(t.tzinfo == PARIS for t in got)
+
+
+def test_spring_forward_fixed_time_fires_at_end_of_gap_paris():
+    # 2025-03-30: Paris clocks jump 02:00 -> 03:00; 02:30 does not exist that day.
+    e = cron("30 2 * * *", "Europe/Paris")
+    assert times(e, 3, datetime(2025, 3, 29, 12, tzinfo=PARIS)) == [
+        ("2025-03-30 03:00", "+0200"),
+        ("2025-03-31 02:30", "+0200"),
+        ("2025-04-01 02:30", "+0200"),
+    ]
+
+
+def test_spring_forward_several_skipped_times_collapse_into_one_firing():
+    e = cron("*/15 2 * * *", "Europe/Paris")
+    assert times(e, 2, datetime(2025, 3, 30, 1, 0, tzinfo=PARIS)) == [
+        ("2025-03-30 03:00", "+0200"),
+        ("2025-03-31 02:00", "+0200"),
+    ]
+
+
+def test_spring_forward_periodic_job_follows_real_time():
+    e = cron("*/30 * * * *", "Europe/Paris")
+    assert times(e, 3, datetime(2025, 3, 30, 1, 10, tzinfo=PARIS)) == [
+        ("2025-03-30 01:30", "+0100"),
+        ("2025-03-30 03:00", "+0200"),
+        ("2025-03-30 03:30", "+0200"),
+    ]
+
+
+def test_fall_back_fixed_time_fires_once_paris():
+    # 2025-10-26: Paris clocks go 03:00 -> 02:00; 02:30 happens twice.
+    e = cron("30 2 * * *", "Europe/Paris")
+    assert times(e, 2, datetime(2025, 10, 25, 12, tzinfo=PARIS)) == [
+        ("2025-10-26 02:30", "+0200"),
+        ("2025-10-27 02:30", "+0100"),
+    ]
+
+
+def test_fall_back_fixed_time_fires_once_new_york_even_from_inside_second_pass():
+    # 2025-11-02: New York 02:00 EDT -> 01:00 EST; 01:30 happens twice.
+    e = cron("30 1 * * *", "America/New_York")
+    assert times(e, 2, datetime(2025, 11, 1, 12, tzinfo=NEW_YORK)) == [
+        ("2025-11-02 01:30", "-0400"),
+        ("2025-11-03 01:30", "-0500"),
+    ]
+    second_pass = datetime(2025, 11, 2, 1, 10, fold=1, tzinfo=NEW_YORK)
+    assert local(timing.next_fire_after(e, second_pass)) == ("2025-11-03 01:30", "-0500")
+
+
+def test_fall_back_periodic_job_runs_in_both_passes_new_york():
+    e = cron("*/30 * * * *", "America/New_York")
+    assert times(e, 5, datetime(2025, 11, 2, 1, 10, tzinfo=NEW_YORK)) == [
+        ("2025-11-02 01:30", "-0400"),
+        ("2025-11-02 01:00", "-0500"),
+        ("2025-11-02 01:30", "-0500"),
+        ("2025-11-02 02:00", "-0500"),
+        ("2025-11-02 02:30", "-0500"),
+    ]
+
+
+def test_spring_forward_new_york():
+    e = cron("30 2 * * *", "America/New_York")
+    assert times(e, 2, datetime(2025, 3, 8, 12, tzinfo=NEW_YORK)) == [
+        ("2025-03-09 03:00", "-0400"),
+        ("2025-03-10 02:30", "-0400"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "week_of", [datetime(2025, 3, 27, tzinfo=UTC), datetime(2025, 10, 23, tzinfo=UTC)]
+)
+def test_periodic_cron_is_evenly_spaced_through_a_dst_week(week_of: datetime):
+    e = cron("*/20 * * * *", "Europe/Paris")
+    fires = timing.next_fire_times(e, 3 * 24 * 7, week_of)
+    gaps = {b.timestamp() - a.timestamp() for a, b in itertools.pairwise(fires)}
+    assert gaps == {1200.0}  # real time: no hole at spring-forward, no double at fall-back
+
+
+def test_day_of_month_and_day_of_week_both_restrict_like_celery():
+    e = cron("0 0 13 * 5")  # Friday the 13th only (Celery ANDs; classic cron ORs)
+    got = timing.next_fire_times(e, 2, datetime(2025, 1, 1, tzinfo=UTC))
+    assert [t.date().isoformat() for t in got] == ["2025-06-13", "2026-02-13"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["*/7 * * * *", "15 3 * * mon-fri", "0 */6 1,15 * *", "5 4 * 2 sun", "0 12 * * 0"],
+)
+def test_cron_agrees_with_celery_crontab_in_utc(expression: str):
+    minute, hour, dom, month, dow = expression.split()
+    celery = crontab(minute, hour, dow, dom, month)
+    start = datetime(2025, 2, 3, 4, 5, tzinfo=UTC)
+    e = cron(expression)
+    for t in timing.next_fire_times(e, 5, start):
+        # Celery: after a run at t - 1s, the next run is exactly t.
+        last, delta, _now = celery.remaining_delta(t - timedelta(seconds=1))
+        assert last + delta == t
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_every_due_after_last_run_and_now_when_never_run():
+    e = entry(Every(90.0))
+    now = datetime(2025, 5, 1, 12, tzinfo=UTC)
+    assert timing.next_due(e, None, now) == now
+    assert timing.next_due(e, now, now + timedelta(seconds=5)) == now + timedelta(seconds=90)
+
+
+def test_every_across_dst_uses_elapsed_time():
+    e = entry(Every(3600.0), "Europe/Paris")
+    last = datetime(2025, 3, 30, 1, 30, tzinfo=PARIS)
+    due = timing.next_due(e, last, last)
+    assert due.timestamp() - last.timestamp() == 3600
+    assert local(due) == ("2025-03-30 03:30", "+0200")
+
+
+def test_every_fire_times_count_from_now():
+    now = datetime(2025, 5, 1, 12, 0, 0, 700000, tzinfo=UTC)
+    got = timing.next_fire_times(entry(Every(60.0)), 2, now)
+    assert [t.isoformat() for t in got] == [
+        "2025-05-01T12:01:00+00:00",
+        "2025-05-01T12:02:00+00:00",
+    ]
+
+
+# --------------------------------------------------------------------------- rrule
+
+
+def test_rrule_first_occurrence_at_dtstart_is_included():
+    start = datetime(2025, 1, 1, 9, tzinfo=PARIS)
+    e = entry(RRule("daily", dtstart=start, count=3), "Europe/Paris")
+    assert timing.next_due(e, None, datetime(2024, 12, 31, tzinfo=UTC)) == start
+    assert timing.next_fire_times(e, 5, datetime(2024, 12, 1, tzinfo=UTC)) == [
+        start,
+        start + timedelta(days=1),
+        start + timedelta(days=2),
+    ]
+
+
+def test_rrule_count_exhaustion_gives_none():
+    start = datetime(2025, 1, 1, 9, tzinfo=UTC)
+    e = entry(RRule("daily", dtstart=start, count=2))
+    assert timing.next_due(e, start, start) == start + timedelta(days=1)
+    assert timing.next_due(e, start + timedelta(days=1), start) is None
+    assert timing.score(timing.next_due(e, start + timedelta(days=1), start)) == -1
+
+
+def test_rrule_until_exhaustion():
+    start = datetime(2025, 1, 1, 9, tzinfo=UTC)
+    e = entry(RRule("hourly", dtstart=start, until=start + timedelta(hours=2)))
+    assert len(timing.next_fire_times(e, 10, start - timedelta(days=1))) == 3
+
+
+def test_rrule_byhour_is_local_hour_across_dst():
+    start = datetime(2025, 1, 6, 9, tzinfo=PARIS)
+    e = entry(RRule("weekly", dtstart=start, byweekday=(0,), byhour=(9,)), "Europe/Paris")
+    summer = timing.next_fire_after(e, datetime(2025, 7, 1, tzinfo=UTC))
+    assert local(summer) == ("2025-07-07 09:00", "+0200")
+
+
+# --------------------------------------------------------------------------- at + windows
+
+
+def test_at_fires_once():
+    when = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    e = entry(At(when))
+    now = datetime(2029, 1, 1, tzinfo=UTC)
+    assert timing.next_due(e, None, now) == when
+    assert timing.next_due(e, when - timedelta(days=3), now) == when
+    assert timing.next_due(e, when, now) is None
+    assert timing.next_fire_times(e, 3, now) == [when]
+    assert timing.next_fire_times(e, 3, when) == []
+
+
+def test_start_window_delays_first_fire():
+    start_at = datetime(2025, 6, 1, 10, 7, tzinfo=UTC)
+    e = cron("*/15 * * * *", start_at=start_at)
+    now = datetime(2025, 5, 1, tzinfo=UTC)
+    assert timing.next_due(e, None, now) == datetime(2025, 6, 1, 10, 15, tzinfo=UTC)
+    assert timing.next_fire_times(e, 1, now)[0] == datetime(2025, 6, 1, 10, 15, tzinfo=UTC)
+    every = entry(Every(60.0), start_at=start_at)
+    assert timing.next_due(every, None, now) == start_at
+
+
+def test_end_window_stops_firing():
+    end_at = datetime(2025, 6, 1, 10, 40, tzinfo=UTC)
+    e = cron("*/15 * * * *", end_at=end_at)
+    got = timing.next_fire_times(e, 10, datetime(2025, 6, 1, 10, tzinfo=UTC))
+    assert [t.minute for t in got] == [15, 30]
+    assert timing.next_due(e, datetime(2025, 6, 1, 10, 30, tzinfo=UTC), end_at) is None
+
+
+# --------------------------------------------------------------------------- score + speed
+
+
+def test_score_floors_and_minus_one_for_none():
+    assert timing.score(None) == -1
+    assert timing.score(datetime(2025, 1, 1, 0, 0, 0, 999999, tzinfo=UTC)) == 1735689600
+    assert timing.score(datetime(2025, 1, 1, 1, 0, tzinfo=PARIS)) == 1735689600
+
+
+def test_many_entries_sharing_expressions_are_fast():
+    expressions = ["*/5 * * * *", "0 3 * * *", "30 8 * * mon-fri", "0 0 1 * *"]
+    entries = [cron(expressions[i % 4], "Europe/Paris") for i in range(100_000)]
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for e in entries:
+        timing.next_fire_times(e, 3, now)
+    assert time.perf_counter() - started < 3.0
