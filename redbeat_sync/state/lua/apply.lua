@@ -11,7 +11,10 @@
 -- hash-tagged prefix ("{redbeat}:") routes the whole batch to one slot.
 --
 -- ARGV[1..3]   hash field names: definition, meta, our extra field
--- then STRIDE values per op, in KEYS order:
+-- ARGV[4]      the ops, as ONE JSON array (one argument instead of eight per op:
+--              packing hundreds of thousands of arguments cost more than the writes)
+--              of arrays [kind, name, expect, flags, definition, extra, meta, score],
+--              in KEYS order:
 --   kind        "put" | "remove" | "release"
 --   name        entry name (inventory member)
 --   expect      "" : the key must not exist
@@ -25,11 +28,13 @@
 --
 -- Returns {"ok", n_ops} or {"changed", name, name, ...}.
 
-local STRIDE = 8
-local HEADER = 3
 local n = #KEYS - 2
-if n < 0 or #ARGV ~= HEADER + n * STRIDE then
+if n < 0 or #ARGV ~= 4 then
   return redis.error_reply("redbeat-sync apply.lua: malformed call")
+end
+local ops = cjson.decode(ARGV[4])
+if type(ops) ~= "table" or #ops ~= n then
+  return redis.error_reply("redbeat-sync apply.lua: ops do not match keys")
 end
 
 local schedule, inventory = KEYS[1], KEYS[2]
@@ -43,15 +48,18 @@ end
 local changed = { "changed" }
 for i = 1, n do
   local key = KEYS[2 + i]
-  local base = HEADER + (i - 1) * STRIDE
-  local kind, expect = ARGV[base + 1], ARGV[base + 3]
+  local op = ops[i]
+  if type(op) ~= "table" then
+    return redis.error_reply("redbeat-sync apply.lua: malformed op")
+  end
+  local kind, expect = op[1], op[3]
   if kind ~= "put" and kind ~= "remove" and kind ~= "release" then
     -- checked here, before any write: a script error half-way would not roll back
     return redis.error_reply("redbeat-sync apply.lua: unknown op kind " .. kind)
   end
   if expect == "" then
     if redis.call("EXISTS", key) == 1 then
-      changed[#changed + 1] = ARGV[base + 2]
+      changed[#changed + 1] = op[2]
     end
   else
     local got = redis.call("HMGET", key, F_DEF, F_EXTRA)
@@ -59,7 +67,7 @@ for i = 1, n do
     local definition = got[1] or ""
     local extra = got[2] or ""
     if redis.sha1hex(definition .. "\0" .. extra) ~= expect then
-      changed[#changed + 1] = ARGV[base + 2]
+      changed[#changed + 1] = op[2]
     end
   end
 end
@@ -70,24 +78,24 @@ end
 -- 2. writes: every guard held
 for i = 1, n do
   local key = KEYS[2 + i]
-  local base = HEADER + (i - 1) * STRIDE
-  local kind, name, flags = ARGV[base + 1], ARGV[base + 2], ARGV[base + 4]
+  local op = ops[i]
+  local kind, name, flags = op[1], op[2], op[4]
   if kind == "put" then
     if has(flags, "D") then
-      redis.call("HSET", key, F_DEF, ARGV[base + 5])
+      redis.call("HSET", key, F_DEF, op[5])
     end
     if has(flags, "X") then
-      redis.call("HSET", key, F_EXTRA, ARGV[base + 6])
+      redis.call("HSET", key, F_EXTRA, op[6])
     elseif has(flags, "x") then
       redis.call("HDEL", key, F_EXTRA)
     end
     if has(flags, "M") then
-      redis.call("HSETNX", key, F_META, ARGV[base + 7])
+      redis.call("HSETNX", key, F_META, op[7])
     end
     if has(flags, "S") then
-      redis.call("ZADD", schedule, ARGV[base + 8], key)
+      redis.call("ZADD", schedule, op[8], key)
     elseif has(flags, "N") then
-      redis.call("ZADD", schedule, "NX", ARGV[base + 8], key)
+      redis.call("ZADD", schedule, "NX", op[8], key)
     end
     redis.call("SADD", inventory, name)
   elseif kind == "remove" then

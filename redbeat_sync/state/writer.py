@@ -1,0 +1,344 @@
+"""Write planned operations to Redis: atomic per batch, guarded, fast.
+
+Each batch of operations is ONE call of ``lua/apply.lua``: the script first checks
+every operation's guard (the entry still has the digest the plan saw, or a new
+entry's key still does not exist) and writes nothing unless all of them hold.  One
+round trip per batch instead of one per entry is what makes 100k entries take
+seconds instead of minutes.
+
+What is written, and why:
+
+- ``Put`` writes ``definition`` (unless adopting as-is) and our extra field, adds the
+  name to the inventory and, for a create only, the run history with HSETNX: beat may
+  be writing ``meta`` at the same time and an apply must never reset
+  ``last_run_at``/``total_run_count``.
+- Scores are computed here, never late: a late score delays a run, an early one only
+  makes beat look at the entry early.  A create's score comes from ``now`` (the
+  ``last_run_at`` its new ``meta`` says); a reschedule's from the ``last_run_at`` the
+  plan read, which is at most as recent as what Redis holds now, so the score can only
+  be earlier than the true next due time.
+- ``Remove`` deletes the hash, the schedule member and the inventory name.
+- ``Release`` drops the inventory name and our extra field, keeping definition and
+  run history so the entry runs on untouched.
+
+Re-running plan + apply after a failure converges: the next plan is made from what
+actually landed, and every operation's effect is the same however often it is
+applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import redis
+
+from .. import timing
+from ..entry import Entry, RunState
+from ..errors import UserError
+from . import layout as layout_module
+from .codec import encode_entry, encode_meta
+from .layout import Layout
+from .model import Put, Release, Remove, WriteOp
+
+DEFAULT_BATCH_SIZE = 10_000
+#: Up to this many changed names are listed in the change notification.
+NOTIFY_NAMES_MAX = 50
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    released: int = 0
+    batches: int = 0
+
+    def __add__(self, other: WriteReport) -> WriteReport:
+        return WriteReport(
+            self.created + other.created,
+            self.updated + other.updated,
+            self.deleted + other.deleted,
+            self.released + other.released,
+            self.batches + other.batches,
+        )
+
+
+class StateChanged(UserError):
+    """Entries changed in Redis since the plan was made; nothing of the batch written."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        shown = ", ".join(self.names[:10])
+        more = f" and {len(self.names) - 10} more" if len(self.names) > 10 else ""
+        super().__init__(
+            f"{len(self.names)} entr{'y' if len(self.names) == 1 else 'ies'} changed in Redis "
+            f"since the plan was made ({shown}{more}); nothing was written. "
+            "Run plan again and review the new plan."
+        )
+
+
+class PartialApply(UserError):
+    """A batch after the first failed: the earlier batches stay written."""
+
+    def __init__(
+        self,
+        *,
+        applied_batches: int,
+        total_batches: int,
+        applied_ops: int,
+        total_ops: int,
+        report: WriteReport,
+        cause: str,
+        names: Sequence[str] = (),
+    ) -> None:
+        self.applied_batches = applied_batches
+        self.total_batches = total_batches
+        self.applied_ops = applied_ops
+        self.total_ops = total_ops
+        self.report = report
+        self.cause = cause
+        self.names = list(names)
+        super().__init__(
+            f"apply stopped part-way: {applied_batches} of {total_batches} batches "
+            f"({applied_ops} of {total_ops} operations) were written, batch "
+            f"{applied_batches + 1} failed: {cause}. "
+            "Run plan and apply again to finish: what landed is kept and not redone."
+        )
+
+
+# --------------------------------------------------------------------------- script
+
+
+@lru_cache(maxsize=1)
+def _script_source() -> str:
+    return resources.files(__package__).joinpath("lua/apply.lua").read_text(encoding="utf-8")
+
+
+def _script(client: redis.Redis) -> Any:
+    # register_script: EVALSHA, loading the script once per server on NOSCRIPT.
+    return client.register_script(_script_source())
+
+
+# --------------------------------------------------------------------------- encoding
+
+# Entry fields that cannot change when an entry fires; everything else might.
+_NOT_TIMING = frozenset({"name", "task", "args", "kwargs", "options", "description", "labels"})
+_TIMING_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in _NOT_TIMING)
+
+
+class _ScoreCache:
+    """``timing.score(timing.next_due(...))`` memoised on what timing can depend on.
+
+    Thousands of entries usually share a handful of schedules, and cron/rrule
+    evaluation is the slowest part of encoding a large batch.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._cache: dict[tuple[Any, ...], int] = {}
+
+    def score(self, entry: Entry, last_run_at: datetime | None) -> int:
+        key = (*(getattr(entry, n) for n in _TIMING_FIELDS), last_run_at)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: compute without caching
+            return timing.score(timing.next_due(entry, last_run_at, self.now))
+        value = timing.score(timing.next_due(entry, last_run_at, self.now))
+        self._cache[key] = value
+        return value
+
+
+def _op_name(op: WriteOp) -> str:
+    return op.entry.name if isinstance(op, Put) else op.name
+
+
+class _Encoder:
+    """Turns operations into the script's op arrays (see apply.lua)."""
+
+    def __init__(self, *, beat_timezone: str, now: datetime) -> None:
+        self.beat_timezone = beat_timezone
+        self.now = now
+        self.scores = _ScoreCache(now)
+        # As RedBeat does on save: a new entry has "just run", so it waits for its
+        # next fire time instead of firing at once.  The same text for every create.
+        self.create_meta = encode_meta(RunState(last_run_at=now))
+
+    def put(self, op: Put) -> list[str]:
+        encoded = encode_entry(op.entry, beat_timezone=self.beat_timezone, managed=True)
+        creating = op.expect_digest is None
+        flags = ""
+        definition = extra = meta = ""
+        if op.rewrite_definition or creating:
+            flags += "D"
+            definition = encoded.definition
+        if encoded.extra is not None:
+            flags += "X"
+            extra = encoded.extra
+        else:
+            flags += "x"
+        if creating:
+            flags += "MS"
+            meta = self.create_meta
+            score = self.scores.score(op.entry, self.now)
+        else:
+            # The last run the plan saw is never newer than the one in Redis now, so
+            # a score from it is early or exact, never late.
+            score = self.scores.score(op.entry, op.last_run_at_hint.last_run_at)
+            # Not a reschedule: keep beat's score, but make sure the entry is in the
+            # schedule at all (an adopted entry may have lost its member).
+            flags += "S" if op.reschedule else "N"
+        return [
+            "put",
+            op.entry.name,
+            op.expect_digest or "",
+            flags,
+            definition,
+            extra,
+            meta,
+            str(score),
+        ]
+
+    def op(self, op: WriteOp) -> list[str]:
+        if isinstance(op, Put):
+            return self.put(op)
+        if isinstance(op, Remove):
+            return ["remove", op.name, op.expect_digest or "", "", "", "", "", ""]
+        if isinstance(op, Release):
+            return ["release", op.name, op.expect_digest or "", "", "", "", "", ""]
+        raise TypeError(f"not a write operation: {op!r}")
+
+
+def _tally(ops: Sequence[WriteOp]) -> WriteReport:
+    created = updated = deleted = released = 0
+    for op in ops:
+        if isinstance(op, Put):
+            if op.expect_digest is None:
+                created += 1
+            else:
+                updated += 1
+        elif isinstance(op, Remove):
+            deleted += 1
+        else:
+            released += 1
+    return WriteReport(created, updated, deleted, released, 1)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def write(
+    client: redis.Redis,
+    layout: Layout,
+    ops: Sequence[WriteOp],
+    *,
+    beat_timezone: str = "UTC",
+    now: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    before_batch: Callable[[], None] | None = None,
+) -> WriteReport:
+    """Apply ``ops`` in batches of ``batch_size``, each batch atomically.
+
+    Raises ``StateChanged`` if a guard of the first batch fails (nothing written),
+    ``PartialApply`` if a later batch fails (earlier batches stay written).
+    ``before_batch`` runs before each batch, e.g. ``SyncLock.refresh`` so a long apply
+    keeps its lock; an exception from it stops the write there.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    names = [_op_name(op) for op in ops]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dupes:
+        # Two ops on one key in one plan is a planner bug, and would defeat the guards.
+        raise ValueError(f"more than one operation for: {', '.join(dupes)}")
+    if not ops:
+        return WriteReport()
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+
+    # Encode everything before writing anything: an entry that cannot be encoded
+    # must stop the apply before the first batch, not after some batches landed.
+    encoder = _Encoder(beat_timezone=beat_timezone, now=now)
+    encoded = [encoder.op(op) for op in ops]
+    script = _script(client)
+    header = [layout_module.DEFINITION_FIELD, layout_module.META_FIELD, layout_module.EXTRA_FIELD]
+    starts = range(0, len(ops), batch_size)
+    total_batches = len(starts)
+    report = WriteReport()
+    applied_ops = 0
+
+    def partial(number: int, cause: str, changed: Sequence[str] = ()) -> PartialApply:
+        # Wake beat for what did land; after a lost connection this may fail too.
+        with contextlib.suppress(redis.RedisError):
+            _notify(client, layout, names[:applied_ops])
+        return PartialApply(
+            applied_batches=number,
+            total_batches=total_batches,
+            applied_ops=applied_ops,
+            total_ops=len(ops),
+            report=report,
+            cause=cause,
+            names=changed,
+        )
+
+    for number, start in enumerate(starts):
+        batch = slice(start, start + batch_size)
+        if before_batch is not None:
+            try:
+                before_batch()
+            except UserError as exc:
+                if number == 0:
+                    raise
+                raise partial(number, str(exc)) from exc
+        keys = [layout.schedule_key, layout.inventory_key]
+        keys.extend(layout.entry_key(name) for name in names[batch])
+        # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
+        # script's JSON decoder passes through byte for byte.
+        argv = [*header, json.dumps(encoded[batch], ensure_ascii=False, separators=(",", ":"))]
+        try:
+            reply = script(keys=keys, args=argv, client=client)
+        except redis.RedisError as exc:
+            cause = f"{type(exc).__name__}: {exc}"
+            if number == 0:
+                # With a lost connection the reply is lost too: the batch may have landed.
+                raise UserError(
+                    f"writing to Redis failed ({cause}); the first batch may or may not "
+                    "have been written. Run plan again to see where things stand."
+                ) from exc
+            raise partial(number, f"{cause} (that batch may or may not have been written)") from exc
+        status, *rest = (_text(v) for v in reply)
+        if status != "ok":
+            if number == 0:
+                raise StateChanged(rest)
+            raise partial(number, str(StateChanged(rest)), rest)
+        report = report + _tally(ops[batch])
+        applied_ops += len(ops[batch])
+
+    _notify(client, layout, names)
+    return report
+
+
+def _notify(client: redis.Redis, layout: Layout, names: Sequence[str]) -> None:
+    """Tell a running beat that entries changed, so it re-reads them now."""
+    payload: dict[str, Any] = {"count": len(names)}
+    if len(names) <= NOTIFY_NAMES_MAX:
+        payload["names"] = list(names)
+    # The channel is not a key: under Cluster PUBLISH reaches every node anyway.
+    client.publish(layout.changes_channel, json.dumps(payload, separators=(",", ":")))
+
+
+__all__ = ["PartialApply", "StateChanged", "WriteReport", "write"]
