@@ -1,0 +1,278 @@
+"""``redbeat_sync.Scheduler``: ``celery beat -S redbeat_sync.Scheduler``.
+
+The tick, in order:
+
+1. not the leader -> wait (on the "became leader" event, no polling) and return;
+2. first tick of a leadership term -> write the static ``beat_schedule`` entries
+   (only now: a standby must never overwrite the leader's, RedBeat #198) and
+   re-check parked entries (a re-enable may have happened while nobody led);
+3. re-check entries named by change notifications (cheap, usually none);
+4. claim the due batch (``Dispatcher.run_batch``: fenced by the lock in Redis) and
+   send each claimed run through Celery's ``apply_entry``;
+5. sleep until the next score (at most ``max_interval``) on the change listener's
+   Event, so ``redbeat-sync apply`` or ``save()`` wakes beat at once; return 0 so
+   Celery's loop calls ``tick`` again without sleeping itself.
+
+Redis errors are retried with exponential backoff and logged once per outage.
+Nothing is sent unless the claim (which checks the lock in Redis) succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from celery import signals
+from celery.beat import Scheduler as CeleryScheduler
+
+from .claim import Claimer, LockLost
+from .config import ensure_conf, get_redis
+from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
+from .entry import SchedulerEntry
+from .lock import BeatLock, LockKeeper
+from .statics import save_static_entries, write_statics
+from .wakeup import ChangeListener
+
+logger = logging.getLogger("celery.beat")
+UTC = timezone.utc
+
+#: Header names added to every task beat sends: the slot a run is for, and the
+#: first slot it stands for when missed slots were coalesced into it.
+SLOT_HEADER = "redbeat_sync_slot"
+COVERS_FROM_HEADER = "redbeat_sync_covers_from"
+_MAX_BACKOFF = 30.0
+#: A standby re-checks at least this often whether it should stop waiting.
+_STANDBY_WAIT = 1.0
+
+
+class Scheduler(CeleryScheduler):
+    """RedBeat-compatible scheduler that doesn't drop, double or stall runs."""
+
+    Entry = SchedulerEntry
+
+    def __init__(
+        self,
+        app: Any,
+        lock_key: str | None = None,
+        lock_timeout: float | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.conf = ensure_conf(app)
+        self.layout = self.conf.layout
+        self.lock_key = lock_key or self.conf.lock_key
+        self.lock_timeout = float(lock_timeout or self.conf.lock_timeout)
+        self.batch_size = int(
+            batch_size or app.conf.get("redbeat_sync_batch_size") or DEFAULT_BATCH_SIZE
+        )
+        self.keeper: LockKeeper | None = None
+        self.listener: ChangeListener | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._started = False
+        self._term_ready = False  # statics written for the current leadership term
+        self._redis_down = False
+        self._backoff = 0.0
+        self._start_lock = threading.Lock()
+        self.warnings: list[str] = []
+        self.sent_count = 0
+        super().__init__(app, **kwargs)
+
+    # --- Celery hooks ---------------------------------------------------------------
+    def setup_schedule(self) -> None:
+        """Nothing to load: Redis is the schedule.  Statics wait for the lock."""
+        _detach_redbeat_lock_handler()
+
+    def get_schedule(self) -> dict[str, Any]:
+        return {}
+
+    def set_schedule(self, schedule: Any) -> None:
+        pass
+
+    schedule = property(get_schedule, set_schedule)
+
+    def update_from_dict(self, dict_: dict[str, Any]) -> None:
+        """Celery's hook for static/default entries: saved to Redis (leader only)."""
+        save_static_entries(self, self.client, dict_)
+
+    def sync(self) -> None:
+        """Nothing to flush: every claim is written to Redis as it happens."""
+
+    @property
+    def client(self) -> redis.Redis:
+        return get_redis(self.app)
+
+    def start(self) -> None:
+        """Start the lock keeper and change listener (idempotent; not in ``__init__``
+        because Celery builds throwaway instances and forks embedded beats)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+            client = self.client
+            self.dispatcher = Dispatcher(
+                client,
+                self.layout,
+                Claimer(client, self.layout, self.lock_key),
+                beat_timezone=self.conf.beat_timezone,
+                batch_size=self.batch_size,
+            )
+            self.listener = ChangeListener(client, self.layout.changes_channel)
+            self.listener.start()
+            if self.lock_key:
+                lock = BeatLock(client, self.lock_key, self.lock_timeout)
+                self.keeper = LockKeeper(lock, on_change=self._leadership_changed)
+                logger.info("beat: Waiting for the leader lock %s...", self.lock_key)
+                self.keeper.start()
+            else:
+                logger.warning("beat: redbeat_lock_key is None: running without a leader lock")
+
+    def _leadership_changed(self, leader: bool) -> None:
+        self._term_ready = False
+        if self.listener is not None:
+            self.listener.event.set()  # wake the tick to start (or stop) at once
+
+    def is_leader(self) -> bool:
+        return self.keeper.is_leader() if self.keeper is not None else self._started
+
+    @property
+    def token(self) -> str | None:
+        return self.keeper.token if self.keeper is not None else None
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        self.start()
+        assert self.listener is not None
+        if not self.is_leader():
+            if self.keeper is not None:
+                self.keeper.became_leader.wait(min(self.max_interval, _STANDBY_WAIT))
+            return 0
+        self.listener.event.clear()
+        try:
+            wait = self._lead_once()
+        except LockLost as exc:
+            if self.keeper is not None:
+                self.keeper.lose(str(exc))
+            return 0
+        except (redis.RedisError, OSError) as exc:
+            self._redis_failed(exc)
+            self.listener.event.wait(self._backoff)
+            return 0
+        if self._redis_down:
+            self._redis_down = False
+            self._backoff = 0.0
+            logger.info("beat: Redis reachable again, dispatching")
+        if wait > 0:
+            self.listener.event.wait(wait)
+        return 0
+
+    def _lead_once(self) -> float:
+        """One leader pass; returns how long to sleep (0: go again at once)."""
+        assert self.dispatcher is not None and self.listener is not None
+        if not self._term_ready:
+            write_statics(self, self.client)
+            self.dispatcher.recheck_parked(self._now(), self.token)
+            self._term_ready = True
+        names, everything = self.listener.take_changes()
+        if everything:
+            self.dispatcher.recheck_parked(self._now(), self.token)
+        if names:
+            self.dispatcher.recheck(names, self._now(), self.token)
+        now = self._now()
+        result = self.dispatcher.run_batch(now, self.token)
+        for due in result.runs:
+            self.send(due)
+        if result.full:
+            return 0
+        wake = self.dispatcher.next_score_after(now)
+        candidates = [self.max_interval]
+        if wake is not None:
+            candidates.append(wake - now.timestamp())
+        if result.next_fire is not None:
+            candidates.append((result.next_fire - now).total_seconds())
+        return max(0.0, min(candidates) - (self._now() - now).total_seconds())
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def send(self, due: Due) -> None:
+        """Send one claimed run through Celery's normal path (``apply_entry``)."""
+        entry = SchedulerEntry.from_entry(
+            due.entry, due.decision.run, app=self.app, celery_schedule=False
+        )
+        headers = dict(entry.options.get("headers") or {})
+        if due.decision.slot is not None:
+            headers[SLOT_HEADER] = due.decision.slot.isoformat()
+        if due.decision.covers_from is not None:
+            headers[COVERS_FROM_HEADER] = due.decision.covers_from.isoformat()
+        entry.options["headers"] = headers
+        self.apply_entry(entry, producer=self.producer)
+        self.sent_count += 1
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)
+        if not self._redis_down:
+            self._redis_down = True
+            logger.error("beat: Redis unavailable (%s): nothing is sent until it is back", exc)
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.keeper is not None:
+            self.keeper.stop(release=True)
+        super().close()
+
+    # --- banner -------------------------------------------------------------------------
+    @property
+    def info(self) -> str:
+        from .banner import banner_lines
+
+        return "\n".join(banner_lines(self))
+
+
+RedBeatScheduler = Scheduler
+
+
+def _detach_redbeat_lock_handler() -> None:
+    """celery-redbeat's own ``beat_init`` handler would take the lock for us with a
+    blocking redis-py Lock it never renews; when celery-redbeat is imported in this
+    process, keep it away from our scheduler."""
+    module = sys.modules.get("redbeat.schedulers")
+    handler = getattr(module, "acquire_distributed_beat_lock", None)
+    if handler is None:
+        return
+    original = getattr(handler, "__wrapped_by_redbeat_sync__", None)
+    if original is not None:
+        return
+
+    def guarded(sender: Any = None, **kwargs: Any) -> Any:
+        if isinstance(getattr(sender, "scheduler", None), Scheduler):
+            return None
+        return handler(sender=sender, **kwargs)
+
+    guarded.__wrapped_by_redbeat_sync__ = handler  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        signals.beat_init.disconnect(handler)
+        signals.beat_init.connect(guarded, weak=False)
+        module.acquire_distributed_beat_lock = guarded  # type: ignore[union-attr]
+
+
+@signals.beat_init.connect
+def acquire_distributed_beat_lock(sender: Any = None, **kwargs: Any) -> None:
+    """Start chasing the leader lock as beat starts (RedBeat's hook name).
+
+    Unlike RedBeat's, this never blocks or raises: the lock is taken (and retaken
+    after a loss) by the scheduler's ``LockKeeper`` thread for as long as beat runs.
+    """
+    scheduler = getattr(sender, "scheduler", None)
+    if isinstance(scheduler, Scheduler):
+        scheduler.start()
+        if scheduler.keeper is not None:
+            # Give a lone beat its lock before the first tick instead of after 1 s.
+            scheduler.keeper.became_leader.wait(min(1.0, scheduler.lock_timeout))
+
+
+__all__ = ["RedBeatScheduler", "Scheduler", "acquire_distributed_beat_lock"]

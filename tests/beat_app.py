@@ -1,0 +1,66 @@
+"""A Celery app for the beat tests: real beat, real worker, Redis broker.
+
+Configured from the environment so test processes (``python -m celery -A
+tests.beat_app beat|worker``) share one throwaway redis-server:
+
+- ``BEAT_TEST_REDIS`` - the schedule store (``redbeat_redis_url``), e.g. .../0
+- ``BEAT_TEST_BROKER`` - the broker (same server, another db number)
+- ``BEAT_TEST_LOCK_TIMEOUT`` - ``redbeat_lock_timeout`` (seconds, optional)
+- ``BEAT_TEST_STATICS`` - "1" to install a static ``beat_schedule`` entry
+
+The ``record`` task appends one JSON line per run to the Redis list ``test:runs``
+(in the schedule store): entry name, the slot beat sent it for, the first slot it
+covers, and when it ran, so tests can count duplicates and gaps per slot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import redis
+from celery import Celery
+
+REDIS_URL = os.environ.get("BEAT_TEST_REDIS", "redis://127.0.0.1:6399/0")
+BROKER_URL = os.environ.get("BEAT_TEST_BROKER", "redis://127.0.0.1:6399/1")
+RUNS_KEY = "test:runs"
+
+app = Celery("beat_app", broker=BROKER_URL)
+app.conf.update(
+    redbeat_redis_url=REDIS_URL,
+    redbeat_key_prefix=os.environ.get("BEAT_TEST_PREFIX", "redbeat:"),
+    beat_max_loop_interval=5,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+    timezone="UTC",
+)
+if os.environ.get("BEAT_TEST_LOCK_TIMEOUT"):
+    app.conf.redbeat_lock_timeout = float(os.environ["BEAT_TEST_LOCK_TIMEOUT"])
+if os.environ.get("BEAT_TEST_STATICS") == "1":
+    app.conf.beat_schedule = {
+        "static-every-2s": {"task": "tests.beat_app.record", "schedule": 2.0, "args": ["static"]},
+    }
+
+_store: redis.Redis | None = None
+
+
+def store() -> redis.Redis:
+    global _store
+    if _store is None:
+        _store = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    return _store
+
+
+@app.task(bind=True, name="tests.beat_app.record")
+def record(self, label: str = "") -> None:
+    request = self.request
+    line = {
+        "label": label,
+        "slot": getattr(request, "redbeat_sync_slot", None),
+        "covers_from": getattr(request, "redbeat_sync_covers_from", None),
+        "ran_at": time.time(),
+        "pid": os.getpid(),
+    }
+    store().rpush(RUNS_KEY, json.dumps(line))
