@@ -1,7 +1,7 @@
 """Compare the schedule files with the state in Redis and decide an action per entry.
 
 Most entries of a large deployment are unchanged, so every pair is first compared
-as canonical dicts (C-speed ``==`` plus a type-exact JSON check, because ``1 == 1.0 ==
+as canonical dicts (C-speed ``==`` plus a type-exact check, because ``1 == 1.0 ==
 True`` in Python while a Celery task would see different arguments); only pairs that
 differ go through deepdiff to name the fields that changed.
 """
@@ -19,6 +19,7 @@ from deepdiff import DeepDiff
 from .. import timing
 from ..entry import Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
+from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.model import State, StoredEntry
 from .actions import ABSENT, ACTION_ORDER, Action, ActionKind, FieldChange, Plan
@@ -37,13 +38,20 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # --------------------------------------------------------------------------- diffing
 
 
-def _strict_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+def strict_equal(old: Any, new: Any) -> bool:
+    """Equal with the same JSON types all the way down (``1``, ``1.0``, ``True`` differ)."""
+    if type(old) is not type(new):
+        return False
+    if type(old) is dict:
+        return old.keys() == new.keys() and all(strict_equal(old[k], new[k]) for k in old)
+    if type(old) is list:
+        return len(old) == len(new) and all(map(strict_equal, old, new))
+    return bool(old == new)
 
 
-def canonical_equal(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Equal as stored: ``==`` first (fast), then type-exact (1 vs 1.0 vs True)."""
-    return old == new and _strict_json(old) == _strict_json(new)
+def canonical_equal(old: Any, new: Any) -> bool:
+    """Equal as stored: ``==`` first (C speed, settles most pairs), then type-exact."""
+    return bool(old == new) and strict_equal(old, new)
 
 
 def format_path(parts: Iterable[Any]) -> str:
@@ -59,29 +67,50 @@ def format_path(parts: Iterable[Any]) -> str:
     return out
 
 
+def _list_changes(path: list[Any], old: list[Any], new: list[Any]) -> list[FieldChange]:
+    # Index by index: args are positional, and it keeps 1 vs 1.0 vs True apart
+    # (deepdiff's default matching hashes them as equal).
+    changes: list[FieldChange] = []
+    tree = DeepDiff(old, new, view="tree", zip_ordered_iterables=True)
+    for report_type, levels in tree.items():
+        for level in levels:
+            where = format_path([*path, *level.path(output_format="list")])
+            if report_type.endswith("_added"):
+                changes.append(FieldChange(where, ABSENT, level.t2))
+            elif report_type.endswith("_removed"):
+                changes.append(FieldChange(where, level.t1, ABSENT))
+            else:
+                changes.append(FieldChange(where, level.t1, level.t2))
+    return changes
+
+
+def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) -> None:
+    """Append the differences below ``path``; dicts are walked here (cheap), lists
+    go to deepdiff, anything else is one change."""
+    if type(old) is dict and type(new) is dict:
+        if path == ["schedule"] and old.keys() != new.keys():
+            # A different kind of schedule (cron -> every) reads better as one change.
+            changes.append(FieldChange("schedule", old, new))
+            return
+        for key in sorted(old.keys() | new.keys()):
+            if key not in new:
+                changes.append(FieldChange(format_path([*path, key]), old[key], ABSENT))
+            elif key not in old:
+                changes.append(FieldChange(format_path([*path, key]), ABSENT, new[key]))
+            elif not canonical_equal(old[key], new[key]):
+                _diff_into(changes, [*path, key], old[key], new[key])
+    elif type(old) is list and type(new) is list:
+        found = _list_changes(path, old, new)
+        # Only empty if deepdiff and the strict check disagree: never hide a change.
+        changes.extend(found or [FieldChange(format_path(path), old, new)])
+    else:
+        changes.append(FieldChange(format_path(path), old, new))
+
+
 def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
     """Field-level differences between two canonical entry dicts, sorted by path."""
     changes: list[FieldChange] = []
-    old_schedule, new_schedule = old.get("schedule") or {}, new.get("schedule") or {}
-    if set(old_schedule) != set(new_schedule):
-        # A different kind of schedule (cron -> every) reads better as one change.
-        changes.append(FieldChange("schedule", old_schedule, new_schedule))
-        old = {k: v for k, v in old.items() if k != "schedule"}
-        new = {k: v for k, v in new.items() if k != "schedule"}
-
-    tree = DeepDiff(old, new, view="tree")
-    for report_type, levels in tree.items():
-        for level in levels:
-            path = format_path(level.path(output_format="list"))
-            if report_type.endswith("_added"):
-                changes.append(FieldChange(path, ABSENT, level.t2))
-            elif report_type.endswith("_removed"):
-                changes.append(FieldChange(path, level.t1, ABSENT))
-            else:
-                changes.append(FieldChange(path, level.t1, level.t2))
-    if not changes and not canonical_equal(old, new):
-        # Only reachable if deepdiff and the strict check disagree: never hide it.
-        changes.append(FieldChange("(entry)", old, new))
+    _diff_into(changes, [], old, new)
     return sorted(changes, key=lambda c: c.path)
 
 
@@ -90,6 +119,28 @@ def is_reschedule(changes: Iterable[FieldChange]) -> bool:
 
 
 # --------------------------------------------------------------------------- planning
+
+
+_RUNNERS = {
+    True: "redbeat_sync.Scheduler only",
+    False: "celery-redbeat and redbeat_sync.Scheduler",
+}
+
+
+def stored_inert(stored: StoredEntry) -> bool:
+    """Whether Redis holds the entry inert for celery-redbeat (see ``state.codec``)."""
+    extra_raw = stored.extra_raw
+    if not extra_raw or '"schedule"' not in extra_raw:  # cheap test first: 100k entries
+        return False
+    try:
+        extra = codec.decode_extra(extra_raw)
+    except codec.DecodeError:
+        return False
+    return (
+        extra is not None
+        and "schedule" in extra
+        and extra.get("definition_sha1") == codec.sha1(stored.definition_raw or "")
+    )
 
 
 def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]]:
@@ -151,11 +202,10 @@ def _plan_wanted(
     old = stored.entry.to_canonical()
     new = desired.to_canonical()
     changes = [] if canonical_equal(old, new) else field_changes(old, new)
-    stored_requires = list(stored.requires_scheduler)
-    if stored_requires != requires and not changes:
+    if not changes and stored_inert(stored) != bool(requires):
         # Same entry, but stored for the other scheduler (e.g. beat's timezone
         # changed): rewrite it so celery-redbeat runs it, or stops running it wrongly.
-        changes = [FieldChange("(requires redbeat_sync.Scheduler)", stored_requires, requires)]
+        changes = [FieldChange("(stored for)", _RUNNERS[not requires], _RUNNERS[bool(requires)])]
     if not managed:
         return action("adopt", changes, runs=is_reschedule(changes))
     if not stored.marked and not changes:

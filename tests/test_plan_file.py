@@ -1,0 +1,113 @@
+"""Plan files: a saved plan loads back identical; edited or foreign files are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from plan_helpers import NOW, entry, every, spec, state, stored
+
+from redbeat_sync.entry import RunState
+from redbeat_sync.errors import UserError
+from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.plan.planfile import load_plan, save_plan
+from redbeat_sync.plan.render_json import render_json
+from redbeat_sync.plan.render_text import render_text
+
+
+def sample_plan():  # type: ignore[no-untyped-def]
+    current = state(
+        stored(entry("upd", options={"queue": "default"}, kwargs={"drop": 1})),
+        stored(every("resched", 60), run=RunState(NOW, 5)),
+        stored(entry("gone")),
+        stored(entry("legacy"), managed=False, run=RunState(NOW, 3)),
+        stored(entry("same")),
+        stored(None, name="broken", error="bad json"),
+        inventory={"upd", "resched", "gone", "same", "broken", "ghost"},
+    )
+    files = spec(
+        entry("new", timezone="Europe/Paris"),
+        entry("upd", options={"queue": "low"}),
+        every("resched", 120),
+        entry("legacy"),
+        entry("same"),
+        entry("broken"),
+    )
+    return compute_plan(files, current, beat_timezone="UTC", now=NOW)
+
+
+def test_round_trip_keeps_everything_apply_and_renderers_use(tmp_path: Path) -> None:
+    plan = sample_plan()
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    loaded = load_plan(path)
+    assert render_json(loaded) == render_json(plan)
+    assert render_text(loaded, color=False) == render_text(plan, color=False)
+    assert loaded.fingerprint == plan.fingerprint
+    assert loaded.counts == plan.counts
+    original = {a.name: a for a in plan.changes}
+    for action in loaded.changes:
+        before = original[action.name]
+        assert action.kind == before.kind
+        assert action.expect_digest == before.expect_digest
+        assert action.changes == before.changes
+        assert action.desired == before.desired
+        if before.current is not None:
+            assert action.current is not None
+            assert action.current.run == before.current.run
+    assert {a.name for a in loaded.changes} == set(original)
+
+
+def test_next_runs_keep_the_zone_name(tmp_path: Path) -> None:
+    save_plan(sample_plan(), tmp_path / "p.json")
+    (new,) = [a for a in load_plan(tmp_path / "p.json").actions if a.name == "new"]
+    assert new.next_runs[0].strftime("%H:%M %Z") == "03:00 CET"
+
+
+def test_hand_edited_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(sample_plan(), path)
+    data = json.loads(path.read_text())
+    data["actions"][0]["desired"]["task"] = "evil.task"
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="modified after it was saved"):
+        load_plan(path)
+
+
+def test_changed_fingerprint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(sample_plan(), path)
+    path.write_text(path.read_text().replace('"fp-1"', '"fp-2"'))
+    with pytest.raises(UserError, match="modified"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "not a redbeat-sync plan file"),
+        ("nightly:\n  task: x\n", "not a redbeat-sync plan file"),
+        ('{"kind": "terraform"}', "not a redbeat-sync plan file"),
+        ('["redbeat-sync-plan"]', "not a redbeat-sync plan file"),
+        ('{"kind": "redbeat-sync-plan", "format_version": "99"}', "plan format '99'"),
+    ],
+)
+def test_foreign_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        load_plan(path)
+
+
+def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot read plan file"):
+        load_plan(tmp_path / "nope.json")
+
+
+def test_truncated_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(sample_plan(), path)
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(UserError, match="not a redbeat-sync plan file"):
+        load_plan(path)
