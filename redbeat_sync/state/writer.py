@@ -36,6 +36,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
+from operator import attrgetter
 from typing import Any
 
 import redis
@@ -131,7 +132,7 @@ def _script(client: redis.Redis) -> Any:
 
 # Entry fields that cannot change when an entry fires; everything else might.
 _NOT_TIMING = frozenset({"name", "task", "args", "kwargs", "options", "description", "labels"})
-_TIMING_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in _NOT_TIMING)
+_timing_view = attrgetter(*(f.name for f in fields(Entry) if f.name not in _NOT_TIMING))
 
 
 class _ScoreCache:
@@ -146,7 +147,7 @@ class _ScoreCache:
         self._cache: dict[tuple[Any, ...], int] = {}
 
     def score(self, entry: Entry, last_run_at: datetime | None) -> int:
-        key = (*(getattr(entry, n) for n in _TIMING_FIELDS), last_run_at)
+        key = (_timing_view(entry), last_run_at)
         try:
             return self._cache[key]
         except KeyError:

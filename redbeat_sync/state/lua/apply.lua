@@ -81,12 +81,15 @@ for i = 1, n do
   local op = ops[i]
   local kind, name, flags = op[1], op[2], op[4]
   if kind == "put" then
-    if has(flags, "D") then
+    local write_def, write_extra = has(flags, "D"), has(flags, "X")
+    if write_def and write_extra then -- the common case, in one call
+      redis.call("HSET", key, F_DEF, op[5], F_EXTRA, op[6])
+    elseif write_def then
       redis.call("HSET", key, F_DEF, op[5])
-    end
-    if has(flags, "X") then
+    elseif write_extra then
       redis.call("HSET", key, F_EXTRA, op[6])
-    elseif has(flags, "x") then
+    end
+    if has(flags, "x") then
       redis.call("HDEL", key, F_EXTRA)
     end
     if has(flags, "M") then
