@@ -1,0 +1,190 @@
+"""Apply a plan: lock, check it is still current, guard against mass deletes, write, audit.
+
+The order matters:
+
+1. take the sync lock, so two applies never interleave;
+2. re-read the state under the lock and refuse the plan if the state's fingerprint is
+   not the one the plan was made from (someone changed Redis since: the reviewed plan
+   is no longer what would happen);
+3. refuse plans that delete every managed entry or more than ``max_deletes`` (a wrong
+   path or an empty file would otherwise wipe a deployment) unless explicitly allowed;
+4. hand the writer plain operations, each guarded by the digest the plan saw;
+5. append an audit record, then release the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import redis
+
+from .errors import UserError
+from .plan.actions import Action, Plan
+from .plan.render_json import render_json
+from .state import audit, reader, writer
+from .state.layout import Layout
+from .state.model import Put, Remove, WriteOp
+from .state.synclock import SyncLock, default_holder
+
+MIN_MAX_DELETES = 10
+MAX_DELETE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    report: writer.WriteReport
+    audit_id: str | None  # stream id of the history record (None: nothing to apply)
+    plan_digest: str
+    counts: dict[str, int]  # the plan's summary: create, update, delete, adopt, ...
+
+    def summary(self) -> str:
+        """``1 created, 2 updated, 0 deleted, 1 adopted.`` (adopted only when any)."""
+        counts = self.counts
+        text = f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted"
+        if counts.get("adopt"):
+            text += f", {counts['adopt']} adopted"
+        return text + "."
+
+
+def plan_digest(plan: Plan) -> str:
+    """sha256 of the plan's JSON form: names the exact plan in the audit trail."""
+    return "sha256:" + hashlib.sha256(render_json(plan).encode()).hexdigest()
+
+
+def default_max_deletes(managed_count: int) -> int:
+    return max(MIN_MAX_DELETES, int(managed_count * MAX_DELETE_SHARE))
+
+
+def check_prune_guards(
+    plan: Plan, managed_count: int, *, max_deletes: int | None, allow_mass_delete: bool
+) -> None:
+    """Refuse suspicious mass deletions (UserError with the counts)."""
+    if allow_mass_delete:
+        return
+    deletes = plan.counts["delete"]
+    if deletes == 0:
+        return
+    hint = "if that is intended, pass --allow-mass-delete"
+    if managed_count > 0 and deletes >= managed_count:
+        raise UserError(
+            f"refusing to delete all {managed_count} managed entries "
+            f"(the files name none of them: wrong path or empty file?); {hint}"
+        )
+    limit = default_max_deletes(managed_count) if max_deletes is None else max_deletes
+    if deletes > limit:
+        raise UserError(
+            f"refusing to delete {deletes} of {managed_count} managed entries "
+            f"(limit {limit}); {hint} or raise --max-deletes"
+        )
+
+
+def action_to_op(action: Action) -> WriteOp | None:
+    """The writer operation for one action (None for a no-op)."""
+    if action.kind == "noop":
+        return None
+    if action.kind == "delete":
+        return Remove(action.name, action.expect_digest)
+    assert action.desired is not None, f"{action.kind} without a desired entry"
+    run = action.current.run if action.current is not None else None
+    extra = {"last_run_at_hint": run} if run is not None else {}
+    adopting = action.kind == "adopt"
+    return Put(
+        entry=action.desired,
+        expect_digest=action.expect_digest,
+        # An adopt whose schedule changes carries next runs, like a reschedule.
+        reschedule=action.kind == "reschedule" or (adopting and bool(action.next_runs)),
+        rewrite_definition=not (adopting and not action.changes),
+        **extra,
+    )
+
+
+def plan_to_ops(plan: Plan) -> list[WriteOp]:
+    return [op for op in map(action_to_op, plan.actions) if op is not None]
+
+
+def _stale_message(plan: Plan, fresh_entries: dict[str, object], fingerprint: str) -> str:
+    changed: list[str] = []
+    for action in plan.changes:
+        now_there = fresh_entries.get(action.name)
+        digest_now = getattr(now_there, "digest", None)
+        if digest_now != action.expect_digest:
+            changed.append(action.name)
+    detail = f"fingerprint {plan.fingerprint[:12]} → {fingerprint[:12]}"
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        shown = ", ".join(changed[:5]) + more
+        detail += f"; changed: {shown}"
+    else:
+        detail += "; entries this plan leaves alone were created, changed or removed"
+    return f"the state changed since this plan was made ({detail}); run plan again"
+
+
+def apply_plan(
+    client: redis.Redis,
+    layout: Layout,
+    plan: Plan,
+    *,
+    beat_timezone: str = "UTC",
+    max_deletes: int | None = None,
+    allow_mass_delete: bool = False,
+    lock_timeout: float = 30.0,
+    message: str | None = None,
+    who: str | None = None,
+    git_sha: str | None = None,
+    now: datetime | None = None,
+    batch_size: int = writer.DEFAULT_BATCH_SIZE,
+) -> ApplyResult:
+    """Make Redis match ``plan``; writes nothing when the plan is stale or unsafe."""
+    if plan.prefix != layout.prefix:
+        raise UserError(f"the plan was made for prefix {plan.prefix!r}, not {layout.prefix!r}")
+    if plan.beat_timezone != beat_timezone:
+        raise UserError(
+            f"the plan was made for beat timezone {plan.beat_timezone}, not {beat_timezone}; "
+            "run plan again"
+        )
+    who = who or default_holder()
+    digest = plan_digest(plan)
+    counts = plan.summary()
+    lock = SyncLock(client, layout, holder=who)
+    lock.acquire(lock_timeout)
+    try:
+        state = reader.read_state(client, layout, beat_timezone=beat_timezone)
+        if state.fingerprint != plan.fingerprint:
+            raise UserError(_stale_message(plan, dict(state.entries), state.fingerprint))
+        check_prune_guards(
+            plan,
+            len(state.inventory),
+            max_deletes=max_deletes,
+            allow_mass_delete=allow_mass_delete,
+        )
+        ops = plan_to_ops(plan)
+        if not ops:
+            return ApplyResult(writer.WriteReport(), None, digest, counts)
+        report = writer.write(
+            client, layout, ops, beat_timezone=beat_timezone, now=now, batch_size=batch_size
+        )
+        record = audit.make_record(
+            who=who,
+            plan_digest=digest,
+            counts=counts,
+            message=message,
+            git_sha=git_sha or os.environ.get("GITHUB_SHA") or None,
+            host=socket.gethostname(),
+            when=now or datetime.now(timezone.utc),
+            prefix=layout.prefix,
+            fingerprint_before=plan.fingerprint,
+            written={
+                "created": report.created,
+                "updated": report.updated,
+                "deleted": report.deleted,
+                "batches": report.batches,
+            },
+        )
+        audit_id = audit.append_record(client, layout, record)
+        return ApplyResult(report, audit_id, digest, counts)
+    finally:
+        lock.release()
