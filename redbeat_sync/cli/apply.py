@@ -103,7 +103,9 @@ def command(
             spec = load_paths(list(paths))
             client = target.connect()
             state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-            plan = compute_plan(spec, state, beat_timezone=target.beat_timezone)
+            plan = compute_plan(
+                spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix
+            )
         if fmt == "json":
             click.echo(render_json(plan))
         elif fmt == "markdown":
