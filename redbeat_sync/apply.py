@@ -164,9 +164,6 @@ def apply_plan(
         ops = plan_to_ops(plan)
         if not ops:
             return ApplyResult(writer.WriteReport(), None, digest, counts)
-        report = writer.write(
-            client, layout, ops, beat_timezone=beat_timezone, now=now, batch_size=batch_size
-        )
         record = audit.make_record(
             who=who,
             plan_digest=digest,
@@ -177,14 +174,27 @@ def apply_plan(
             when=now or datetime.now(timezone.utc),
             prefix=layout.prefix,
             fingerprint_before=plan.fingerprint,
-            written={
-                "created": report.created,
-                "updated": report.updated,
-                "deleted": report.deleted,
-                "batches": report.batches,
-            },
         )
+        try:
+            report = writer.write(
+                client, layout, ops, beat_timezone=beat_timezone, now=now, batch_size=batch_size
+            )
+        except writer.PartialApply as exc:
+            # Some batches landed: the trail must say so, or nobody can tell later.
+            record.update(outcome="partial", written=_written(exc.report), error=str(exc))
+            audit.append_record(client, layout, record)
+            raise
+        record.update(outcome="applied", written=_written(report))
         audit_id = audit.append_record(client, layout, record)
         return ApplyResult(report, audit_id, digest, counts)
     finally:
         lock.release()
+
+
+def _written(report: writer.WriteReport) -> dict[str, int]:
+    return {
+        "created": report.created,
+        "updated": report.updated,
+        "deleted": report.deleted,
+        "batches": report.batches,
+    }

@@ -153,11 +153,17 @@ def test_saved_plan_refused_when_someone_modified_a_managed_entry(
     assert state.entries["nightly"].entry.args == []  # the planned update was not written
 
 
-def test_saved_plan_applies_when_unchanged(redis_client: redis.Redis, tmp_path: Path) -> None:
+def test_saved_plan_applies_when_unchanged(
+    redis_client: redis.Redis, app: Celery, tmp_path: Path
+) -> None:
+    expires = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
+    wanted = (*MIXED, entry("expiring", options={"expires": expires}))
     path = tmp_path / "plan.json"
-    save_plan(plan_for(redis_client, *MIXED), path)
+    save_plan(plan_for(redis_client, *wanted), path)
     apply(redis_client, load_plan(path))
-    assert not plan_for(redis_client, *MIXED).has_changes
+    assert not plan_for(redis_client, *wanted).has_changes
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("expiring"), app=app)
+    assert loaded.options["expires"] == expires  # a datetime again, as RedBeat stores it
 
 
 def test_refuses_to_delete_every_managed_entry(redis_client: redis.Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_json import render_json
 from redbeat_sync.plan.render_text import render_text
+
+EXPIRES = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
 
 
 def sample_plan():  # type: ignore[no-untyped-def]
@@ -27,7 +30,7 @@ def sample_plan():  # type: ignore[no-untyped-def]
         inventory={"upd", "resched", "gone", "same", "broken", "ghost"},
     )
     files = spec(
-        entry("new", timezone="Europe/Paris"),
+        entry("new", timezone="Europe/Paris", options={"expires": EXPIRES}, args=[EXPIRES]),
         entry("upd", options={"queue": "low"}),
         every("resched", 120),
         entry("legacy"),
@@ -57,6 +60,13 @@ def test_round_trip_keeps_everything_apply_and_renderers_use(tmp_path: Path) -> 
             assert action.current is not None
             assert action.current.run == before.current.run
     assert {a.name for a in loaded.changes} == set(original)
+
+
+def test_datetimes_in_values_stay_datetimes(tmp_path: Path) -> None:
+    save_plan(sample_plan(), tmp_path / "p.json")
+    (new,) = [a for a in load_plan(tmp_path / "p.json").actions if a.name == "new"]
+    assert new.desired.options == {"expires": EXPIRES}
+    assert new.desired.args == [EXPIRES]
 
 
 def test_next_runs_keep_the_zone_name(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ The file is JSON::
      "fingerprint", "prefix", "beat_timezone", "created_at",
      "actions": [{"action", "name", "source", "changes", "next_runs",
                   "requires_scheduler", "warnings",
-                  "desired": canonical entry | null,
+                  "desired": canonical entry + "typed_values" | null,
                   "current": {"digest", "definition_raw", "extra_raw", "entry", "run", …} | null}],
      "noop": [names], "unmanaged": [names], "warnings": [...],
      "checksum": "sha256:<hex over everything else>"}
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,45 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+# Canonical dicts turn datetimes inside args/kwargs/options into ISO strings; the
+# writer must get the datetimes back (RedBeat stores them as typed values), so the
+# file keeps those three fields with datetimes tagged.
+_DATETIME_TAG = "$redbeat_sync_datetime"
+_VALUE_FIELDS = ("args", "kwargs", "options")
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {_DATETIME_TAG: value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): _tag(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and _DATETIME_TAG in value:
+            return datetime.fromisoformat(value[_DATETIME_TAG])
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def _entry_to_json(entry: Entry) -> dict[str, Any]:
+    data = entry.to_canonical()
+    data["typed_values"] = {name: _tag(getattr(entry, name)) for name in _VALUE_FIELDS}
+    return data
+
+
+def _entry_from_json(data: dict[str, Any]) -> Entry:
+    entry = Entry.from_canonical(data)
+    typed = data["typed_values"]
+    return replace(entry, **{name: _untag(typed[name]) for name in _VALUE_FIELDS})
+
+
 # --------------------------------------------------------------------------- save
 
 
@@ -54,7 +94,7 @@ def _current_to_json(stored: StoredEntry) -> dict[str, Any]:
         "digest": stored.digest,
         "definition_raw": stored.definition_raw,
         "extra_raw": stored.extra_raw,
-        "entry": stored.entry.to_canonical() if stored.entry is not None else None,
+        "entry": _entry_to_json(stored.entry) if stored.entry is not None else None,
         "error": stored.error,
         "managed": stored.managed,
         "marked": stored.marked,
@@ -84,7 +124,7 @@ def _action_to_json(action: Action) -> dict[str, Any]:
         "next_runs": [t.isoformat() for t in action.next_runs],
         "requires_scheduler": list(action.requires_scheduler),
         "warnings": list(action.warnings),
-        "desired": action.desired.to_canonical() if action.desired is not None else None,
+        "desired": _entry_to_json(action.desired) if action.desired is not None else None,
         "current": _current_to_json(action.current) if action.current is not None else None,
     }
 
@@ -136,7 +176,7 @@ def _current_from_json(name: str, data: dict[str, Any]) -> StoredEntry:
     stored = StoredEntry(
         name=name,
         key=data["key"],
-        entry=Entry.from_canonical(data["entry"]) if data["entry"] is not None else None,
+        entry=_entry_from_json(data["entry"]) if data["entry"] is not None else None,
         run=RunState(
             last_run_at=datetime.fromisoformat(last_run_at) if last_run_at else None,
             total_run_count=int(run["total_run_count"]),
@@ -162,7 +202,7 @@ def _change_from_json(data: dict[str, Any]) -> FieldChange:
 
 def _action_from_json(data: dict[str, Any]) -> Action:
     name = data["name"]
-    desired = Entry.from_canonical(data["desired"]) if data["desired"] is not None else None
+    desired = _entry_from_json(data["desired"]) if data["desired"] is not None else None
     zone = desired.timezone if desired is not None else "UTC"
     return Action(
         kind=data["action"],
