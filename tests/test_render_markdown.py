@@ -225,3 +225,15 @@ def test_default_limit_fits_a_github_comment() -> None:
     text = render_markdown(many_plan(2000))
     assert len(text) <= 60_000 < 65_536
     assert "more entries not shown; see the full plan in the job log." in text.replace("**", "")
+
+
+def test_a_huge_change_list_is_cut_inside_its_section() -> None:
+    entry = Entry(name="wide", task="t", schedule=Every(1.0), args=list(range(100)))
+    changes = [FieldChange(f"args[{i}]", ABSENT, i) for i in range(100)]
+    plan = Plan(
+        [Action("update", "wide", entry, stored(entry), changes=changes)], "b" * 40, [], "p:",
+        CREATED_AT,
+    )  # fmt: skip
+    text = render_markdown(plan)
+    assert "| `args[39]` |" in text and "| `args[40]` |" not in text
+    assert "*… 60 more fields (see the job log)*" in text

@@ -30,6 +30,7 @@ from .actions import ABSENT, Action, Plan
 DEFAULT_MAX_CHARS = 60_000
 MAX_CELL_CHARS = 200
 MAX_UNMANAGED_NAMES = 50
+MAX_ROWS = 40  # fields per entry table; a huge args list must not crowd out the rest
 
 _KIND_LABELS = {
     "create": "create",
@@ -143,8 +144,10 @@ def _rows(action: Action) -> list[tuple[str, Any, Any]]:
 
 def _table(rows: list[tuple[str, Any, Any]]) -> list[str]:
     lines = ["| field | old | new |", "| --- | --- | --- |"]
-    for path, old, new in rows:
+    for path, old, new in rows[:MAX_ROWS]:
         lines.append(f"| {code_span(path, in_table=True)} | {_cell(old)} | {_cell(new)} |")
+    if len(rows) > MAX_ROWS:
+        lines.append(f"| *… {len(rows) - MAX_ROWS} more fields (see the job log)* | | |")
     return lines
 
 
