@@ -64,3 +64,29 @@ def record(self, label: str = "") -> None:
         "pid": os.getpid(),
     }
     store().rpush(RUNS_KEY, json.dumps(line))
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def make_app(redis_url: str, broker_url: str | None = None, **conf: object) -> Celery:
+    """A fresh app for in-process scheduler tests (its own config and client cache)."""
+    fresh = Celery("beat_test", broker=broker_url or redis_url, set_as_current=False)
+    fresh.conf.update(
+        redbeat_redis_url=redis_url,
+        timezone="UTC",
+        beat_max_loop_interval=5,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+    )
+    fresh.conf.update(conf)
+    return fresh
+
+
+def queued(broker: redis.Redis, queue: str = "celery") -> list[dict]:
+    """The task messages waiting in a Redis-broker queue (oldest first): headers only."""
+    out = []
+    for raw in reversed(broker.lrange(queue, 0, -1)):
+        message = json.loads(raw)
+        out.append(message["headers"])
+    return out

@@ -152,7 +152,7 @@ class Scheduler(CeleryScheduler):
             return 0
         self.listener.event.clear()
         try:
-            wait = self._lead_once()
+            wait = self.dispatch_once()
         except LockLost as exc:
             if self.keeper is not None:
                 self.keeper.lose(str(exc))
@@ -169,31 +169,35 @@ class Scheduler(CeleryScheduler):
             self.listener.event.wait(wait)
         return 0
 
-    def _lead_once(self) -> float:
-        """One leader pass; returns how long to sleep (0: go again at once)."""
+    def dispatch_once(self, now: datetime | None = None) -> float:
+        """One leader pass; returns how long to sleep (0: go again at once).
+
+        ``now`` is for tests (what time the pass believes it is); beat passes None.
+        """
         assert self.dispatcher is not None and self.listener is not None
+        clock = (lambda: now) if now is not None else self._now
         if not self._term_ready:
             write_statics(self, self.client)
-            self.dispatcher.recheck_parked(self._now(), self.token)
+            self.dispatcher.recheck_parked(clock(), self.token)
             self._term_ready = True
         names, everything = self.listener.take_changes()
         if everything:
-            self.dispatcher.recheck_parked(self._now(), self.token)
+            self.dispatcher.recheck_parked(clock(), self.token)
         if names:
-            self.dispatcher.recheck(names, self._now(), self.token)
-        now = self._now()
-        result = self.dispatcher.run_batch(now, self.token)
+            self.dispatcher.recheck(names, clock(), self.token)
+        started = clock()
+        result = self.dispatcher.run_batch(started, self.token)
         for due in result.runs:
             self.send(due)
         if result.full:
             return 0
-        wake = self.dispatcher.next_score_after(now)
+        wake = self.dispatcher.next_score_after(started)
         candidates = [self.max_interval]
         if wake is not None:
-            candidates.append(wake - now.timestamp())
+            candidates.append(wake - started.timestamp())
         if result.next_fire is not None:
-            candidates.append((result.next_fire - now).total_seconds())
-        return max(0.0, min(candidates) - (self._now() - now).total_seconds())
+            candidates.append((result.next_fire - started).total_seconds())
+        return max(0.0, min(candidates) - (clock() - started).total_seconds())
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
