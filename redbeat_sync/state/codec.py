@@ -383,20 +383,23 @@ def decode_entry(
                 deadline=extra.get("deadline"),
             )
             # Overrides only hold for the definition they were written with.
-            if extra.get("definition_sha1") == sha1(definition_raw):
+            overrides = "schedule" in extra or "enabled" in extra
+            if overrides and extra.get("definition_sha1") == sha1(definition_raw):
                 if "schedule" in extra:
                     schedule = schedule_from_canonical(extra["schedule"])
                 if "enabled" in extra:
                     enabled = bool(extra["enabled"])
         except (TypeError, ValueError, KeyError) as exc:
             raise DecodeError(f"bad redbeat_sync field: {exc}") from exc
+    if '"datetime"' in definition_raw:  # cheap test: most entries hold no datetime
+        args, kwargs, options = _decode_value(args), _decode_value(kwargs), _decode_value(options)
     entry = Entry(
         name=name,
         task=task,
         schedule=schedule,
-        args=_decode_value(args),
-        kwargs=_decode_value(kwargs),
-        options=_decode_value(options),
+        args=args,
+        kwargs=kwargs,
+        options=options,
         enabled=enabled,
         **values,
     )

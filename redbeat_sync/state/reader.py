@@ -9,6 +9,7 @@ reading never fails because of one bad entry.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -91,6 +92,26 @@ def _fetch(
     chunk_size: int,
 ) -> dict[str, StoredEntry]:
     """Fetch and decode ``names``; scores/inventory membership are looked up when None."""
+    # Decoding allocates ~20 containers per entry; the cyclic GC would re-scan them
+    # all again and again (half the time for 100k entries).  Nothing here is cyclic.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _fetch_chunks(client, layout, names, scores, inventory, beat_timezone, chunk_size)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _fetch_chunks(
+    client: redis.Redis,
+    layout: Layout,
+    names: Sequence[str],
+    scores: dict[str, float] | None,
+    inventory: frozenset[str] | None,
+    beat_timezone: str,
+    chunk_size: int,
+) -> dict[str, StoredEntry]:
     found: dict[str, StoredEntry] = {}
     for chunk in _chunks(names, chunk_size):
         with client.pipeline(transaction=False) as pipe:
