@@ -24,6 +24,7 @@ import redis
 
 from .errors import UserError
 from .plan.actions import Action, Plan
+from .plan.compare import is_reschedule
 from .plan.render_json import render_json
 from .state import audit, reader, writer
 from .state.layout import Layout
@@ -95,8 +96,12 @@ def action_to_op(action: Action) -> WriteOp | None:
     return Put(
         entry=action.desired,
         expect_digest=action.expect_digest,
-        # An adopt whose schedule changes carries next runs, like a reschedule.
-        reschedule=action.kind == "reschedule" or (adopting and bool(action.next_runs)),
+        reschedule=(
+            action.kind == "reschedule"
+            or (adopting and is_reschedule(action.changes))
+            # An undecodable entry's old schedule is unknown: recompute its due time.
+            or (action.current is not None and action.current.entry is None)
+        ),
         rewrite_definition=not (adopting and not action.changes),
         **extra,
     )

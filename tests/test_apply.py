@@ -292,3 +292,62 @@ def test_concurrent_applies_serialize(redis_url: str, redis_client: redis.Redis)
     assert "state changed since this plan was made" in sorted(outcomes)[1]
     assert len(audit.read_history(redis_client, LAYOUT)) == 1
     assert not plan_for(redis_client, *MIXED).has_changes
+
+
+SCHEDULE_FILE = """\
+version: 1
+defaults:
+  options: {queue: reports}
+entries:
+  nightly-report:
+    task: reports.tasks.nightly
+    schedule: {cron: "0 3 * * mon-fri"}
+    args: [1, "a"]
+    kwargs: {full: true}
+    timezone: America/New_York
+  heartbeat:
+    task: ops.tasks.ping
+    schedule: {every: 30s}
+"""
+
+
+def test_yaml_files_apply_then_replan_no_changes(redis_client: redis.Redis, tmp_path: Path) -> None:
+    from redbeat_sync.spec.loader import load_paths
+
+    path = tmp_path / "schedules.yaml"
+    path.write_text(SCHEDULE_FILE)
+
+    def plan_files() -> Plan:
+        state = read_state(redis_client, LAYOUT, beat_timezone="UTC")
+        return compute_plan(load_paths([path]), state, beat_timezone="UTC", prefix=LAYOUT.prefix)
+
+    first = plan_files()
+    assert render_text(first, color=False).endswith(
+        "Plan: 2 to create, 0 to update, 0 to delete.\n"
+    )
+    apply(redis_client, first)
+    assert render_text(plan_files(), color=False) == "No changes.\n"
+
+    path.write_text(SCHEDULE_FILE.replace("{queue: reports}", "{queue: low}"))
+    second = plan_files()
+    text = render_text(second, color=False)
+    assert '    options.queue: "reports" → "low"' in text
+    assert text.endswith("Plan: 0 to create, 2 to update, 0 to delete.\n")
+    apply(redis_client, second)
+    assert render_text(plan_files(), color=False) == "No changes.\n"
+
+
+def test_undecodable_entries(redis_client: redis.Redis) -> None:
+    apply(redis_client, plan_for(redis_client, *MIXED[:2]))
+    redis_client.hset(LAYOUT.entry_key("nightly"), "definition", "{broken")
+    redis_client.hset(LAYOUT.entry_key("junk"), "definition", '{"name": "junk"}')
+    redis_client.zadd(LAYOUT.schedule_key, {LAYOUT.entry_key("junk"): 0})  # RedBeat's index
+    plan = plan_for(redis_client, *MIXED[:2])
+    (action,) = plan.changes
+    assert (action.name, action.kind) == ("nightly", "update")
+    assert any("could not be decoded" in w for w in action.warnings)
+    assert plan.unmanaged == ["junk"]
+    assert any("junk" in w for w in plan.warnings)
+    apply(redis_client, plan)
+    assert not plan_for(redis_client, *MIXED[:2]).has_changes
+    assert redis_client.hget(LAYOUT.entry_key("junk"), "definition") == '{"name": "junk"}'
