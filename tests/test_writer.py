@@ -451,6 +451,26 @@ def test_lost_lock_between_batches_stops_with_partial_apply(redis_client: redis.
     assert redis_client.scard(LAYOUT.inventory_key) == 20
 
 
+def test_unencodable_entry_in_first_batch_writes_nothing(
+    redis_client: redis.Redis, raw_client: redis.Redis
+) -> None:
+    before = snapshot(raw_client)
+    ops = [Put(job(i), None) for i in range(5)]
+    ops.append(Put(job("bad", kwargs={"x": object()}), None))
+    with pytest.raises(TypeError):
+        write(redis_client, LAYOUT, ops, now=NOW)
+    assert snapshot(raw_client) == before
+
+
+def test_unencodable_entry_in_later_batch_is_partial_apply(redis_client: redis.Redis) -> None:
+    ops = [Put(job(i), None) for i in range(25)]
+    ops[22] = Put(job("bad", kwargs={"x": object()}), None)
+    with pytest.raises(PartialApply, match="could not encode") as caught:
+        write(redis_client, LAYOUT, ops, now=NOW, batch_size=10)
+    assert (caught.value.applied_batches, caught.value.applied_ops) == (2, 20)
+    assert redis_client.scard(LAYOUT.inventory_key) == 20
+
+
 def test_duplicate_names_rejected(redis_client: redis.Redis) -> None:
     with pytest.raises(ValueError, match="job-1"):
         write(redis_client, LAYOUT, [Put(job(1), None), Remove("job-1", None)])

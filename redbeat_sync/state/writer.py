@@ -32,6 +32,7 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -271,14 +272,17 @@ def write(
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
 
-    # Encode everything before writing anything: an entry that cannot be encoded
-    # must stop the apply before the first batch, not after some batches landed.
     encoder = _Encoder(beat_timezone=beat_timezone, now=now)
-    encoded = [encoder.op(op) for op in ops]
+
+    def encode_batch(batch: slice) -> str:
+        # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
+        # script's JSON decoder passes through byte for byte.
+        ops_json = [encoder.op(op) for op in ops[batch]]
+        return json.dumps(ops_json, ensure_ascii=False, separators=(",", ":"))
+
     script = _script(client)
     header = [layout_module.DEFINITION_FIELD, layout_module.META_FIELD, layout_module.EXTRA_FIELD]
-    starts = range(0, len(ops), batch_size)
-    total_batches = len(starts)
+    batches = [slice(start, start + batch_size) for start in range(0, len(ops), batch_size)]
     report = WriteReport()
     applied_ops = 0
 
@@ -288,7 +292,7 @@ def write(
             _notify(client, layout, names[:applied_ops])
         return PartialApply(
             applied_batches=number,
-            total_batches=total_batches,
+            total_batches=len(batches),
             applied_ops=applied_ops,
             total_ops=len(ops),
             report=report,
@@ -296,38 +300,51 @@ def write(
             names=changed,
         )
 
-    for number, start in enumerate(starts):
-        batch = slice(start, start + batch_size)
-        if before_batch is not None:
-            try:
-                before_batch()
-            except UserError as exc:
-                if number == 0:
-                    raise
-                raise partial(number, str(exc)) from exc
-        keys = [layout.schedule_key, layout.inventory_key]
-        keys.extend(layout.entry_key(name) for name in names[batch])
-        # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
-        # script's JSON decoder passes through byte for byte.
-        argv = [*header, json.dumps(encoded[batch], ensure_ascii=False, separators=(",", ":"))]
+    # A worker thread encodes batch k+1 while Redis runs batch k (this thread waits on
+    # the socket with the GIL released): encoding is most of the client's time.  The
+    # first batch is fully encoded before anything is sent, so a write of one batch
+    # still fails on a bad entry with nothing written.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="redbeat-sync-encode") as pool:
+        pending = [pool.submit(encode_batch, batch) for batch in batches]
         try:
-            reply = script(keys=keys, args=argv, client=client)
-        except redis.RedisError as exc:
-            cause = f"{type(exc).__name__}: {exc}"
-            if number == 0:
-                # With a lost connection the reply is lost too: the batch may have landed.
-                raise UserError(
-                    f"writing to Redis failed ({cause}); the first batch may or may not "
-                    "have been written. Run plan again to see where things stand."
-                ) from exc
-            raise partial(number, f"{cause} (that batch may or may not have been written)") from exc
-        status, *rest = (_text(v) for v in reply)
-        if status != "ok":
-            if number == 0:
-                raise StateChanged(rest)
-            raise partial(number, str(StateChanged(rest)), rest)
-        report = report + _tally(ops[batch])
-        applied_ops += len(ops[batch])
+            for number, batch in enumerate(batches):
+                if before_batch is not None:
+                    try:
+                        before_batch()
+                    except UserError as exc:
+                        if number == 0:
+                            raise
+                        raise partial(number, str(exc)) from exc
+                try:
+                    payload = pending[number].result()
+                except Exception as exc:
+                    if number == 0:
+                        raise
+                    raise partial(number, f"could not encode an entry: {exc!r}") from exc
+                keys = [layout.schedule_key, layout.inventory_key]
+                keys.extend(layout.entry_key(name) for name in names[batch])
+                try:
+                    reply = script(keys=keys, args=[*header, payload], client=client)
+                except redis.RedisError as exc:
+                    cause = f"{type(exc).__name__}: {exc}"
+                    if number == 0:
+                        # A lost connection loses the reply too: the batch may have landed.
+                        raise UserError(
+                            f"writing to Redis failed ({cause}); the first batch may or may "
+                            "not have been written. Run plan again to see where things stand."
+                        ) from exc
+                    unsure = f"{cause} (that batch may or may not have been written)"
+                    raise partial(number, unsure) from exc
+                status, *rest = (_text(v) for v in reply)
+                if status != "ok":
+                    if number == 0:
+                        raise StateChanged(rest)
+                    raise partial(number, str(StateChanged(rest)), rest)
+                report = report + _tally(ops[batch])
+                applied_ops += len(ops[batch])
+        finally:
+            for future in pending:  # after a failure: stop encoding what won't be sent
+                future.cancel()
 
     _notify(client, layout, names)
     return report
