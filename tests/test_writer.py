@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -15,7 +16,7 @@ import redis
 from redbeat_sync import timing
 from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import layout as layout_module
-from redbeat_sync.state.codec import decode_meta, encode_entry, encode_meta
+from redbeat_sync.state.codec import decode_entry, decode_meta, encode_entry, encode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import Put, Release, Remove, field_digest
 from redbeat_sync.state.writer import PartialApply, StateChanged, WriteReport, write
@@ -299,7 +300,16 @@ def test_adopt_leaves_definition_byte_for_byte(redis_client: redis.Redis) -> Non
     write(redis_client, LAYOUT, ops, now=NOW)
     assert redis_client.hget(key, DEF) == foreign
     assert redis_client.hget(key, META) == meta
-    assert redis_client.hget(key, EXTRA) == encode_entry(entry, managed=True).extra
+    extra = redis_client.hget(key, EXTRA)
+    ours = encode_entry(entry, managed=True)
+    # the marker's record of "its" definition names the foreign text that was kept
+    assert json.loads(extra) == {
+        **json.loads(ours.extra),  # type: ignore[arg-type]
+        "definition_sha1": hashlib.sha1(foreign.encode()).hexdigest(),
+    }
+    stored = redis_client.hgetall(key)
+    decoded, marked = decode_entry("job-1", stored[DEF], stored[EXTRA])
+    assert marked and decoded == entry
     assert redis_client.smembers(LAYOUT.inventory_key) == {"job-1"}
     # it had no schedule member: one is added (never late) so RedBeat sees it at all
     assert redis_client.zscore(LAYOUT.schedule_key, key) is not None

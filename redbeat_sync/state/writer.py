@@ -29,6 +29,7 @@ applied.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -186,6 +187,12 @@ class _Encoder:
         if encoded.extra is not None:
             flags += "X"
             extra = encoded.extra
+            ours = hashlib.sha1(encoded.definition.encode()).hexdigest()
+            if not definition and ours in extra:
+                # Adopting as-is: the extra field records the sha1 of the definition it
+                # belongs to; the script swaps in the sha1 of the one kept in Redis.
+                flags += "H"
+                definition = ours
         else:
             flags += "x"
         if creating:

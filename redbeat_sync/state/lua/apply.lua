@@ -24,6 +24,8 @@
 --                 D write definition   X write extra   x delete extra
 --                 M create meta (HSETNX: never overwrites beat's run history)
 --                 S set score          N add score only if the member is missing
+--                 H (without D) replace, in extra, the sha1 given as definition by
+--                   the sha1 of the definition stored now
 --   definition, extra, meta, score     values for the flags above ("" when unused)
 --
 -- Returns {"ok", n_ops} or {"changed", name, name, ...}.
@@ -87,7 +89,18 @@ for i = 1, n do
     elseif write_def then
       redis.call("HSET", key, F_DEF, op[5])
     elseif write_extra then
-      redis.call("HSET", key, F_EXTRA, op[6])
+      local extra = op[6]
+      if has(flags, "H") then
+        -- Adopting as-is: the definition stays byte for byte, so the extra field must
+        -- name the sha1 of the STORED definition, not of the one we would have
+        -- written (op[5] is that sha1, as it appears in op[6]).
+        local stored = redis.call("HGET", key, F_DEF) or ""
+        local s, e = string.find(extra, op[5], 1, true)
+        if s then
+          extra = string.sub(extra, 1, s - 1) .. redis.sha1hex(stored) .. string.sub(extra, e + 1)
+        end
+      end
+      redis.call("HSET", key, F_EXTRA, extra)
     end
     if has(flags, "x") then
       redis.call("HDEL", key, F_EXTRA)
