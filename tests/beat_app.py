@@ -90,3 +90,8 @@ def queued(broker: redis.Redis, queue: str = "celery") -> list[dict]:
         message = json.loads(raw)
         out.append(message["headers"])
     return out
+
+
+def broker_url_for(redis_url: str, db: int = 1) -> str:
+    """The same server as ``redis_url``, another database number (the broker)."""
+    return redis_url.rsplit("/", 1)[0] + f"/{db}"

@@ -229,7 +229,7 @@ class Dispatcher:
             claims, _pending = self.decide_all(loaded, now, only_rescore=True)
             # Only move scores; run history is the due path's business.
             wanted = [
-                Claim(c.key, c.digest, c.meta_raw, "", c.score)
+                Claim(c.key, c.digest, c.meta_seen, "", c.score)
                 for c in claims
                 if current.get(c.key) is None or int(current[c.key]) != c.score
             ]

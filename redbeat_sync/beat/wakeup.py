@@ -47,9 +47,11 @@ class ChangeListener(threading.Thread):
             self._names, self._everything = set(), False
         return names, everything
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 2.0) -> None:
         self._halt.set()
         self.event.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(wait)
 
     def run(self) -> None:
         backoff = 0.5

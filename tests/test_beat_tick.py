@@ -1,0 +1,251 @@
+"""The scheduler in-process, on a real Redis and a real Redis broker queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+from beat_app import broker_url_for, make_app, queued
+from celery.schedules import schedule
+
+from redbeat_sync import Scheduler, SchedulerEntry
+from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
+from redbeat_sync.entry import At, Entry
+from redbeat_sync.state.codec import decode_meta
+from redbeat_sync.state.layout import Layout
+from redbeat_sync.state.model import Put
+from redbeat_sync.state.writer import write
+
+UTC = timezone.utc
+LAYOUT = Layout()
+TASK = "tests.beat_app.record"
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+MakeScheduler = Callable[..., Scheduler]
+
+
+@pytest.fixture
+def make_scheduler(redis_url: str, broker: redis.Redis) -> Iterator[MakeScheduler]:
+    made: list[Scheduler] = []
+
+    def make(lead: bool = True, **conf: object) -> Scheduler:
+        app = make_app(redis_url, broker_url_for(redis_url), **conf)
+        scheduler = Scheduler(app)
+        made.append(scheduler)
+        scheduler.start()
+        if lead:
+            assert scheduler.keeper is None or scheduler.keeper.became_leader.wait(3)
+        return scheduler
+
+    yield make
+    for scheduler in made:
+        scheduler.close()
+
+
+def every(name: str, seconds: float, app: object, last_run_at: datetime | None) -> SchedulerEntry:
+    entry = SchedulerEntry(name, TASK, schedule(timedelta(seconds=seconds)), args=[name], app=app)
+    entry.last_run_at = last_run_at
+    return entry.save()
+
+
+def test_due_entry_is_sent_once_for_its_slot(make_scheduler: MakeScheduler, broker, redis_client):
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    every("due", 60, beat.app, now - timedelta(seconds=90))
+    every("not-due", 60, beat.app, now - timedelta(seconds=10))
+    beat.dispatch_once(now)
+    messages = queued(broker)
+    assert [m["task"] for m in messages] == [TASK]
+    slot = now - timedelta(seconds=30)
+    assert messages[0][SLOT_HEADER] == slot.isoformat()
+    run = decode_meta(redis_client.hget("redbeat:due", "meta"))
+    assert run.last_run_at == slot  # the slot, not the send time: no drift
+    assert run.total_run_count == 1
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:due") == int(
+        (slot + timedelta(seconds=60)).timestamp()
+    )
+    beat.dispatch_once(now + timedelta(seconds=1))
+    assert len(queued(broker)) == 1  # claimed: never sent twice
+
+
+def test_missed_slots_are_coalesced_into_one_catch_up_run(make_scheduler, broker, redis_client):
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    last = now - timedelta(seconds=10.5)
+    every("fast", 1, beat.app, last)
+    beat.dispatch_once(now)
+    (message,) = queued(broker)
+    assert message[COVERS_FROM_HEADER] == (last + timedelta(seconds=1)).isoformat()
+    assert message[SLOT_HEADER] == (last + timedelta(seconds=10)).isoformat()
+
+
+def test_standby_sends_nothing(make_scheduler: MakeScheduler, broker) -> None:
+    leader = make_scheduler()
+    standby = make_scheduler(lead=False)
+    time.sleep(0.3)
+    assert leader.is_leader() and not standby.is_leader()
+    now = datetime.now(UTC)
+    every("due", 60, leader.app, now - timedelta(seconds=90))
+    assert standby.tick() == 0
+    assert queued(broker) == []
+    leader.dispatch_once(now)
+    assert len(queued(broker)) == 1
+
+
+def test_old_leader_cannot_send_after_losing_the_lock(make_scheduler, broker, redis_client):
+    """Fencing: even if it still believes it leads, the claim is refused in Redis."""
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    every("due", 60, beat.app, now - timedelta(seconds=90))
+    redis_client.set(LAYOUT.beat_lock_key, "a-new-leader", px=60_000)  # taken over
+    assert beat.tick() == 0
+    assert queued(broker) == []
+    assert not beat.is_leader()
+
+
+def test_disabled_and_exhausted_entries_are_parked(make_scheduler, broker, redis_client):
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    off = SchedulerEntry("off", TASK, schedule(timedelta(seconds=60)), app=beat.app, enabled=False)
+    off.last_run_at = now - timedelta(hours=1)
+    off.save()
+    redis_client.zadd(LAYOUT.schedule_key, {"redbeat:off": 1})  # as RedBeat leaves it
+    once = SchedulerEntry.from_entry(
+        Entry("once", TASK, At(now - timedelta(seconds=1))), app=beat.app
+    ).save()
+    assert once.key == "redbeat:once"
+    beat.dispatch_once(now)
+    assert [m["task"] for m in queued(broker)] == [TASK]  # the one-off ran
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:off") == -1
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:once") == -1
+    assert decode_meta(redis_client.hget("redbeat:once", "meta")).total_run_count == 1
+    assert beat.dispatcher is not None
+    later = beat.dispatcher.due_keys(now + timedelta(days=1))
+    assert "redbeat:off" not in later and "redbeat:once" not in later  # never re-read
+
+
+def test_reenabled_entry_gets_a_real_score_again(make_scheduler, broker, redis_client):
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    entry = every("toggle", 60, beat.app, now - timedelta(seconds=90))
+    entry.enabled = False
+    entry.save()
+    beat.dispatch_once(now)
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:toggle") == -1
+    redis_client.hset(  # an apply that rewrites only the definition keeps the -1 score
+        "redbeat:toggle",
+        "definition",
+        redis_client.hget("redbeat:toggle", "definition").replace(
+            '"enabled": false', '"enabled": true'
+        ),
+    )
+    redis_client.publish(LAYOUT.changes_channel, '{"count": 1, "names": ["toggle"]}')
+    deadline = time.monotonic() + 2
+    while not beat.listener.event.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    beat.dispatch_once(now)
+    assert len(queued(broker)) == 1
+
+
+def test_statics_written_once_leading_and_old_ones_removed(make_scheduler, redis_client):
+    redis_client.sadd(LAYOUT.statics_key, "gone", "managed-old")
+    redis_client.hset("redbeat:gone", "definition", "{}")
+    redis_client.zadd(LAYOUT.schedule_key, {"redbeat:gone": 5})
+    redis_client.sadd(LAYOUT.inventory_key, "managed", "managed-old")
+    redis_client.hset("redbeat:managed", "definition", "keep-me")
+    redis_client.hset("redbeat:managed-old", "definition", "keep-me-too")
+    statics = {
+        "static": {"task": TASK, "schedule": 30.0, "args": ["s"]},
+        "managed": {"task": TASK, "schedule": 30.0},
+    }
+    standby_holder = redis_client.set(LAYOUT.beat_lock_key, "someone", px=60_000)
+    assert standby_holder
+    beat = make_scheduler(lead=False, beat_schedule=statics)
+    beat.tick()
+    assert not redis_client.exists("redbeat:static")  # not leading: nothing written
+    redis_client.delete(LAYOUT.beat_lock_key)
+    assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
+    beat.dispatch_once()
+    assert redis_client.exists("redbeat:static")
+    assert not redis_client.exists("redbeat:gone")
+    assert redis_client.hget("redbeat:managed", "definition") == "keep-me"
+    assert redis_client.hget("redbeat:managed-old", "definition") == "keep-me-too"
+    assert redis_client.smembers(LAYOUT.statics_key) == {"static"}
+
+
+def test_apply_wakes_a_sleeping_beat_within_a_second(make_scheduler, broker, redis_client):
+    beat = make_scheduler(beat_max_loop_interval=30)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            beat.tick()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # beat is now asleep: nothing scheduled for 30 s
+        when = datetime.now(UTC) + timedelta(seconds=0.3)
+        write(redis_client, LAYOUT, [Put(Entry("one-off", TASK, At(when)), None)])
+        deadline = time.monotonic() + 3
+        while not queued(broker) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        arrived = datetime.now(UTC)
+        assert queued(broker), "the change was not picked up"
+        assert (arrived - when).total_seconds() < 1.0
+    finally:
+        stop.set()
+        beat.listener.event.set()
+        thread.join(5)
+
+
+def test_interval_entries_keep_their_phase(make_scheduler, broker, redis_client) -> None:
+    beat = make_scheduler()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    every("phase", 10, beat.app, start)
+    now = start + timedelta(seconds=10.9)  # dispatched 0.9 s late
+    beat.dispatch_once(now)
+    beat.dispatch_once(start + timedelta(seconds=20.1))
+    slots = [m[SLOT_HEADER] for m in queued(broker)]
+    assert slots == [
+        (start + timedelta(seconds=10)).isoformat(),
+        (start + timedelta(seconds=20)).isoformat(),
+    ]
+
+
+def test_batches_larger_than_the_batch_size(make_scheduler, broker, redis_client) -> None:
+    beat = make_scheduler(redbeat_sync_batch_size=50)
+    now = datetime.now(UTC)
+    for i in range(120):
+        every(f"bulk-{i}", 60, beat.app, now - timedelta(seconds=61))
+    waits = [beat.dispatch_once(now) for _ in range(4)]
+    assert waits[:2] == [0, 0]  # full batches: go again at once
+    assert len(queued(broker)) == 120
+    assert len({m["id"] for m in queued(broker)}) == 120
+
+
+def test_banner_shows_redis_prefix_lock_and_warnings(redis_url: str, redis_client) -> None:
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        app = make_app(redis_url.replace("redis://", "redis://:pw@"), redbeat_lock_timeout=30)
+        app.conf.redbeat_redis_url = redis_url
+        info = Scheduler(app, lazy=True).info
+    finally:
+        redis_client.config_set("maxmemory-policy", "noeviction")
+    assert "redis -> " + redis_url in info
+    assert "prefix -> redbeat:" in info
+    assert "`redbeat::lock` 30s" in info
+    assert "allkeys-lru" in info
+    assert "lock timeout 30s" in info
