@@ -60,6 +60,8 @@ def mask_url(url: str) -> str:
         if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
             masked = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
             query = urlencode(masked, safe="*")
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret (and urlunsplit would drop an empty "//")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
