@@ -21,6 +21,17 @@ What is written, and why:
 - ``Release`` drops the inventory name and our extra field, keeping definition and
   run history so the entry runs on untouched.
 
+- A ``Put`` that is not a reschedule keeps beat's score, adding one only when the
+  entry has no schedule member at all (``ZADD NX``).
+
+Known limit: a celery-redbeat beat that loaded an entry just before a reschedule and
+dispatches it just after writes a score from the OLD schedule, which may be late for
+the new one; redbeat_sync.Scheduler re-reads on the change notification instead.
+
+Redis Cluster: every key a batch touches (entry hashes, schedule, inventory) is passed
+to the script in KEYS, so with a hash-tagged prefix (``{redbeat}:``) a batch routes to
+one slot.  The notification channel is not a key.
+
 Re-running plan + apply after a failure converges: the next plan is made from what
 actually landed, and every operation's effect is the same however often it is
 applied.
@@ -353,7 +364,9 @@ def write(
             for future in pending:  # after a failure: stop encoding what won't be sent
                 future.cancel()
 
-    _notify(client, layout, names)
+    # Best effort: everything landed; beat picks changes up on its own schedule anyway.
+    with contextlib.suppress(redis.RedisError):
+        _notify(client, layout, names)
     return report
 
 
