@@ -392,6 +392,22 @@ def test_celery_redbeat_loads_what_we_wrote(redis_url: str, redis_client: redis.
     assert loaded_cron.enabled is False
 
 
+def test_created_entry_is_not_due_at_once_for_celery_redbeat(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from celery import Celery
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    app = Celery("writer-test-due", set_as_current=False)
+    app.conf.update(redbeat_redis_url=redis_url, redbeat_key_prefix=LAYOUT.prefix)
+    write(redis_client, LAYOUT, [Put(job(1, schedule=Every(300.0)), None)])  # real now
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("job-1"), app=app)
+    due, next_check = loaded.is_due()
+    assert due is False and 290 < next_check <= 300
+    score = redis_client.zscore(LAYOUT.schedule_key, loaded.key)
+    assert score <= loaded.score  # ours is never later than RedBeat's own
+
+
 # --------------------------------------------------------------------------- batches
 
 
@@ -441,6 +457,30 @@ def test_later_batch_failure_reports_partial_apply_and_rerun_converges(
     assert report.created == 150
     assert redis_client.scard(LAYOUT.inventory_key) == 250
     assert redis_client.zcard(LAYOUT.schedule_key) == 250
+
+
+def test_connection_lost_between_batches_is_partial_apply() -> None:
+    from redbeat_sync.devserver import RedisServer
+
+    server = RedisServer().start()
+    client = redis.Redis.from_url(server.url, decode_responses=True)
+    batches_started = 0
+
+    def crash_before_third() -> None:
+        nonlocal batches_started
+        batches_started += 1
+        if batches_started == 3:
+            server.kill()
+
+    try:
+        ops = [Put(job(i), None) for i in range(30)]
+        with pytest.raises(PartialApply, match="may or may not have been written") as caught:
+            write(client, LAYOUT, ops, now=NOW, batch_size=10, before_batch=crash_before_third)
+        assert (caught.value.applied_batches, caught.value.total_batches) == (2, 3)
+        assert caught.value.report.created == 20
+    finally:
+        client.close()
+        server.stop()
 
 
 def test_lost_lock_between_batches_stops_with_partial_apply(redis_client: redis.Redis) -> None:
