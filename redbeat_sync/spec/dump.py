@@ -1,0 +1,184 @@
+"""``entry.Entry`` -> v1 schedule YAML (what ``export`` writes).
+
+Guarantee: loading the text gives back entries whose ``to_canonical()`` is identical.
+Only fields that differ from their default are written, durations come out human-style
+when exact (``5400`` -> ``1h30m``) and date-times as ISO 8601 with their UTC offset.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import yaml
+
+from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule
+from .durations import format_duration
+from .models import FORMAT_VERSION, WEEKDAY_NAMES
+
+DEFAULT_SCHEMA_REF = "schemas/redbeat-sync.schema.json"
+
+_Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class _Dumper(_Base):  # type: ignore[misc, valid-type]
+    """Safe dumper with our few styles."""
+
+
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping written on one line: ``{cron: "0 3 * * *"}``."""
+
+
+class _FlowList(list):  # type: ignore[type-arg]
+    """A list written on one line: ``[1, "a"]``."""
+
+
+class _Quoted(str):
+    """A string always written in double quotes (entry names that are not plain words)."""
+
+    __slots__ = ()
+
+
+def _represent_flow(dumper: Any, value: _Flow) -> Any:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=True)
+
+
+def _represent_flow_list(dumper: Any, value: _FlowList) -> Any:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+
+def _represent_quoted(dumper: Any, value: _Quoted) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+
+
+def _represent_datetime(dumper: Any, value: datetime) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", _iso(value))
+
+
+def _represent_tuple(dumper: Any, value: tuple[Any, ...]) -> Any:
+    return dumper.represent_list(list(value))
+
+
+_Dumper.add_representer(_Flow, _represent_flow)
+_Dumper.add_representer(_FlowList, _represent_flow_list)
+_Dumper.add_representer(_Quoted, _represent_quoted)
+_Dumper.add_representer(datetime, _represent_datetime)
+_Dumper.add_representer(tuple, _represent_tuple)
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 with offset; YAML timestamps only carry whole-minute offsets."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    offset = value.utcoffset() or timedelta(0)
+    if offset % timedelta(minutes=1):
+        value = value.astimezone(timezone.utc)
+    return value.isoformat()
+
+
+def dump_entries(
+    entries: Iterable[Entry],
+    *,
+    schema_header: bool = True,
+    schema_ref: str = DEFAULT_SCHEMA_REF,
+) -> str:
+    """The v1 YAML text of ``entries``, sorted by name."""
+    body = {_name(e.name): _entry_body(e) for e in sorted(entries, key=lambda e: e.name)}
+    document: dict[str, Any] = {"version": FORMAT_VERSION, "entries": body}
+    text = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=120,
+    )
+    if schema_header:
+        text = f"# yaml-language-server: $schema={schema_ref}\n{text}"
+    return text
+
+
+def _name(name: str) -> str:
+    return name if _SAFE_NAME.fullmatch(name) else _Quoted(name)
+
+
+def _entry_body(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {"task": entry.task, "schedule": _schedule(entry.schedule)}
+    if entry.args:
+        args = [_plain(v) for v in entry.args]
+        # Flow style only for simple values: a date-time there would lose its tag.
+        scalars = all(not isinstance(v, (dict, list, datetime)) for v in args)
+        out["args"] = _FlowList(args) if scalars else args
+    if entry.kwargs:
+        out["kwargs"] = _plain(entry.kwargs)
+    if entry.options:
+        out["options"] = _plain(entry.options)
+    if not entry.enabled:
+        out["enabled"] = False
+    if entry.timezone != DEFAULT_TIMEZONE:
+        out["timezone"] = entry.timezone
+    if entry.description is not None:
+        out["description"] = entry.description
+    if entry.labels:
+        out["labels"] = dict(entry.labels)
+    if entry.start_at is not None:
+        out["start_at"] = entry.start_at
+    if entry.end_at is not None:
+        out["end_at"] = entry.end_at
+    if entry.jitter:
+        out["jitter"] = format_duration(entry.jitter)
+    if entry.misfire != "catch_up":
+        out["misfire"] = entry.misfire
+    if entry.deadline is not None:
+        out["deadline"] = format_duration(entry.deadline)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Plain containers (tuples become lists; keys become strings, as JSON would)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _schedule(schedule: Schedule) -> _Flow:
+    if isinstance(schedule, Cron):
+        return _Flow(cron=_Quoted(schedule.expression))
+    if isinstance(schedule, Every):
+        out = _Flow(every=format_duration(schedule.seconds))
+        if schedule.relative:
+            out["relative"] = True
+        return out
+    if isinstance(schedule, At):
+        return _Flow(at=_iso(schedule.when))  # a string: flow style would tag a timestamp
+    if isinstance(schedule, RRule):
+        return _Flow(rrule=_rrule(schedule))
+    raise TypeError(f"unknown schedule type {type(schedule).__name__}")
+
+
+def _rrule(rule: RRule) -> _Flow:
+    out = _Flow(freq=rule.freq)
+    if rule.interval != 1:
+        out["interval"] = rule.interval
+    if rule.dtstart is not None:
+        out["dtstart"] = _iso(rule.dtstart)
+    if rule.until is not None:
+        out["until"] = _iso(rule.until)
+    if rule.count is not None:
+        out["count"] = rule.count
+    if rule.wkst is not None:
+        out["wkst"] = WEEKDAY_NAMES[rule.wkst]
+    for name in RRule.BY_FIELDS:
+        values = getattr(rule, name)
+        if values is None:
+            continue
+        if name == "byweekday":
+            out[name] = _FlowList(WEEKDAY_NAMES[v] for v in values)
+        else:
+            out[name] = _FlowList(values)
+    return out

@@ -1,0 +1,76 @@
+"""Human durations: ``30s``, ``5m``, ``2h``, ``1d``, ``1w``, ``1h30m`` or a number of seconds.
+
+``parse_duration`` is what the schedule files accept; ``format_duration`` is its
+inverse for ``export`` (exact values come back human-style, the rest as numbers).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_UNIT_ORDER = "wdhms"
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])")
+_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?\s*[wdhms]\s*)+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+# Above this a float no longer holds every whole second exactly; write it as a number.
+_MAX_EXACT_SECONDS = 2**52
+
+DURATION_HELP = "a duration such as 30s, 5m, 2h, 1d, 1h30m, or a number of seconds"
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in ``value``; raises ValueError with a message meant for the user."""
+    if isinstance(value, bool):  # bool is an int: `every: yes` is a mistake, not 1 second
+        raise ValueError(f"expected {DURATION_HELP}, got a boolean")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = _parse_text(value.strip())
+    else:
+        raise ValueError(f"expected {DURATION_HELP}, got {type(value).__name__}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"expected a duration of zero or more, got {value!r}")
+    return seconds
+
+
+def _parse_text(text: str) -> float:
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(f"expected {DURATION_HELP}, got {text!r}")
+    total = 0.0
+    last_rank = -1
+    for number, unit in _PART.findall(text):
+        rank = _UNIT_ORDER.index(unit)
+        if rank <= last_rank:
+            raise ValueError(
+                f"expected units from largest to smallest, each once (like 1h30m), got {text!r}"
+            )
+        last_rank = rank
+        total += float(number) * UNIT_SECONDS[unit]
+    return total
+
+
+def format_duration(seconds: float) -> str | float:
+    """``5400`` -> ``"1h30m"``; a value with a fraction of a second stays a number."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return float(seconds)
+    if seconds != int(seconds) or seconds > _MAX_EXACT_SECONDS:
+        return float(seconds)
+    rest = int(seconds)
+    if rest == 0:
+        return "0s"
+    parts: list[str] = []
+    # Weeks are accepted but not written: "14d" reads better than "2w" next to cron jobs.
+    for unit in "dhms":
+        size = UNIT_SECONDS[unit]
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

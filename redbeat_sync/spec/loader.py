@@ -1,0 +1,417 @@
+"""Schedule files -> canonical ``entry.Entry`` objects, or every problem at once.
+
+``load_paths`` reads every file, checks every entry, and only then raises
+``errors.ProblemsFound`` with all problems of all files, each pointing at the line and
+column of the offending value (or of the parent key when a field is missing).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule
+from ..errors import Problem, ProblemsFound
+from . import models, yamlload
+from .models import DefaultsModel, EntryModel, FileHead
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SpecEntry:
+    entry: Entry
+    file: str
+    line: int  # position of the entry's name key
+    column: int
+
+
+@dataclass(frozen=True)
+class Spec:
+    entries: list[SpecEntry]
+    files: list[str]
+
+    def by_name(self) -> dict[str, SpecEntry]:
+        return {item.entry.name: item for item in self.entries}
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_paths(
+    paths: Sequence[str | Path], *, max_file_bytes: int = yamlload.MAX_FILE_BYTES
+) -> Spec:
+    """Load files and directories (all *.yaml / *.yml beneath, sorted)."""
+    problems: list[Problem] = []
+    files = _expand(paths, problems)
+    entries: list[SpecEntry] = []
+    with yamlload.gc_paused():
+        for file in files:
+            document = yamlload.read_file(file, max_bytes=max_file_bytes)
+            entries.extend(_FileChecker(file, document, problems).check())
+    _check_unique_names(entries, problems)
+    if problems:
+        raise ProblemsFound(problems)
+    return Spec(entries, files)
+
+
+def load_text(text: str | bytes, file: str = "<text>") -> Spec:
+    """Load one schedule given as text (tests, round trips, stdin)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    problems: list[Problem] = []
+    with yamlload.gc_paused():
+        document = yamlload.load_bytes(data)
+        entries = _FileChecker(file, document, problems).check()
+    if problems:
+        raise ProblemsFound(problems)
+    return Spec(entries, [file])
+
+
+def _expand(paths: Sequence[str | Path], problems: list[Problem]) -> list[str]:
+    files: list[str] = []
+    seen: set[Path] = set()
+    if not paths:
+        problems.append(Problem("", 0, 0, "", "no schedule files given"))
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in YAML_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                problems.append(Problem(str(path), 0, 0, "", "no *.yaml or *.yml files found"))
+            candidates: Iterable[Path] = found
+        elif path.exists():
+            candidates = [path]
+        else:
+            problems.append(Problem(str(path), 0, 0, "", "no such file or directory"))
+            continue
+        for candidate in candidates:
+            resolved = candidate.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                files.append(str(candidate))
+    return files
+
+
+def _check_unique_names(entries: list[SpecEntry], problems: list[Problem]) -> None:
+    first: dict[str, SpecEntry] = {}
+    for item in entries:
+        name = item.entry.name
+        earlier = first.setdefault(name, item)
+        if earlier is not item:
+            problems.append(
+                Problem(
+                    item.file,
+                    item.line,
+                    item.column,
+                    field_path(("entries", name)),
+                    f"entry {name!r} is defined twice: here and at "
+                    f"{earlier.file}:{earlier.line}:{earlier.column}",
+                )
+            )
+
+
+# --------------------------------------------------------------------------- one file
+
+
+class _FileChecker:
+    def __init__(self, file: str, document: yamlload.YamlDocument, problems: list[Problem]) -> None:
+        self.file = file
+        self.doc = document
+        self.problems = problems
+        # Paths the YAML layer already complained about: no second complaint below them.
+        self.reported = {p.path for p in document.problems if p.path}
+
+    def check(self) -> list[SpecEntry]:
+        for problem in self.doc.problems:
+            self.problems.append(
+                Problem(self.file, problem.line, problem.column, field_path(problem.path),
+                        problem.message)
+            )  # fmt: skip
+        root = self.doc.value
+        if root is None:
+            if not self.doc.problems:
+                self._add((), "empty file; expected `version: 1` and `entries:`")
+            return []
+        if not isinstance(root, dict):
+            self._add((), "expected a mapping with `version: 1` and `entries:`")
+            return []
+        defaults = self._check_head(root)
+        entries = root.get("entries")
+        if not isinstance(entries, dict):
+            return []
+        out: list[SpecEntry] = []
+        kids = self.doc.pos[2]["entries"][2][2] or {}
+        for name, raw in entries.items():
+            line, column = kids[name][0], kids[name][1]
+            built = self._check_entry(name, raw, defaults)
+            if built is not None:
+                out.append(SpecEntry(built, self.file, line, column))
+        return out
+
+    # ------------------------------------------------------------------ reporting
+
+    def _add(self, path: tuple[Any, ...], message: str, *, at_key: bool = False) -> None:
+        if any(path[:n] in self.reported for n in range(1, len(path) + 1)):
+            return
+        locate = yamlload.locate_key if at_key else yamlload.locate
+        line, column = locate(self.doc.pos, path)
+        self.problems.append(Problem(self.file, line, column, field_path(path), message))
+
+    def _add_validation(self, prefix: tuple[Any, ...], error: ValidationError) -> None:
+        for item in error.errors(include_url=False):
+            loc = _strip_tags(tuple(item["loc"]))
+            path = (*prefix, *loc)
+            kind = item["type"]
+            self._add(path, _message(item, loc), at_key=kind == "extra_forbidden")
+
+    # ------------------------------------------------------------------ head
+
+    def _check_head(self, root: dict[str, Any]) -> DefaultsModel | None:
+        try:
+            head = FileHead.model_validate(root)
+        except ValidationError as error:
+            self._add_validation((), error)
+            raw = root.get("defaults")
+            if isinstance(raw, dict):
+                try:
+                    return DefaultsModel.model_validate(raw)
+                except ValidationError:
+                    return None  # already reported; entries checked without defaults
+            return None
+        return head.defaults
+
+    # ------------------------------------------------------------------ entries
+
+    def _check_entry(self, name: str, raw: Any, defaults: DefaultsModel | None) -> Entry | None:
+        path = ("entries", name)
+        problem = models.entry_name_problem(name)
+        if problem:
+            self._add(path, problem, at_key=True)
+        try:
+            model = EntryModel.model_validate(raw)
+        except ValidationError as error:
+            self._add_validation(path, error)
+            return None
+        before = len(self.problems)
+        entry = self._build(name, model, defaults or _NO_DEFAULTS, path)
+        if problem or len(self.problems) != before:
+            return None
+        return entry
+
+    def _build(
+        self, name: str, m: EntryModel, d: DefaultsModel, path: tuple[Any, ...]
+    ) -> Entry | None:
+        zone_name = m.timezone or d.timezone or DEFAULT_TIMEZONE
+        zone = _zone(zone_name)
+        schedule = self._schedule(m, zone, path)
+        misfire = m.misfire or d.misfire or "catch_up"
+        deadline: float | None = None
+        if misfire == "deadline":
+            deadline = m.deadline if m.deadline is not None else d.deadline
+            if deadline is None:
+                where = (*path, "misfire") if m.misfire else path
+                self._add(where, "misfire: deadline needs `deadline:` (a duration like 10m)")
+        elif m.deadline is not None:
+            self._add((*path, "deadline"), "deadline only applies with `misfire: deadline`")
+        start_at = _localize(m.start_at, zone)
+        end_at = _localize(m.end_at, zone)
+        if start_at and end_at and end_at <= start_at:
+            self._add((*path, "end_at"), "end_at must be after start_at")
+        options = self._json_ready({**d.options, **m.options}, (*path, "options"))
+        args = self._json_ready(m.args, (*path, "args"))
+        kwargs = self._json_ready(m.kwargs, (*path, "kwargs"))
+        if schedule is None:
+            return None
+        return Entry(
+            name=name,
+            task=m.task,
+            schedule=schedule,
+            args=args,
+            kwargs=kwargs,
+            options=options,
+            enabled=m.enabled if m.enabled is not None else (d.enabled is not False),
+            timezone=zone_name,
+            description=m.description,
+            labels={**d.labels, **m.labels},
+            start_at=start_at,
+            end_at=end_at,
+            jitter=m.jitter if m.jitter is not None else (d.jitter or 0.0),
+            misfire=misfire,
+            deadline=deadline,
+        )
+
+    def _schedule(self, m: EntryModel, zone: ZoneInfo, path: tuple[Any, ...]) -> Schedule | None:
+        s = m.schedule
+        if isinstance(s, models.CronSchedule):
+            return Cron.from_expression(s.cron)
+        if isinstance(s, models.EverySchedule):
+            return Every(s.every, s.relative)
+        if isinstance(s, models.AtSchedule):
+            return At(_localize(s.at, zone))  # type: ignore[arg-type]
+        r = s.rrule
+        dtstart = _localize(r.dtstart, zone)
+        until = _localize(r.until, zone)
+        if dtstart and until and until < dtstart:
+            self._add((*path, "schedule", "rrule", "until"), "until must not be before dtstart")
+            return None
+        by = {field: getattr(r, field) for field in RRule.BY_FIELDS}
+        return RRule(
+            freq=r.freq,
+            interval=r.interval,
+            dtstart=dtstart,
+            until=until,
+            count=r.count,
+            wkst=r.wkst,
+            **by,
+        )
+
+    def _json_ready(self, value: Any, path: tuple[Any, ...]) -> Any:
+        """JSON-able copy: naive datetimes become UTC; NaN/inf and odd types are problems."""
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            return value
+        if kind is float:
+            if not math.isfinite(value):
+                self._add(path, f"{value} is not a finite number, which JSON cannot carry")
+            return value
+        if kind is dict:
+            return {k: self._json_ready(v, (*path, k)) for k, v in value.items()}
+        if kind is list:
+            return [self._json_ready(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        self._add(path, f"a {kind.__name__} cannot be sent to Celery as JSON")
+        return value
+
+
+_NO_DEFAULTS = DefaultsModel()
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """Naive date-times in a file mean the entry's own time zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=zone)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def field_path(path: Iterable[Any]) -> str:
+    """``("entries", "x", "args", 0)`` -> ``entries.x.args[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic puts the union member's tag in the location: schedule.rrule.rrule.freq
+    if len(loc) >= 2 and loc[0] == "schedule" and loc[1] in models.SCHEDULE_KINDS:
+        return (loc[0], *loc[2:])
+    return loc
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    classes: list[type[BaseModel]] = [
+        models.FileModel,
+        models.DefaultsModel,
+        models.EntryModel,
+        models.CronSchedule,
+        models.EverySchedule,
+        models.RRuleSchedule,
+        models.RRuleSpec,
+        models.AtSchedule,
+    ]
+    for cls in classes:
+        names.update(cls.model_fields)
+    return names
+
+
+_FIELD_NAMES = sorted(_all_field_names())
+
+_YAML_WORDS = {True: "true", False: "false", None: "null"}
+
+
+def _message(item: Any, loc: tuple[Any, ...]) -> str:
+    kind = item["type"]
+    value = item.get("input")
+    last = loc[-1] if loc else ""
+    if kind == "missing":
+        return f"missing required field {last!r}"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(last), _FIELD_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown field {last!r}{hint}"
+    if kind == "schedule_kind":
+        return _schedule_kind_message(value)
+    if kind == "value_error":
+        message = str(item["msg"])
+        return message.removeprefix("Value error, ")
+    if kind == "string_type":
+        if value is None or isinstance(value, bool):
+            shown = _YAML_WORDS[value]
+        elif isinstance(value, (int, float)):
+            shown = repr(value)
+        else:
+            return "expected text"
+        what = f"the {_yaml_type(value)} {shown}"
+        return f"expected text, but YAML read this unquoted value as {what}: put it in quotes"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {value!r}"
+    if kind == "bool_type":
+        return f"expected true or false, got {value!r}"
+    if kind == "list_type":
+        return "expected a list, like [1, 2]"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping (key: value pairs)"
+    if kind == "literal_error":
+        return f"expected {item['ctx']['expected']}, got {value!r}"
+    if kind == "greater_than_equal":
+        return f"expected a number of at least {item['ctx']['ge']}, got {value!r}"
+    if kind.startswith("datetime") or kind.startswith("date_"):
+        return "expected an ISO 8601 date-time like 2025-01-31T09:00:00+01:00"
+    msg = str(item["msg"])
+    return msg[:1].lower() + msg[1:]
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _schedule_kind_message(value: Any) -> str:
+    kinds = ", ".join(models.SCHEDULE_KINDS)
+    if not isinstance(value, dict):
+        return f"expected a mapping with one of {kinds}, like {{every: 5m}}"
+    found = [kind for kind in models.SCHEDULE_KINDS if kind in value]
+    if not found:
+        return f"expected exactly one of {kinds}"
+    return f"expected exactly one schedule kind, found {' and '.join(found)}"

@@ -1,0 +1,551 @@
+"""The v1 schedule file format as pydantic models: the single source of truth.
+
+The JSON schema that editors use (``schemas/redbeat-sync.schema.json``) is generated
+from these models, so every ``description`` here is help text a user sees.
+
+The models check each value on its own; rules that need several values or the file's
+``defaults`` (naive datetimes in the entry's zone, misfire/deadline, start before end,
+JSON-able args) are applied by ``loader`` when it builds ``entry.Entry`` objects.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from celery.schedules import crontab_parser
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+from .durations import DURATION_HELP, parse_duration
+
+FORMAT_VERSION = 1
+SCHEDULE_KINDS = ("cron", "every", "rrule", "at")
+MAX_NAME_LENGTH = 200
+
+# --------------------------------------------------------------------------- names
+
+
+_TASK_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+TASK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# Names RedBeat stores as `<prefix><name>`; a leading ':' would land on its own keys
+# (`redbeat::schedule`, `redbeat::lock`, ...).
+NAME_PATTERN = (
+    r"^[^:\u0000-\u001f\u007f-\u009f\u2028\u2029][^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
+)
+
+
+def entry_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a RedBeat entry name, or None when it can."""
+    if not name:
+        return "entry names must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"entry names are at most {MAX_NAME_LENGTH} characters (this one has {len(name)})"
+    if name.startswith(":"):
+        return "entry names must not start with ':' (that would collide with RedBeat's own keys)"
+    for char in name:
+        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
+            return f"entry names must not contain control characters or line breaks ({char!r})"
+    return None
+
+
+def _check_task(value: str) -> str:
+    if not _TASK_RE.fullmatch(value):
+        raise ValueError(
+            f"expected a dotted Python name of a Celery task, like app.tasks.send_report; "
+            f"got {value!r}"
+        )
+    return value
+
+
+TaskName = Annotated[
+    StrictStr,
+    AfterValidator(_check_task),
+    WithJsonSchema({"type": "string", "pattern": TASK_PATTERN}),
+]
+
+# --------------------------------------------------------------------------- time zones
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1024)
+def timezone_problem(name: str) -> str | None:
+    if name in _zones():
+        return None
+    return f"unknown time zone {name!r}; expected an IANA name like UTC or Europe/Paris"
+
+
+def _check_timezone(value: str) -> str:
+    problem = timezone_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+TimezoneName = Annotated[
+    StrictStr,
+    AfterValidator(_check_timezone),
+    WithJsonSchema({"type": "string", "examples": ["UTC", "Europe/Paris", "America/New_York"]}),
+]
+
+# --------------------------------------------------------------------------- durations
+
+
+_DURATION_JSON = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[wdhms]\s*)+$|^\s*\d+(\.\d+)?\s*$"},
+    ],
+    "examples": ["30s", "5m", "1h30m", 3600],
+}
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration greater than zero, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_JSON)]
+PositiveDuration = Annotated[
+    float, BeforeValidator(_positive_duration), WithJsonSchema(_DURATION_JSON)
+]
+
+# --------------------------------------------------------------------------- datetimes
+
+
+def _datetime_input(value: Any) -> Any:
+    # Numbers would be read as epoch seconds: too easy to get wrong by accident.
+    if isinstance(value, (datetime, str)):
+        return value
+    raise ValueError(
+        "expected an ISO 8601 date-time like 2025-01-31T09:00:00 or 2025-01-31T09:00:00+01:00"
+    )
+
+
+DateTime = Annotated[
+    datetime,
+    BeforeValidator(_datetime_input),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+# --------------------------------------------------------------------------- cron
+
+_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_PARSERS = (
+    crontab_parser(60),
+    crontab_parser(24),
+    crontab_parser(31, 1),
+    crontab_parser(12, 1),
+    crontab_parser(7),
+)
+_CRON_CHARS = re.compile(r"[0-9*,/-]+")
+_CRONITER_ONLY = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
+_MONTH_NAMES = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", re.IGNORECASE)
+_DAY_NAMES = re.compile(r"sun|mon|tue|wed|thu|fri|sat", re.IGNORECASE)
+
+
+def _cron_field_problem(index: int, part: str) -> str | None:
+    # Names only make sense in the month and weekday fields; what is left after
+    # removing them must be digits and * , / -
+    names = _MONTH_NAMES if index == 3 else _DAY_NAMES if index == 4 else None
+    rest = names.sub("0", part) if names else part
+    for token, label in _CRONITER_ONLY.items():
+        if token in rest.lower():
+            return (
+                f"{label} in the {_CRON_FIELDS[index]} field is croniter-only syntax: Celery's "
+                "crontab cannot parse it, so RedBeat could not run this entry"
+            )
+    if not _CRON_CHARS.fullmatch(rest):
+        return f"unexpected characters in the {_CRON_FIELDS[index]} field {part!r}"
+    return None
+
+
+@lru_cache(maxsize=8192)
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a cron both croniter and Celery's crontab can run."""
+    parts = expression.split()
+    if expression.strip().startswith("@"):
+        return "cron macros like @daily are not supported by Celery's crontab; write 5 fields"
+    if len(parts) != 5:
+        extra = ""
+        if len(parts) == 6:
+            extra = " (a seconds or year field is not supported by Celery's crontab)"
+        return (
+            f"expected 5 fields 'minute hour day-of-month month day-of-week', "
+            f"got {len(parts)}{extra}"
+        )
+    for index, part in enumerate(parts):
+        problem = _cron_field_problem(index, part)
+        if problem:
+            return problem
+    try:
+        croniter(expression)
+    except Exception as exc:  # croniter raises several types for bad expressions
+        return f"invalid cron expression: {exc}"
+    for index, (part, parser) in enumerate(zip(parts, _CRON_PARSERS, strict=True)):
+        try:
+            parser.parse(part)
+        except Exception as exc:  # celery's ParseException, ValueError...
+            return (
+                f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
+            )
+    return None
+
+
+def _check_cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+CronExpression = Annotated[
+    StrictStr,
+    AfterValidator(_check_cron),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*$",
+            "examples": ["0 3 * * mon-fri", "*/15 * * * *"],
+        }
+    ),
+]
+
+# --------------------------------------------------------------------------- rrule parts
+
+WEEKDAY_NAMES = ("mo", "tu", "we", "th", "fr", "sa", "su")
+_WEEKDAY_ALIASES = {
+    **{name: i for i, name in enumerate(WEEKDAY_NAMES)},
+    **{name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{
+        name: i
+        for i, name in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+}
+
+
+def _weekday(value: Any) -> int:
+    if isinstance(value, str) and value.strip().lower() in _WEEKDAY_ALIASES:
+        return _WEEKDAY_ALIASES[value.strip().lower()]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
+    raise ValueError(
+        f"expected a weekday mo, tu, we, th, fr, sa, su or 0-6 (0=Monday), got {value!r}"
+    )
+
+
+def _weekdays(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(sorted({_weekday(item) for item in items}))
+
+
+_WEEKDAY_JSON = {
+    "anyOf": [
+        {"type": "string", "enum": list(WEEKDAY_NAMES)},
+        {"type": "integer", "minimum": 0, "maximum": 6},
+    ]
+}
+
+Weekday = Annotated[int, BeforeValidator(_weekday), WithJsonSchema(_WEEKDAY_JSON)]
+Weekdays = Annotated[
+    tuple[int, ...],
+    BeforeValidator(_weekdays),
+    WithJsonSchema({"anyOf": [_WEEKDAY_JSON, {"type": "array", "items": _WEEKDAY_JSON}]}),
+]
+
+
+def _int_list(low: int, high: int, zero: bool = True) -> Any:
+    """An ``rrule`` by* value: one whole number or a list, kept as a sorted tuple."""
+
+    def check(value: Any) -> tuple[int, ...]:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise ValueError(f"expected whole numbers (one or a list), got {item!r}")
+            if not low <= item <= high or (item == 0 and not zero):
+                allowed = f"{low} to {high}" + ("" if zero else ", not 0")
+                raise ValueError(f"expected whole numbers from {allowed}, got {item}")
+        return tuple(sorted(set(items)))
+
+    item_schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if not zero:
+        item_schema["not"] = {"const": 0}
+    return Annotated[
+        tuple[int, ...],
+        BeforeValidator(check),
+        WithJsonSchema({"anyOf": [item_schema, {"type": "array", "items": item_schema}]}),
+    ]
+
+
+def _frequency(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Frequency = Annotated[
+    Literal["yearly", "monthly", "weekly", "daily", "hourly", "minutely", "secondly"],
+    BeforeValidator(_frequency),
+]
+
+# --------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CronSchedule(_Model):
+    """Runs at the times a 5-field cron expression matches, in the entry's time zone."""
+
+    cron: CronExpression = Field(
+        description=(
+            "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * mon-fri'. "
+            "Names (mon-fri, jan) are allowed; croniter-only syntax (L, W, #, ?) is not, "
+            "because Celery's crontab (and RedBeat) cannot run it."
+        )
+    )
+
+
+class EverySchedule(_Model):
+    """Runs at a fixed interval."""
+
+    every: PositiveDuration = Field(description=f"Interval: {DURATION_HELP}.")
+    relative: StrictBool = Field(
+        default=False,
+        description="Round the interval to its unit like Celery's schedule(relative=True).",
+    )
+
+
+class RRuleSpec(_Model):
+    """An RFC 5545 recurrence rule (python-dateutil's rrule, as RedBeat runs it)."""
+
+    freq: Frequency = Field(
+        description="yearly, monthly, weekly, daily, hourly, minutely, secondly"
+    )
+    interval: StrictInt = Field(default=1, ge=1, description="Every n-th period (default 1).")
+    dtstart: DateTime | None = Field(
+        default=None,
+        description="First occurrence; a date-time without offset is in the entry's time zone.",
+    )
+    until: DateTime | None = Field(
+        default=None,
+        description="Last possible occurrence; a date-time without offset is in the entry's zone.",
+    )
+    count: StrictInt | None = Field(default=None, ge=1, description="Number of occurrences.")
+    wkst: Weekday | None = Field(default=None, description="First day of the week (mo..su).")
+    bysetpos: _int_list(-366, 366, zero=False) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Occurrence numbers within the period (-1 = last)."
+    )
+    bymonth: _int_list(1, 12) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Months 1-12."
+    )
+    bymonthday: _int_list(-31, 31, zero=False) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Days of the month 1-31, or -1 for the last."
+    )
+    byyearday: _int_list(-366, 366, zero=False) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Days of the year."
+    )
+    byeaster: _int_list(-366, 366) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Days relative to Easter Sunday."
+    )
+    byweekno: _int_list(-53, 53, zero=False) | None = Field(  # type: ignore[valid-type]
+        default=None, description="ISO week numbers."
+    )
+    byweekday: Weekdays | None = Field(
+        default=None, description="Weekdays: mo, tu, we, th, fr, sa, su or 0-6 (0 = Monday)."
+    )
+    byhour: _int_list(0, 23) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Hours 0-23."
+    )
+    byminute: _int_list(0, 59) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Minutes 0-59."
+    )
+    bysecond: _int_list(0, 59) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Seconds 0-59."
+    )
+
+    @model_validator(mode="after")
+    def _count_or_until(self) -> RRuleSpec:
+        if self.count is not None and self.until is not None:
+            raise ValueError("use either count or until, not both (RFC 5545)")
+        return self
+
+
+class RRuleSchedule(_Model):
+    """Runs at the occurrences of a recurrence rule."""
+
+    rrule: RRuleSpec = Field(description="The recurrence rule.")
+
+
+class AtSchedule(_Model):
+    """Runs once (needs redbeat_sync.Scheduler; RedBeat has no one-off schedule)."""
+
+    at: DateTime = Field(
+        description="When to run; a date-time without offset is in the entry's time zone."
+    )
+
+
+def schedule_kind(value: Any) -> str | None:
+    """Which schedule kind a mapping is; None unless it names exactly one."""
+    if isinstance(value, dict):
+        kinds = [kind for kind in SCHEDULE_KINDS if kind in value]
+        return kinds[0] if len(kinds) == 1 else None
+    for kind, model in _KIND_MODELS.items():
+        if isinstance(value, model):
+            return kind
+    return None
+
+
+ScheduleModel = Annotated[
+    Annotated[CronSchedule, Tag("cron")]
+    | Annotated[EverySchedule, Tag("every")]
+    | Annotated[RRuleSchedule, Tag("rrule")]
+    | Annotated[AtSchedule, Tag("at")],
+    Discriminator(
+        schedule_kind,
+        custom_error_type="schedule_kind",
+        custom_error_message="expected exactly one of cron, every, rrule or at",
+    ),
+]
+
+_KIND_MODELS: dict[str, type[BaseModel]] = {
+    "cron": CronSchedule,
+    "every": EverySchedule,
+    "rrule": RRuleSchedule,
+    "at": AtSchedule,
+}
+
+_OPTIONS_JSON: dict[str, Any] = {
+    "type": "object",
+    "description": "Celery apply_async options (queue, priority, expires, ...).",
+    "properties": {
+        "queue": {"type": "string", "description": "Queue to send the task to."},
+        "routing_key": {"type": "string"},
+        "exchange": {"type": "string"},
+        "priority": {"type": "integer", "minimum": 0, "maximum": 255},
+        "expires": {
+            "description": "Seconds after sending, or a date-time, after which it is dropped.",
+            "anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}],
+        },
+        "countdown": {"type": "number", "description": "Delay in seconds before the task runs."},
+        "headers": {"type": "object"},
+    },
+    "additionalProperties": True,
+}
+
+Options = Annotated[dict[StrictStr, Any], WithJsonSchema(_OPTIONS_JSON)]
+Labels = Annotated[
+    dict[StrictStr, StrictStr],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}}),
+]
+Misfire = Literal["catch_up", "skip", "deadline"]
+
+_MISFIRE_HELP = (
+    "What to do with runs missed while beat was down (redbeat_sync.Scheduler only): "
+    "catch_up (run once, default), skip, or deadline (run if at most `deadline` late)."
+)
+
+
+class EntryModel(_Model):
+    """One schedule entry (its name is the key under `entries`)."""
+
+    task: TaskName = Field(description="Dotted name of the Celery task, e.g. app.tasks.report.")
+    schedule: ScheduleModel = Field(
+        description="Exactly one of {cron: ...}, {every: ...}, {rrule: {...}}, {at: ...}."
+    )
+    args: list[Any] = Field(default_factory=list, description="Positional arguments (a list).")
+    kwargs: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="Keyword arguments (a mapping)."
+    )
+    options: Options = Field(
+        default_factory=dict,
+        description="Celery apply_async options; merged over defaults.options.",
+    )
+    enabled: StrictBool | None = Field(default=None, description="false keeps it but never runs.")
+    timezone: TimezoneName | None = Field(
+        default=None, description="IANA time zone; default: defaults.timezone, else UTC."
+    )
+    description: StrictStr | None = Field(default=None, description="Free text for humans.")
+    labels: Labels = Field(default_factory=dict, description="String labels, merged over defaults.")
+    start_at: DateTime | None = Field(
+        default=None, description="No run before this instant (redbeat_sync.Scheduler only)."
+    )
+    end_at: DateTime | None = Field(
+        default=None, description="No run after this instant (redbeat_sync.Scheduler only)."
+    )
+    jitter: Duration | None = Field(
+        default=None, description="Random delay up to this duration added to each run."
+    )
+    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    deadline: Duration | None = Field(
+        default=None, description="With misfire: deadline, the most a run may be late."
+    )
+
+
+class DefaultsModel(_Model):
+    """Values applied to every entry of this file (an entry's own values win)."""
+
+    timezone: TimezoneName | None = Field(default=None, description="Default IANA time zone.")
+    options: Options = Field(
+        default_factory=dict, description="Options merged under each entry's options."
+    )
+    labels: Labels = Field(default_factory=dict, description="Labels merged under each entry's.")
+    enabled: StrictBool | None = Field(default=None, description="Default for enabled.")
+    jitter: Duration | None = Field(default=None, description="Default jitter.")
+    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    deadline: Duration | None = Field(default=None, description="Default deadline.")
+
+
+_NAMES_JSON = {"minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+_ENTRIES_HELP = (
+    "Entries by name (the RedBeat entry name): 1-200 characters, not starting with ':', "
+    "no control characters."
+)
+
+
+class FileModel(_Model):
+    """A redbeat-sync schedule file (format version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="redbeat-sync schedule file")
+
+    version: Literal[1] = Field(description="Format version; always 1.")
+    defaults: DefaultsModel | None = Field(
+        default=None, description="Values applied to every entry of this file."
+    )
+    entries: dict[str, EntryModel] | None = Field(
+        default=None, description=_ENTRIES_HELP, json_schema_extra={"propertyNames": _NAMES_JSON}
+    )
+
+
+class FileHead(FileModel):
+    """The file without its entries: the loader checks each entry on its own."""
+
+    entries: dict[str, Any] | None = None  # type: ignore[assignment]

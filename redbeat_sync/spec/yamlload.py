@@ -1,0 +1,506 @@
+"""Safe, bounded YAML reading that remembers where every key and value was written.
+
+libyaml (``yaml.CSafeLoader``) only *parses*; the values are built here from its
+events.  Building them ourselves lets us
+
+- keep the line:column of every key and value, so a problem found later by the
+  pydantic models can point at the exact place in the file;
+- accept only YAML's plain data tags (no ``!!python/...``, ``!!binary``, ``!!set``);
+- report duplicate keys (PyYAML silently keeps the last one) naming both lines;
+- bound nesting depth and alias expansion ("billion laughs"), and the file size.
+
+It is also much faster than ``yaml.compose``/``yaml.load`` on large files, which
+matters for 100k-entry schedules.
+
+Positions are kept in a tree parallel to the values (``Pos``):
+``(line, column, kids)`` where ``kids`` is ``None`` for a scalar, a list of ``Pos`` for a
+sequence, or for a mapping a dict ``key -> (key_line, key_column, value_pos)``.
+Lines and columns are 1-based.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import gc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml import events as ev
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 100
+ALIAS_BASE_BUDGET = 10_000
+ALIAS_FACTOR = 10
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP_TAG = _TAG + "map"
+_SEQ_TAG = _TAG + "seq"
+_STR_TAG = _TAG + "str"
+_ALLOWED = "str, int, float, bool, null, timestamp, seq, map"
+
+Pos = tuple[int, int, Any]
+Path_ = tuple[Any, ...]
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_PLAIN = (True, False)
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    line: int
+    column: int
+    path: Path_  # where in the document (keys and indexes), for the dotted field name
+    message: str
+
+
+@dataclass
+class YamlDocument:
+    """The values of one file, their positions, and what was wrong with the text."""
+
+    value: Any
+    pos: Pos
+    problems: list[YamlProblem] = field(default_factory=list)
+    node_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building millions of acyclic containers.
+
+    Without this CPython re-scans the growing heap over and over: loading 100k
+    entries takes about four times longer.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Abort(Exception):
+    """Stop reading this file: the rest cannot be trusted (or would cost too much)."""
+
+    def __init__(self, problem: YamlProblem) -> None:
+        self.problem = problem
+
+
+class _Frame:
+    """A mapping or sequence being built."""
+
+    __slots__ = ("anchor", "column", "is_map", "key", "kids", "line", "merges", "size", "value")
+
+    def __init__(self, is_map: bool, anchor: str | None, line: int, column: int) -> None:
+        self.is_map = is_map
+        self.anchor = anchor
+        self.line = line
+        self.column = column
+        self.value: Any = {} if is_map else []
+        self.kids: Any = {} if is_map else []
+        # For mappings: the pending key as (key, line, column), or None when a key is next.
+        self.key: tuple[Any, int, int] | None = None
+        self.merges: list[tuple[Any, Pos]] = []
+        self.size = 1  # nodes built under this one, aliases counted expanded
+
+
+_SKIP_KEY = object()  # a key that was a problem: its value is read and dropped
+_MERGE_KEY = object()
+
+
+def read_file(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
+    """Read and build one YAML file; unreadable or oversized files become problems."""
+    try:
+        size = Path(path).stat().st_size
+        if size > max_bytes:
+            return _failed(
+                f"file is {size / 1048576:.1f} MiB, more than the {max_bytes // 1048576} MiB "
+                "limit; split the schedule into several files"
+            )
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return _failed(f"cannot read file: {exc.strerror or exc}")
+    if len(data) > max_bytes:
+        return _failed(f"file is larger than the {max_bytes // 1048576} MiB limit")
+    return load_bytes(data)
+
+
+def _failed(message: str, line: int = 0, column: int = 0) -> YamlDocument:
+    return YamlDocument(None, (line, column, None), [YamlProblem(line, column, (), message)])
+
+
+def load_bytes(data: bytes) -> YamlDocument:
+    """Build the single YAML document in ``data`` (UTF-8)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        return _failed(message, line, column)
+    return _Builder(data).build()
+
+
+def load_text(text: str) -> YamlDocument:
+    return load_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+class _Builder:
+    """Turns libyaml's events into values and positions (one flat loop: this is hot)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        # Expanded-node budget for aliases: a document without aliases has fewer nodes
+        # than bytes, so only repeated anchors can exceed this.
+        self.budget = ALIAS_BASE_BUDGET + ALIAS_FACTOR * len(data)
+        self.expanded = 0
+        self.anchors: dict[str, tuple[Any, Pos]] = {}
+        self.sizes: dict[int, int] = {}
+        self.stack: list[_Frame] = []
+        self.problems: list[YamlProblem] = []
+        self.plain_cache: dict[str, tuple[Any, str | None]] = {}
+        self.nodes = 0
+
+    def build(self) -> YamlDocument:
+        loader = _Loader(self.data)
+        try:
+            with gc_paused():
+                value, pos = self._run(loader)
+        except _Abort as stop:
+            return YamlDocument(None, (0, 0, None), [*self.problems, stop.problem], self.nodes)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+            message = exc.problem or str(exc)
+            if exc.context:
+                message = f"{exc.context}: {message}"
+            problem = YamlProblem(line, column, (), f"invalid YAML: {message}")
+            return YamlDocument(None, (0, 0, None), [*self.problems, problem], self.nodes)
+        except yaml.YAMLError as exc:
+            problem = YamlProblem(0, 0, (), f"invalid YAML: {exc}")
+            return YamlDocument(None, (0, 0, None), [*self.problems, problem], self.nodes)
+        finally:
+            dispose = getattr(loader, "dispose", None)
+            if dispose is not None:
+                dispose()
+        return YamlDocument(value, pos, self.problems, self.nodes)
+
+    def _run(self, loader: Any) -> tuple[Any, Pos]:
+        get_event = loader.get_event
+        stack = self.stack
+        scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
+        map_start, seq_start = ev.MappingStartEvent, ev.SequenceStartEvent
+        map_end, seq_end = ev.MappingEndEvent, ev.SequenceEndEvent
+        doc_start = ev.DocumentStartEvent
+        plain_cache = self.plain_cache
+        merge_key, skip_key = _MERGE_KEY, _SKIP_KEY
+        root: list[tuple[Any, Pos]] = []
+        documents = 0
+        nodes = 0
+        top: _Frame | None = None
+        while True:
+            event = get_event()
+            if event is None:
+                break
+            kind = type(event)
+            if kind is scalar_event:
+                nodes += 1
+                mark = event.start_mark
+                line = mark.line + 1
+                column = mark.column + 1
+                tag = event.tag
+                if top is not None and top.is_map and top.key is None:
+                    # A key.  Plain keys are names: `on:`, `no:` or `1:` stay strings
+                    # (as in YAML 1.2 editors); `<<` is YAML's merge key.
+                    if tag is None or tag == "!" or tag == _STR_TAG:
+                        text = event.value
+                        if text == "<<" and tag is None and event.implicit[0]:
+                            top.key = (merge_key, line, column)
+                        else:
+                            top.key = (text, line, column)
+                    else:
+                        self._problem(line, column, "mapping keys must be plain strings")
+                        top.key = (skip_key, line, column)
+                    if event.anchor is not None:
+                        self.anchors[event.anchor] = (event.value, (line, column, None))
+                    continue
+                text = event.value
+                if tag is None:
+                    if event.implicit[0]:
+                        cached = plain_cache.get(text)
+                        if cached is None:
+                            cached = _resolve_plain(text)
+                            plain_cache[text] = cached
+                        value = cached[0]
+                        if cached[1] is not None:
+                            self._problem(line, column, cached[1])
+                    else:
+                        value = text
+                elif tag == "!" or tag == _STR_TAG:
+                    value = text
+                elif tag in _SCALAR_TAGS:
+                    value, error = _construct(tag, text)
+                    if error:
+                        self._problem(line, column, error)
+                else:
+                    self._problem(line, column, _tag_message(tag))
+                    value = text
+                pos: Pos = (line, column, None)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (value, pos)
+            elif kind is map_start or kind is seq_start:
+                nodes += 1
+                mark = event.start_mark
+                line = mark.line + 1
+                column = mark.column + 1
+                is_map = kind is map_start
+                if top is not None and top.is_map and top.key is None:
+                    self._problem(line, column, "mapping keys must be plain strings")
+                    top.key = (skip_key, line, column)
+                if len(stack) >= MAX_DEPTH:
+                    raise _Abort(
+                        YamlProblem(
+                            line, column, self._path(), f"nested more than {MAX_DEPTH} levels deep"
+                        )
+                    )
+                tag = event.tag
+                if tag is not None and tag != "!" and tag != (_MAP_TAG if is_map else _SEQ_TAG):
+                    self._problem(line, column, _tag_message(tag))
+                top = _Frame(is_map, event.anchor, line, column)
+                stack.append(top)
+                continue
+            elif kind is map_end or kind is seq_end:
+                frame = stack[-1]
+                if frame.merges:
+                    self._apply_merges(frame)
+                stack.pop()
+                top = stack[-1] if stack else None
+                value = frame.value
+                pos = (frame.line, frame.column, frame.kids)
+                if frame.anchor is not None:
+                    self.anchors[frame.anchor] = (value, pos)
+            elif kind is alias_event:
+                nodes += 1
+                value, pos = self._alias(event)
+                if top is not None and top.is_map and top.key is None:
+                    if isinstance(value, str):
+                        top.key = (value, pos[0], pos[1])
+                    else:
+                        self._problem(pos[0], pos[1], "mapping keys must be plain strings")
+                        top.key = (skip_key, pos[0], pos[1])
+                    continue
+            elif kind is doc_start:
+                documents += 1
+                if documents > 1:
+                    mark = event.start_mark
+                    raise _Abort(
+                        YamlProblem(
+                            mark.line + 1,
+                            mark.column + 1,
+                            (),
+                            "more than one YAML document ('---') in a file; "
+                            "put each schedule in its own file",
+                        )
+                    )
+                continue
+            else:
+                continue
+            # Hand the finished value to its parent.
+            if top is None:
+                root.append((value, pos))
+            elif not top.is_map:
+                top.value.append(value)
+                top.kids.append(pos)
+            else:
+                key, kline, kcol = top.key  # type: ignore[misc]
+                top.key = None
+                if key.__class__ is str:
+                    kids = top.kids
+                    if key in kids:
+                        self._duplicate(key, kline, kcol, kids[key][0])
+                    else:
+                        top.value[key] = value
+                        kids[key] = (kline, kcol, pos)
+                elif key is merge_key:
+                    top.merges.append((value, pos))
+        self.nodes = nodes
+        if not root:
+            return None, (1, 1, None)
+        return root[0]
+
+    # ------------------------------------------------------------------ rare paths
+
+    def _path(self, extra: tuple[Any, ...] = ()) -> Path_:
+        parts: list[Any] = []
+        for frame in self.stack:
+            if frame.is_map:
+                if frame.key is not None and isinstance(frame.key[0], str):
+                    parts.append(frame.key[0])
+            else:
+                parts.append(len(frame.value))
+        return (*parts, *extra)
+
+    def _problem(self, line: int, column: int, message: str) -> None:
+        self.problems.append(YamlProblem(line, column, self._path(), message))
+
+    def _duplicate(self, key: str, line: int, column: int, first_line: int) -> None:
+        self.problems.append(
+            YamlProblem(
+                line,
+                column,
+                (*self._path(), key),
+                f"duplicate key {key!r} (first at line {first_line}); remove or rename one of them",
+            )
+        )
+
+    def _apply_merges(self, frame: _Frame) -> None:
+        """YAML merge keys (``<<: *base``): keys written here win, then earlier sources."""
+        sources: list[tuple[Any, Pos]] = []
+        for value, pos in frame.merges:
+            if isinstance(value, dict):
+                sources.append((value, pos))
+            elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+                sources.extend(zip(value, pos[2], strict=True))
+            else:
+                message = "'<<' (merge) expects a mapping or a list of mappings"
+                self._problem(pos[0], pos[1], message)
+        merged_value: dict[str, Any] = {}
+        merged_kids: dict[str, Any] = {}
+        for value, pos in sources:
+            kids = pos[2] or {}
+            for key, item in value.items():
+                if key not in merged_value:
+                    merged_value[key] = item
+                    merged_kids[key] = kids.get(key, (pos[0], pos[1], (pos[0], pos[1], None)))
+        for key, item in frame.value.items():
+            merged_value[key] = item
+            merged_kids[key] = frame.kids[key]
+        frame.value = merged_value
+        frame.kids = merged_kids
+
+    def _alias(self, event: Any) -> tuple[Any, Pos]:
+        mark = event.start_mark
+        line, column = mark.line + 1, mark.column + 1
+        found = self.anchors.get(event.anchor)
+        if found is None:
+            if any(frame.anchor == event.anchor for frame in self.stack):
+                raise _Abort(
+                    YamlProblem(
+                        line, column, self._path(), f"alias *{event.anchor} refers to itself"
+                    )
+                )
+            self._problem(line, column, f"unknown alias *{event.anchor} (no such &anchor above)")
+            return None, (line, column, None)
+        value, pos = found
+        self.expanded += self._size(value)
+        if self.expanded > self.budget:
+            raise _Abort(
+                YamlProblem(
+                    line,
+                    column,
+                    self._path(),
+                    f"alias expansion too large (more than {self.budget} values); "
+                    "the document repeats anchors too often",
+                )
+            )
+        # Values are never mutated after building, so the alias can share them.
+        return value, (line, column, pos[2])
+
+    def _size(self, value: Any) -> int:
+        """Nodes in ``value`` with shared (aliased) parts counted each time they appear."""
+        if not isinstance(value, (dict, list)):
+            return 1
+        known = self.sizes.get(id(value))
+        if known is not None:
+            return known
+        items = value.values() if isinstance(value, dict) else value
+        total = 1 + sum(self._size(item) for item in items)
+        self.sizes[id(value)] = total
+        return total
+
+
+def _resolve_plain(text: str) -> tuple[Any, str | None]:
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, _PLAIN)
+    if tag == _STR_TAG or tag not in _SCALAR_TAGS:
+        return text, None  # includes `<<` and `=` outside keys: just text
+    return _construct(tag, text)
+
+
+def _tag_message(tag: str) -> str:
+    return f"tag {_short(tag)} is not allowed; use plain YAML values ({_ALLOWED})"
+
+
+def _construct(tag: str, text: str) -> tuple[Any, str | None]:
+    node = yaml.ScalarNode(tag, text)
+    try:
+        if tag == _TAG + "null":
+            return None, None
+        if tag == _TAG + "bool":
+            return _CONSTRUCTOR.construct_yaml_bool(node), None
+        if tag == _TAG + "int":
+            return _CONSTRUCTOR.construct_yaml_int(node), None
+        if tag == _TAG + "float":
+            return _CONSTRUCTOR.construct_yaml_float(node), None
+        value = _CONSTRUCTOR.construct_yaml_timestamp(node)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, yaml.YAMLError):
+        return text, f"cannot read {text!r} as {_short(tag)}"
+    if not isinstance(value, _dt.datetime):
+        return text, None  # a bare date stays text, as JSON would carry it
+    return value, None
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+
+
+# ---------------------------------------------------------------------- positions
+
+
+def locate(pos: Pos, path: Path_) -> tuple[int, int]:
+    """Line and column for ``path``: the value if it exists, else the nearest parent key."""
+    current: Any = pos
+    for part in path:
+        kids = current[2]
+        if isinstance(kids, dict) and isinstance(part, str) and part in kids:
+            current = kids[part][2]
+        elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
+            current = kids[part]
+        else:
+            return _parent_key(pos, path)
+    return current[0], current[1]
+
+
+def _parent_key(pos: Pos, path: Path_) -> tuple[int, int]:
+    """Position of the deepest existing key on ``path`` (where a missing field belongs)."""
+    line, column = pos[0], pos[1]
+    current: Any = pos
+    for part in path:
+        kids = current[2]
+        if isinstance(kids, dict) and isinstance(part, str) and part in kids:
+            kline, kcol, current = kids[part]
+            line, column = kline, kcol
+        elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
+            current = kids[part]
+            line, column = current[0], current[1]
+        else:
+            break
+    return line, column
+
+
+def locate_key(pos: Pos, path: Path_) -> tuple[int, int]:
+    """Line and column of the key that ends ``path`` (for unknown or duplicate fields)."""
+    return _parent_key(pos, path)
