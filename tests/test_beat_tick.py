@@ -144,13 +144,12 @@ def test_reenabled_entry_gets_a_real_score_again(make_scheduler, broker, redis_c
     entry.save()
     beat.dispatch_once(now)
     assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:toggle") == -1
-    redis_client.hset(  # an apply that rewrites only the definition keeps the -1 score
-        "redbeat:toggle",
-        "definition",
-        redis_client.hget("redbeat:toggle", "definition").replace(
-            '"enabled": false', '"enabled": true'
-        ),
+    definition = redis_client.hget("redbeat:toggle", "definition")
+    # an apply that rewrites only the definition keeps the -1 score
+    redis_client.hset(
+        "redbeat:toggle", "definition", definition.replace('"enabled": false', '"enabled": true')
     )
+    beat.listener.event.clear()
     redis_client.publish(LAYOUT.changes_channel, '{"count": 1, "names": ["toggle"]}')
     deadline = time.monotonic() + 2
     while not beat.listener.event.is_set() and time.monotonic() < deadline:

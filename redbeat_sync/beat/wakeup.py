@@ -66,7 +66,7 @@ class ChangeListener(threading.Thread):
                     self._record(None)  # may have missed some: re-check everything
                 backoff = 0.5
                 while not self._halt.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=0.5)
                     if message is not None and message.get("type") == "message":
                         self._record(message.get("data"))
             except (redis.RedisError, OSError) as exc:
