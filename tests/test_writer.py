@@ -526,6 +526,34 @@ def test_duplicate_names_rejected(redis_client: redis.Redis) -> None:
         write(redis_client, LAYOUT, [Put(job(1), None), Remove("job-1", None)])
 
 
+def test_redis_cluster_single_slot_with_hash_tagged_prefix() -> None:
+    from redis.cluster import RedisCluster
+
+    from redbeat_sync.devserver import RedisServer
+    from redbeat_sync.errors import UserError
+
+    # A one-node cluster still enforces the one-slot rule for every command and script.
+    server = RedisServer(extra_args=["--cluster-enabled", "yes"]).start()
+    try:
+        node = redis.Redis.from_url(server.url)
+        node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        deadline = time.monotonic() + 10
+        while node.cluster("info")["cluster_state"] != "ok":
+            assert time.monotonic() < deadline, "cluster did not come up"
+            time.sleep(0.05)
+        cluster = RedisCluster(host="127.0.0.1", port=server.port, decode_responses=True)
+        ops = [Put(job(i), None) for i in range(50)]
+        report = write(cluster, LAYOUT, ops, now=NOW, batch_size=20)
+        assert report == WriteReport(created=50, batches=3)
+        assert cluster.zcard(LAYOUT.schedule_key) == 50
+        with pytest.raises(UserError, match="hash tag"):
+            write(cluster, Layout("redbeat:"), ops, now=NOW)
+        cluster.close()
+        node.close()
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------- notify
 
 

@@ -53,6 +53,8 @@ from operator import attrgetter
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from .. import timing
 from ..entry import Entry, RunState
@@ -286,6 +288,7 @@ def write(
         raise ValueError(f"more than one operation for: {', '.join(dupes)}")
     if not ops:
         return WriteReport()
+    _check_cluster_prefix(client, layout)
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
@@ -343,7 +346,7 @@ def write(
                 keys.extend(layout.entry_key(name) for name in names[batch])
                 try:
                     reply = script(keys=keys, args=[*header, payload], client=client)
-                except redis.RedisError as exc:
+                except (redis.RedisError, RedisClusterException) as exc:
                     cause = f"{type(exc).__name__}: {exc}"
                     if number == 0:
                         # A lost connection loses the reply too: the batch may have landed.
@@ -368,6 +371,22 @@ def write(
     with contextlib.suppress(redis.RedisError):
         _notify(client, layout, names)
     return report
+
+
+def _has_hash_tag(prefix: str) -> bool:
+    """Whether every key ``prefix + anything`` hashes on a tag inside the prefix."""
+    start = prefix.find("{")
+    return start >= 0 and prefix.find("}", start + 2) >= 0
+
+
+def _check_cluster_prefix(client: redis.Redis, layout: Layout) -> None:
+    # One script call must touch one slot; say so plainly instead of CROSSSLOT.
+    if isinstance(client, RedisCluster) and not _has_hash_tag(layout.prefix):
+        raise UserError(
+            f"key prefix {layout.prefix!r} has no hash tag, so under Redis Cluster one "
+            "deployment's keys land in many slots and cannot be written atomically; use "
+            "a hash-tagged prefix such as '{redbeat}:' (redbeat_key_prefix) for cluster"
+        )
 
 
 def _notify(client: redis.Redis, layout: Layout, names: Sequence[str]) -> None:
