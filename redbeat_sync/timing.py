@@ -38,7 +38,9 @@ Cron semantics (the same as Celery's ``crontab``, which RedBeat uses):
 
 Interval (``Every``): fire times are ``last_run_at + k * seconds``; with no run
 history, ``next_fire_times`` counts from now (a created entry gets ``last_run_at`` =
-save time, so it first fires one interval later, like RedBeat).
+save time, so it first fires one interval later, like RedBeat).  ``relative``
+intervals use Celery's own rounding (``celery.utils.time.remaining``), as RedBeat does.
+A cron expression that names no date (``0 0 30 2 *``) never fires (None).
 
 RRule: evaluated with dateutil, ``dtstart`` converted to the entry's zone so ``byhour``
 means local hours; no ``dtstart`` means "from now".  ``count``/``until`` exhaustion
@@ -56,7 +58,8 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from celery.utils.time import remaining
+from croniter import CroniterBadDateError, croniter
 from dateutil import rrule as du_rrule
 
 from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule
@@ -95,6 +98,10 @@ def score(due: datetime | None) -> int:
 # --------------------------------------------------------------------------- cron
 
 
+class CronNeverMatches(ValueError):
+    """The cron expression names no existing date (e.g. February 30th)."""
+
+
 class _CronWalker:
     """One parsed croniter per expression, re-positioned for each query.
 
@@ -107,10 +114,16 @@ class _CronWalker:
         self._lock = threading.Lock()
 
     def walk(self, start: datetime, limit: int) -> list[datetime]:
-        """The next ``limit`` naive wall-clock matches strictly after ``start``."""
+        """The next ``limit`` naive wall-clock matches strictly after ``start``.
+
+        Raises ``CronNeverMatches`` for an expression with no date (``0 0 30 2 *``).
+        """
         with self._lock:
             self._iter.set_current(start, force=True)
-            return [self._iter.get_next(datetime) for _ in range(limit)]
+            try:
+                return [self._iter.get_next(datetime) for _ in range(limit)]
+            except CroniterBadDateError as exc:
+                raise CronNeverMatches(str(exc)) from None
 
 
 @lru_cache(maxsize=1024)
@@ -153,8 +166,8 @@ def _instants(wall: datetime, tz: ZoneInfo, zone_name: str, periodic: bool) -> l
     return [] if periodic else [_gap_end(wall, zone_name).astimezone(UTC)]
 
 
-def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime:
-    """First cron instant strictly after ``after``, in UTC.
+def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime | None:
+    """First cron instant strictly after ``after``, in UTC (None: never matches).
 
     Works on naive local wall times (croniter does calendar arithmetic only) and maps
     each match to real instants; all comparisons are made in UTC, because Python
@@ -251,7 +264,10 @@ def _schedule_after(
     """First fire (UTC) of the bare schedule after ``after`` (>= when ``inclusive``)."""
     after = _aware(after).astimezone(UTC)
     if isinstance(schedule, Cron):
-        return _cron_next_after(schedule, zone_name, after - _TINY if inclusive else after)
+        try:
+            return _cron_next_after(schedule, zone_name, after - _TINY if inclusive else after)
+        except CronNeverMatches:
+            return None
     if isinstance(schedule, RRule):
         return _rrule_after(schedule, zone_name, after, inclusive)
     if isinstance(schedule, At):
@@ -297,10 +313,21 @@ def _next_after(
 _next_after_cached = lru_cache(maxsize=65536)(_next_after)
 
 
+def _cache_instant(schedule: Schedule, after: datetime) -> datetime:
+    """An instant with the same answer as ``after``, shared by more callers.
+
+    Cron fires on whole minutes, so "first fire strictly after t" is the same for
+    every t within one minute: last-run times of a busy beat share a few minutes.
+    """
+    if isinstance(schedule, Cron):
+        return after.replace(second=0, microsecond=0)
+    return after
+
+
 def next_fire_after(entry: Entry, after: datetime) -> datetime | None:
     """First fire time strictly after ``after`` (in the entry's zone), None if exhausted."""
     key = (entry.schedule, entry.timezone, entry.start_at, entry.end_at)
-    after = _aware(after).astimezone(UTC)
+    after = _cache_instant(entry.schedule, _aware(after).astimezone(UTC))
     if isinstance(entry.schedule, RRule) and entry.schedule.dtstart is None:
         return _next_after(*key, after)  # anchored on ``after``: not cacheable
     return _next_after_cached(*key, after)
@@ -351,6 +378,12 @@ def next_due(entry: Entry, last_run_at: datetime | None, now: datetime) -> datet
             return _windowed(*window, _rrule_after(schedule, entry.timezone, anchor, True))
         return _windowed(*window, now)
     last = _aware(last_run_at).astimezone(UTC)
+    if isinstance(schedule, Every) and schedule.relative:
+        # Celery's own rule (round to the interval's resolution in local time,
+        # DST-aware in Celery 5.5+); RedBeat runs it the same way.
+        start = last.astimezone(zone(entry.timezone))
+        due = now + remaining(start, timedelta(seconds=schedule.seconds), now, relative=True)
+        return _windowed(*window, due)
     if isinstance(schedule, Every):
         return _windowed(*window, last + timedelta(seconds=schedule.seconds))
     return next_fire_after(entry, last)

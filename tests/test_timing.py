@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from celery.schedules import crontab
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redbeat_sync import timing
 from redbeat_sync.entry import At, Cron, Entry, Every, RRule
@@ -257,3 +259,102 @@ def test_many_entries_sharing_expressions_are_fast():
     for e in entries:
         timing.next_fire_times(e, 3, now)
     assert time.perf_counter() - started < 3.0
+
+
+# --------------------------------------------------------------------------- property: DST policy
+
+
+def _reference_next(
+    minutes: set[int], hours: set[int], periodic: bool, tz: ZoneInfo, after: datetime
+) -> datetime:
+    """Brute force over real minutes, written from the policy, not from the code."""
+    u = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while True:
+        wall = u.astimezone(tz)
+        previous = (u - timedelta(minutes=1)).astimezone(tz)
+        jumped = wall.utcoffset() - previous.utcoffset()
+        if jumped > timedelta(0) and not periodic:
+            # a gap just ended: fire if any skipped wall minute matched
+            skipped = previous.replace(tzinfo=None) + timedelta(minutes=1)
+            while skipped < wall.replace(tzinfo=None):
+                if skipped.minute in minutes and skipped.hour in hours:
+                    return u
+                skipped += timedelta(minutes=1)
+        if wall.minute in minutes and wall.hour in hours:
+            repeated = wall.replace(fold=0).utcoffset() != wall.replace(fold=1).utcoffset()
+            if periodic or not repeated or wall.fold == 0:
+                return u
+        u += timedelta(minutes=1)
+
+
+MINUTE_FIELDS = {
+    "0": {0},
+    "30": {30},
+    "*/20": {0, 20, 40},
+    "5,50": {5, 50},
+    "*/7": set(range(0, 60, 7)),
+}
+HOUR_FIELDS = {
+    "*": set(range(24)),
+    "2": {2},
+    "1": {1},
+    "0-3": {0, 1, 2, 3},
+    "1,2,3": {1, 2, 3},
+    "*/2": set(range(0, 24, 2)),
+}
+TRANSITIONS = {
+    "Europe/Paris": [datetime(2025, 3, 30, 1, tzinfo=UTC), datetime(2025, 10, 26, 1, tzinfo=UTC)],
+    "America/New_York": [datetime(2025, 3, 9, 7, tzinfo=UTC), datetime(2025, 11, 2, 6, tzinfo=UTC)],
+    "Australia/Lord_Howe": [
+        datetime(2025, 4, 5, 15, tzinfo=UTC),
+        datetime(2025, 10, 4, 15, 30, tzinfo=UTC),
+    ],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    minute=st.sampled_from(sorted(MINUTE_FIELDS)),
+    hour=st.sampled_from(sorted(HOUR_FIELDS)),
+    zone_name=st.sampled_from(sorted(TRANSITIONS)),
+    which=st.integers(0, 1),
+    offset_minutes=st.integers(-6 * 60, 6 * 60),
+    second=st.integers(0, 59),
+)
+def test_cron_matches_brute_force_reference_around_transitions(
+    minute, hour, zone_name, which, offset_minutes, second
+):
+    tz = ZoneInfo(zone_name)
+    after = TRANSITIONS[zone_name][which] + timedelta(minutes=offset_minutes, seconds=second)
+    e = cron(f"{minute} {hour} * * *", zone_name)
+    got = timing.next_fire_after(e, after)
+    periodic = hour.startswith("*")
+    expected = _reference_next(MINUTE_FIELDS[minute], HOUR_FIELDS[hour], periodic, tz, after)
+    # compare in UTC: Python's == is always False for a repeated local time vs. another zone
+    assert got.astimezone(UTC) == expected, (local(got), local(expected.astimezone(tz)))
+
+
+def test_relative_interval_rounds_like_celery():
+    e = entry(Every(3600.0, relative=True))
+    last = datetime(2025, 5, 1, 10, 17, 23, tzinfo=UTC)
+    assert timing.next_due(e, last, last) == datetime(2025, 5, 1, 11, 0, tzinfo=UTC)
+    daily = entry(Every(86400.0, relative=True), "Europe/Paris")
+    due = timing.next_due(daily, datetime(2025, 5, 1, 10, 17, tzinfo=PARIS), last)
+    assert local(due) == ("2025-05-02 00:00", "+0200")  # local midnight, as Celery does
+
+
+def test_cron_that_names_no_date_never_fires():
+    e = cron("0 0 30 2 *")
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert timing.next_fire_after(e, now) is None
+    assert timing.next_fire_times(e, 3, now) == []
+    assert timing.score(timing.next_due(e, now, now)) == -1
+
+
+def test_cron_answer_is_the_same_anywhere_within_a_minute():
+    e = cron("*/5 * * * *")
+    for second in (0, 1, 59):
+        after = datetime(2025, 5, 1, 10, 5, second, 999, tzinfo=UTC)
+        assert timing.next_fire_after(e, after) == datetime(2025, 5, 1, 10, 10, tzinfo=UTC)
+    just_before = datetime(2025, 5, 1, 10, 4, 59, 999999, tzinfo=UTC)
+    assert timing.next_fire_after(e, just_before) == datetime(2025, 5, 1, 10, 5, tzinfo=UTC)
