@@ -12,6 +12,8 @@ from importlib import resources
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from redbeat_sync import timing
 from redbeat_sync.entry import Cron, Entry, Every, RunState
@@ -94,6 +96,35 @@ def release_args(expect: str) -> list[str]:
 def apply_script(client: redis.Redis) -> object:
     source = resources.files("redbeat_sync.state").joinpath("lua/apply.lua").read_text()
     return client.register_script(source)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=st.none() | _TEXT, extra=st.none() | _TEXT, ascii_json=st.booleans())
+def test_lua_and_python_agree_on_any_text(
+    redis_server: object, definition: str | None, extra: str | None, ascii_json: bool
+) -> None:
+    # Property: whatever the text, what the script stores is byte-identical to what
+    # Python sent, and its digest of the stored fields equals model.field_digest.
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)  # type: ignore[attr-defined]
+    key = Layout("{prop}:").entry_key("probe")
+    keys = ["{prop}::schedule", "{prop}::sync:managed", key]
+    try:
+        client.delete(key)
+        script = apply_script(client)
+        flags = ("D" if definition is not None else "") + ("X" if extra is not None else "")
+        put = [["put", "probe", "", flags, definition or "", extra or "", "", ""]]
+        args = [DEF, META, EXTRA, json.dumps(put, ensure_ascii=ascii_json)]
+        assert script(keys=keys, args=args) == ["ok", "1"]
+        stored = client.hmget(key, [DEF, EXTRA])
+        assert stored == [definition, extra]
+        check = [["release", "probe", field_digest(definition, extra), "", "", "", "", ""]]
+        assert script(keys=keys, args=[DEF, META, EXTRA, json.dumps(check)]) == ["ok", "1"]
+    finally:
+        client.delete(*keys)
+        client.close()
 
 
 @pytest.mark.parametrize("ensure_ascii", [True, False])
