@@ -276,3 +276,20 @@ def test_meta_round_trip_and_missing():
     assert codec.decode_meta(created) == RunState(datetime(2025, 1, 1, tzinfo=UTC), 0)
     with pytest.raises(DecodeError):
         codec.decode_meta('{"last_run_at": 5}')
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"misfire": "sometimes"}, "misfire"),
+        ({"labels": {"a": 1}}, "labels"),
+        ({"jitter": "lots"}, "jitter"),
+        ({"start_at": "yesterday"}, "redbeat_sync field"),
+    ],
+)
+def test_bad_values_in_extra_field_are_decode_errors(patch: dict, message: str):
+    encoded = encode_entry(ROUND_TRIP[0])
+    extra = {**json.loads(encoded.extra), **patch}
+    with pytest.raises(DecodeError, match=message):
+        decode_entry("every", encoded.definition, json.dumps(extra))

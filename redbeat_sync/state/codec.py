@@ -22,7 +22,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from functools import lru_cache
+from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..entry import (
@@ -31,6 +32,7 @@ from ..entry import (
     Cron,
     Entry,
     Every,
+    MisfirePolicy,
     RRule,
     RunState,
     Schedule,
@@ -41,6 +43,7 @@ from ..entry import (
 )
 
 EXTRA_VERSION = 1
+MISFIRE_POLICIES = get_args(MisfirePolicy)
 #: Schedule written for RedBeat when the real one (a one-off ``at``) has no encoding.
 INERT_PLACEHOLDER_SECONDS = 86400.0
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
@@ -344,6 +347,50 @@ def decode_extra(extra_raw: str | None) -> dict[str, Any] | None:
     return extra
 
 
+@lru_cache(maxsize=256)
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
+    """Entry fields kept in our extra field, checked (a typo must not crash beat later)."""
+    zone = extra.get("timezone") or beat_timezone
+    if not isinstance(zone, str) or not _known_zone(zone):
+        raise DecodeError(f"unknown time zone {zone!r}")
+    labels = extra.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise DecodeError(f"labels must map strings to strings, got {labels!r:.80}")
+    description = extra.get("description")
+    if description is not None and not isinstance(description, str):
+        raise DecodeError(f"bad description {description!r:.80}")
+    misfire = extra.get("misfire") or "catch_up"
+    if misfire not in MISFIRE_POLICIES:
+        raise DecodeError(f"unknown misfire policy {misfire!r}")
+    deadline = extra.get("deadline")
+    jitter = extra.get("jitter") or 0.0
+    for label, number in (("jitter", jitter), ("deadline", deadline)):
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, (int, float))
+        ):
+            raise DecodeError(f"bad {label} {number!r}")
+    return {
+        "timezone": zone,
+        "description": description,
+        "labels": dict(labels),
+        "start_at": _from_iso(extra.get("start_at")),
+        "end_at": _from_iso(extra.get("end_at")),
+        "jitter": float(jitter),
+        "misfire": misfire,
+        "deadline": float(deadline) if deadline is not None else None,
+    }
+
+
 def decode_entry(
     name: str, definition_raw: str, extra_raw: str | None, *, beat_timezone: str = "UTC"
 ) -> tuple[Entry, bool]:
@@ -372,16 +419,7 @@ def decode_entry(
     values: dict[str, Any] = {"timezone": beat_timezone}
     if extra is not None:
         try:
-            values.update(
-                timezone=str(extra.get("timezone") or beat_timezone),
-                description=extra.get("description"),
-                labels=dict(extra.get("labels") or {}),
-                start_at=_from_iso(extra.get("start_at")),
-                end_at=_from_iso(extra.get("end_at")),
-                jitter=float(extra.get("jitter") or 0.0),
-                misfire=extra.get("misfire") or "catch_up",
-                deadline=extra.get("deadline"),
-            )
+            values.update(_extra_fields(extra, beat_timezone))
             # Overrides only hold for the definition they were written with.
             overrides = "schedule" in extra or "enabled" in extra
             if overrides and extra.get("definition_sha1") == sha1(definition_raw):
