@@ -82,7 +82,11 @@ def _latest_slot(entry: Entry, first: datetime, now: datetime) -> datetime:
     slot = first
     for _ in range(_MAX_WALK):
         following = timing.next_fire_after(entry, slot)
-        if following is None or fire_time(entry, following) > now:
+        if following is None:
+            break
+        # UTC throughout: datetimes sharing a zone subtract and compare by wall time.
+        following = following.astimezone(UTC)
+        if fire_time(entry, following) > now:
             break
         slot = following
     return slot
@@ -92,7 +96,7 @@ def _next_score(entry: Entry, after_slot: datetime, now: datetime) -> tuple[int,
     following = timing.next_due(entry, after_slot, now)
     if following is None:
         return -1, None
-    fire = fire_time(entry, following)
+    fire = fire_time(entry, following.astimezone(UTC))
     return timing.score(fire), fire
 
 
