@@ -206,6 +206,7 @@ class _FileChecker:
             model = EntryModel.model_validate(raw)
         except ValidationError as error:
             self._add_validation(path, error)
+            self._check_json_parts(raw, path)
             return None
         before = len(self.problems)
         entry = self._build(name, model, defaults or _NO_DEFAULTS, path)
@@ -279,6 +280,15 @@ class _FileChecker:
             wkst=r.wkst,
             **by,
         )
+
+    def _check_json_parts(self, raw: Any, path: tuple[Any, ...]) -> None:
+        """JSON checks of an entry that failed validation, so they are reported too."""
+        if not isinstance(raw, dict):
+            return
+        for name, kind in (("args", list), ("kwargs", dict), ("options", dict)):
+            value = raw.get(name)
+            if isinstance(value, kind):
+                self._json_ready(value, (*path, name))
 
     def _json_ready(self, value: Any, path: tuple[Any, ...]) -> Any:
         """JSON-able copy: naive datetimes become UTC; NaN/inf and odd types are problems."""
