@@ -89,6 +89,15 @@ class RedBeatConfig:
     def schedule(self, value: dict[str, Any]) -> None:
         self.app.conf.beat_schedule = value
 
+    # celery-redbeat's own code (its get_redis, its entry class) may find this object
+    # as ``app.redbeat_conf`` in a process that uses both: it calls these two.
+    def is_key_in_conf(self, name: str) -> bool:
+        return _setting(self.app, name) is not _UNSET
+
+    def either_or(self, name: str, default: Any = None) -> Any:
+        value = _setting(self.app, name)
+        return default if value is _UNSET or (value is None and default is not None) else value
+
     def redis_settings(self) -> RedisSettings:
         """The connection layer's description of this Redis (shared with the CLI)."""
         return RedisSettings(

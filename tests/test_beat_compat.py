@@ -1,0 +1,169 @@
+"""Two-way compatibility with celery-redbeat 2.4 (the real package, on real Redis).
+
+- entries celery-redbeat wrote (its own ``save()``) run unchanged under our scheduler,
+  and the run history we write back is read by celery-redbeat;
+- entries with features only we honour (one-off, zoned cron, window) are loaded by
+  celery-redbeat's own scheduler without crashing and are not fired by it;
+- the entry API RedBeat users call works on ours (save/load/delete/score/rank...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+from beat_app import broker_url_for, make_app, queued
+from celery.schedules import crontab, schedule
+from redbeat import RedBeatScheduler as TheirScheduler
+from redbeat import RedBeatSchedulerEntry as TheirEntry
+from redbeat.schedules import rrule
+
+from redbeat_sync import RedBeatSchedulerEntry, Scheduler, SchedulerEntry
+from redbeat_sync.beat.scheduler import SLOT_HEADER
+from redbeat_sync.entry import At, Cron, Entry, Every, RunState
+from redbeat_sync.state.codec import decode_meta
+
+UTC = timezone.utc
+TASK = "tests.beat_app.record"
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app(redis_url: str, broker: redis.Redis):  # type: ignore[no-untyped-def]
+    return make_app(redis_url, broker_url_for(redis_url), result_expires=None)
+
+
+@pytest.fixture
+def beat(app) -> Iterator[Scheduler]:  # type: ignore[no-untyped-def]
+    scheduler = Scheduler(app)
+    scheduler.start()
+    assert scheduler.keeper is not None and scheduler.keeper.became_leader.wait(3)
+    yield scheduler
+    scheduler.close()
+
+
+def test_redbeat_written_entries_run_unchanged(app, beat, broker, redis_client) -> None:
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=2)
+    for name, sched in (
+        ("their-interval", schedule(timedelta(seconds=30))),
+        ("their-crontab", crontab(minute="*")),
+        ("their-rrule", rrule("MINUTELY", dtstart=long_ago)),
+    ):
+        entry = TheirEntry(name, TASK, sched, args=[name], app=app)
+        entry.last_run_at = now - timedelta(minutes=5)
+        entry.save()
+    # RedBeat writes scores it computed itself; set them overdue so both agree it's due.
+    beat.dispatch_once(now)
+    tasks = sorted(m["argsrepr"] for m in queued(broker))
+    assert tasks == ["['their-crontab']", "['their-interval']", "['their-rrule']"]
+    # Our run history is celery-redbeat's format: it loads it back.
+    loaded = TheirEntry.from_key("redbeat:their-interval", app=app)
+    assert loaded.total_run_count == 1
+    assert (
+        loaded.last_run_at
+        == decode_meta(redis_client.hget("redbeat:their-interval", "meta")).last_run_at
+    )
+    assert loaded.last_run_at <= now
+    beat.dispatch_once(now + timedelta(seconds=1))
+    assert len(queued(broker)) == 3  # nothing twice
+
+
+def test_redbeat_scheduler_survives_our_extra_features(app, redis_url, redis_client, broker):
+    now = datetime.now(UTC)
+    extras = [
+        Entry("one-off", TASK, At(now - timedelta(seconds=5)), args=["one-off"]),
+        Entry("zoned", TASK, Cron("*"), args=["zoned"], timezone="Asia/Tokyo"),
+        Entry("windowed", TASK, Every(1.0), args=["windowed"], start_at=now - timedelta(days=1)),
+        Entry("jittery", TASK, Every(1.0), args=["jittery"], jitter=5.0, misfire="skip"),
+    ]
+    for entry in extras:
+        SchedulerEntry.from_entry(entry, RunState(now - timedelta(hours=1)), app=app).save()
+        redis_client.zadd("redbeat::schedule", {f"redbeat:{entry.name}": 0})  # force a read
+    # celery-redbeat's scheduler in-process, with its own config (no lock: no beat_init).
+    their_app = make_app(
+        redis_url, broker_url_for(redis_url), redbeat_lock_key=None, result_expires=None
+    )
+    theirs = TheirScheduler(their_app, lazy=True)
+    theirs.tick()  # must not raise
+    sent = sorted(m["argsrepr"] for m in queued(broker))
+    # The rest are inert for it; jitter/misfire are features it merely ignores.
+    assert sent == ["['jittery']"]
+    for name in ("one-off", "zoned", "windowed"):
+        assert TheirEntry.from_key(f"redbeat:{name}", app=their_app).enabled is False
+
+
+def test_entry_api_save_load_delete(app, redis_client) -> None:
+    assert RedBeatSchedulerEntry is SchedulerEntry
+    entry = SchedulerEntry(
+        "api", TASK, schedule(timedelta(minutes=5)), args=[1], kwargs={"a": 2}, app=app
+    )
+    assert entry.key == SchedulerEntry.generate_key(app, "api") == "redbeat:api"
+    entry.save()
+    assert redis_client.zscore("redbeat::schedule", "redbeat:api") == entry.score
+    loaded = SchedulerEntry.from_key("redbeat:api", app=app)
+    assert (loaded.name, loaded.task, loaded.args, loaded.kwargs) == ("api", TASK, [1], {"a": 2})
+    assert loaded.schedule.run_every == timedelta(minutes=5)
+    assert loaded.rank == 0
+    assert abs(loaded.due_at - (entry.last_run_at + timedelta(minutes=5))) < timedelta(seconds=1)
+    assert loaded.is_due()[0] is False
+    # RedBeat reads what we saved.
+    theirs = TheirEntry.from_key("redbeat:api", app=app)
+    assert theirs.schedule.run_every == timedelta(minutes=5)
+    loaded.delete()
+    assert not redis_client.exists("redbeat:api")
+    assert redis_client.zscore("redbeat::schedule", "redbeat:api") is None
+    with pytest.raises(KeyError):
+        SchedulerEntry.from_key("redbeat:api", app=app)
+
+
+def test_entry_api_reschedule_next_and_due(app, redis_client) -> None:
+    entry = SchedulerEntry("r", TASK, schedule(timedelta(seconds=60)), app=app).save()
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    entry.reschedule(long_ago)
+    loaded = SchedulerEntry.from_key(entry.key, app=app)
+    assert loaded.last_run_at == long_ago
+    assert loaded.is_due()[0] is True
+    assert abs(loaded.due_at - datetime.now(UTC)) < timedelta(seconds=2)  # overdue: now
+    advanced = next(loaded)
+    assert advanced.total_run_count == 1
+    assert decode_meta(redis_client.hget(entry.key, "meta")).total_run_count == 1
+    assert redis_client.zscore("redbeat::schedule", entry.key) == advanced.score
+
+
+def test_entry_api_never_run_and_exhausted(app) -> None:
+    once = SchedulerEntry.from_entry(
+        Entry("at", TASK, At(datetime.now(UTC) - timedelta(minutes=1))),
+        RunState(datetime.now(UTC)),
+        app=app,
+    )
+    assert once.due_at is None and once.score == -1
+    fresh = SchedulerEntry("fresh", TASK, schedule(timedelta(seconds=60)), app=app)
+    fresh.last_run_at = None
+    assert abs(fresh.due_at - datetime.now(UTC)) < timedelta(seconds=2)  # never run: now
+
+
+def test_rrule_first_occurrence_scored_at_dtstart(app) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    entry = SchedulerEntry("rr", TASK, rrule("HOURLY", dtstart=start), app=app)
+    entry.last_run_at = None
+    assert entry.score == int(start.timestamp())  # RedBeat #74 skipped this one
+
+
+def test_slot_header_marks_the_run(app, beat, broker) -> None:
+    now = datetime.now(UTC)
+    SchedulerEntry.from_entry(
+        Entry("h", TASK, Every(60.0)), RunState(now - timedelta(seconds=61)), app=app
+    ).save()
+    beat.dispatch_once(now)
+    (message,) = queued(broker)
+    assert message[SLOT_HEADER] == (now - timedelta(seconds=1)).isoformat()
