@@ -122,19 +122,32 @@ def best_plan(client: Any, paths: list[Path], repeats: int) -> tuple[dict[str, f
     return best, plan
 
 
+def peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM), in KiB.
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark over fork+exec
+    into the child's ``ru_maxrss`` (and so into the parent's RUSAGE_CHILDREN), which
+    would charge the plan with the benchmark's own memory.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child_plan(url: str, directory: str) -> None:
     """Subprocess body: one plan, then print timings and this process's peak RSS."""
     client = connect(url)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_kb()
     phases, plan = sync_plan(client, sorted(Path(directory).glob("*.yaml")))
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
                 "phases": phases,
                 "counts": plan.summary(),
                 "maxrss_kb_before_plan": rss_before,
-                "maxrss_kb": rss_peak,
+                "maxrss_kb": peak_rss_kb(),
+                "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             }
         )
     )
