@@ -229,8 +229,8 @@ class _FileChecker:
                 self._add(where, "misfire: deadline needs `deadline:` (a duration like 10m)")
         elif m.deadline is not None:
             self._add((*path, "deadline"), "deadline only applies with `misfire: deadline`")
-        start_at = _localize(m.start_at, zone)
-        end_at = _localize(m.end_at, zone)
+        start_at = self._instant(m.start_at, zone, (*path, "start_at"))
+        end_at = self._instant(m.end_at, zone, (*path, "end_at"))
         if start_at and end_at and end_at <= start_at:
             self._add((*path, "end_at"), "end_at must be after start_at")
         options = self._json_ready({**d.options, **m.options}, (*path, "options"))
@@ -262,11 +262,13 @@ class _FileChecker:
             return Cron.from_expression(s.cron)
         if isinstance(s, models.EverySchedule):
             return Every(s.every, s.relative)
+        where = (*path, "schedule", s.__class__.__name__.removesuffix("Schedule").lower())
         if isinstance(s, models.AtSchedule):
-            return At(_localize(s.at, zone))  # type: ignore[arg-type]
+            when = self._instant(s.at, zone, where)
+            return At(when) if when else None
         r = s.rrule
-        dtstart = _localize(r.dtstart, zone)
-        until = _localize(r.until, zone)
+        dtstart = self._instant(r.dtstart, zone, (*where, "dtstart"))
+        until = self._instant(r.until, zone, (*where, "until"))
         if dtstart and until and until < dtstart:
             self._add((*path, "schedule", "rrule", "until"), "until must not be before dtstart")
             return None
@@ -280,6 +282,19 @@ class _FileChecker:
             wkst=r.wkst,
             **by,
         )
+
+    def _instant(self, value: datetime | None, zone: Any, path: tuple[Any, ...]) -> datetime | None:
+        """An aware date-time (naive ones are in ``zone``) that UTC can also express."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        try:
+            value.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            self._add(path, "date-time out of range (years 1 to 9999 in UTC)")
+            return None
+        return value
 
     def _check_json_parts(self, raw: Any, path: tuple[Any, ...]) -> None:
         """JSON checks of an entry that failed validation, so they are reported too."""
@@ -304,7 +319,7 @@ class _FileChecker:
         if kind is list:
             return [self._json_ready(v, (*path, i)) for i, v in enumerate(value)]
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return self._instant(value, _UTC, path)
         self._add(path, f"a {kind.__name__} cannot be sent to Celery as JSON")
         return value
 
@@ -317,11 +332,7 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """Naive date-times in a file mean the entry's own time zone."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=zone)
+_UTC = timezone.utc
 
 
 # --------------------------------------------------------------------------- messages
