@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -382,6 +383,24 @@ def test_reschedule_score_never_later_than_true_next_due(
     # any score at or before now means "look at it on the next tick": not late
     assert stored <= max(true_due, NOW).timestamp()
     assert stored == timing.score(timing.next_due(new, hint_at, NOW))
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York"])
+def test_cron_score_cache_is_exact(zone: str) -> None:
+    from redbeat_sync.state.writer import _ScoreCache
+
+    rng = random.Random(zone)
+    crons = [Cron("*/7"), Cron("30", "2"), Cron("0", "*/3", "*", "*", "1-5"), Cron("59", "23")]
+    # around the 2026 spring-forward and fall-back transitions and a quiet day
+    days = [(3, 8), (3, 29), (10, 25), (11, 1), (6, 1)]
+    bases = [datetime(2026, month, day, tzinfo=timezone.utc) for month, day in days]
+    for cron in crons:
+        entry = job(1, schedule=cron, timezone=zone)
+        cache = _ScoreCache(NOW)
+        for _ in range(60):
+            last = rng.choice(bases) + timedelta(seconds=rng.randrange(3 * 86400), microseconds=7)
+            exact = timing.score(timing.next_due(entry, last, NOW))
+            assert cache.score(entry, last) == exact, (cron, zone, last)
 
 
 def test_exhausted_schedule_scores_minus_one(redis_client: redis.Redis) -> None:

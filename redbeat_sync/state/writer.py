@@ -57,7 +57,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from .. import timing
-from ..entry import Entry, RunState
+from ..entry import Cron, Entry, RunState
 from ..errors import UserError
 from . import layout as layout_module
 from .codec import encode_entry, encode_meta
@@ -162,6 +162,11 @@ class _ScoreCache:
         self._cache: dict[tuple[Any, ...], int] = {}
 
     def score(self, entry: Entry, last_run_at: datetime | None) -> int:
+        if last_run_at is not None and isinstance(entry.schedule, Cron):
+            # Cron fires on whole minutes, so "next fire strictly after t" is the same
+            # for every t within one minute: entries sharing a cron line that last ran
+            # in the same minute (the usual case) share one croniter evaluation.
+            last_run_at = last_run_at.replace(second=0, microsecond=0)
         key = (_timing_view(entry), last_run_at)
         try:
             return self._cache[key]
