@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ..entry import At, Cron, Entry, Every, RRule, Schedule
-from ..spec.durations import format_duration
+from ..describe import describe_schedule
+from ..entry import Entry
 from ..state.model import StoredEntry
 from ..state.reader import read_state
 from ..state.synclock import read_sync_lock
@@ -18,27 +18,6 @@ from ..timing import next_due
 from ._common import EXIT_OK, Target, run_guarded, target_options
 
 SCOPES = ("all", "managed", "unmanaged")
-
-
-def describe_schedule(schedule: Schedule) -> str:
-    if isinstance(schedule, Cron):
-        return f"cron {schedule.expression}"
-    if isinstance(schedule, Every):
-        return f"every {format_duration(schedule.seconds)}" + (
-            " (relative)" if schedule.relative else ""
-        )
-    if isinstance(schedule, RRule):
-        parts = [f"rrule {schedule.freq}"]
-        if schedule.interval != 1:
-            parts.append(f"interval={schedule.interval}")
-        for name in ("byweekday", "byhour", "byminute"):
-            value = getattr(schedule, name)
-            if value:
-                parts.append(f"{name}={','.join(map(str, value))}")
-        return " ".join(parts)
-    if isinstance(schedule, At):
-        return f"at {schedule.when.isoformat()}"
-    return str(schedule)
 
 
 def _local(moment: datetime | None, entry: Entry) -> str:
@@ -68,7 +47,9 @@ def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
         schedule=describe_schedule(entry.schedule),
         timezone=entry.timezone,
         enabled=entry.enabled,
-        last_run=_local(stored.run.last_run_at, entry),
+        # RedBeat stamps last_run_at at creation so a new entry doesn't fire at once:
+        # with no run counted, that stamp is not a run.
+        last_run=_local(stored.run.last_run_at, entry) if stored.run.total_run_count else "never",
         next_run=_local(due, entry) if entry.enabled else "disabled",
         requires_scheduler=list(stored.requires_scheduler),
     )

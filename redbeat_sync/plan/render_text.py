@@ -19,6 +19,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..describe import describe_schedule
 from ..entry import Entry
 from .actions import ABSENT, Action, Plan
 
@@ -54,11 +55,9 @@ def format_time(moment: datetime) -> str:
 
 def _describe_entry(entry: Entry) -> list[str]:
     """Short lines summing up an entry (for creates and deletes)."""
-    schedule = entry.schedule.to_canonical()
-    kind = next(iter(schedule))
     lines = [
         f"task: {format_value(entry.task)}",
-        f"schedule: {kind} {format_value(schedule[kind])} ({entry.timezone})",
+        f"schedule: {describe_schedule(entry.schedule)} ({entry.timezone})",
     ]
     for name in ("args", "kwargs", "options"):
         value = getattr(entry, name)
