@@ -116,7 +116,7 @@ def _fetch_chunks(
     for chunk in _chunks(names, chunk_size):
         with client.pipeline(transaction=False) as pipe:
             for name in chunk:
-                pipe.hmget(layout.entry_key(name), _FIELDS)
+                pipe.execute_command("HMGET", layout.entry_key(name), *_FIELDS)
             if scores is None:
                 for name in chunk:
                     pipe.zscore(layout.schedule_key, layout.entry_key(name))
