@@ -19,6 +19,8 @@ early scores to the true due time, so those writes are fenced and CAS'd as well.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,31 +31,53 @@ from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
 CLAIM_SCRIPT = """
 -- KEYS[1] schedule zset, KEYS[2] lock key (unused when ARGV[1] == ''), KEYS[3..] entries
 -- ARGV[1] our lock token ('' = lock disabled), ARGV[2..4] fields: definition, meta, extra
--- then 4 values per entry: digest of definition.."\\0"..extra, meta as read ('' = none),
--- new meta ('' = leave meta alone), new score
--- Returns -1 if the lock is not ours, else a list of 1 (claimed) / 0 (changed meanwhile).
+-- ARGV[5] JSON array, one [digest, meta_seen, new_meta, score] per entry key:
+--   digest = sha1(definition .. "\\0" .. extra), meta_seen = sha1 of meta as read
+--   ('' read as ''),
+--   new_meta = '' to leave meta alone.  (One JSON argument instead of 4 per entry:
+--   packing thousands of arguments was the client's main cost.)
+-- Returns -1 if the lock is not ours, else a string of '1' (claimed) / '0' (changed
+-- meanwhile), one character per entry (cheaper to parse than a list).
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return -1
 end
 local F_DEF, F_META, F_EXTRA = ARGV[2], ARGV[3], ARGV[4]
+local items = cjson.decode(ARGV[5])
 local out = {}
 for i = 3, #KEYS do
   local key = KEYS[i]
-  local base = 4 + (i - 3) * 4
+  local item = items[i - 2]
   local got = redis.call('HMGET', key, F_DEF, F_META, F_EXTRA)
-  local ok = 0
-  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == ARGV[base + 1]
-      and (got[2] or '') == ARGV[base + 2] then
-    if ARGV[base + 3] ~= '' then
-      redis.call('HSET', key, F_META, ARGV[base + 3])
+  local ok = '0'
+  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == item[1]
+      and redis.sha1hex(got[2] or '') == item[2] then
+    if item[3] ~= '' then
+      redis.call('HSET', key, F_META, item[3])
     end
-    redis.call('ZADD', KEYS[1], ARGV[base + 4], key)
-    ok = 1
+    redis.call('ZADD', KEYS[1], item[4], key)
+    ok = '1'
   end
   out[#out + 1] = ok
 end
+return table.concat(out)
+"""
+
+#: Loads many entries in one call as one flat reply (3 values per key, '' where a
+#: field is missing): a third of the client time of a pipeline of HMGETs.
+LOAD_SCRIPT = """
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], ARGV[1], ARGV[2], ARGV[3])
+  out[#out + 1] = v[1] or ''
+  out[#out + 1] = v[2] or ''
+  out[#out + 1] = v[3] or ''
+end
 return out
 """
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 class LockLost(Exception):
@@ -74,6 +98,15 @@ class Claimer:
         self.layout = layout
         self.lock_key = lock_key
         self._script = client.register_script(CLAIM_SCRIPT)
+        self._load = client.register_script(LOAD_SCRIPT)
+
+    def load(self, keys: Sequence[str]) -> list[list[str | None]]:
+        """``[definition, meta, extra]`` of each key (None where missing), one call."""
+        if not keys:
+            return []
+        flat = self._load(keys=list(keys), args=[DEFINITION_FIELD, META_FIELD, EXTRA_FIELD])
+        values = [v or None for v in flat]
+        return [values[i : i + 3] for i in range(0, len(values), 3)]
 
     def claim(self, claims: Sequence[Claim], token: str | None) -> list[bool]:
         """Apply ``claims`` in one call; True where the entry was claimed/moved.
@@ -86,19 +119,17 @@ class Claimer:
         if self.lock_key and not token:
             raise LockLost("no lock token")
         keys = [self.layout.schedule_key, self.lock_key or self.layout.schedule_key]
-        args: list[str | int] = [
-            token or "" if self.lock_key else "",
-            DEFINITION_FIELD,
-            META_FIELD,
-            EXTRA_FIELD,
-        ]
-        for claim in claims:
-            keys.append(claim.key)
-            args.extend((claim.digest, claim.meta_seen, claim.new_meta, claim.score))
-        result = self._script(keys=keys, args=args)
+        keys.extend(claim.key for claim in claims)
+        payload = json.dumps(
+            [[c.digest, _sha1(c.meta_seen), c.new_meta, c.score] for c in claims]
+        )
+        args = [(token or "") if self.lock_key else "", DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
+        result = self._script(keys=keys, args=[*args, payload])
         if result == -1:
             raise LockLost("the leader lock is held by another beat")
-        return [bool(x) for x in result]
+        if isinstance(result, bytes):
+            result = result.decode()
+        return [flag == "1" for flag in result]
 
 
-__all__ = ["CLAIM_SCRIPT", "Claim", "Claimer", "LockLost"]
+__all__ = ["CLAIM_SCRIPT", "LOAD_SCRIPT", "Claim", "Claimer", "LockLost"]

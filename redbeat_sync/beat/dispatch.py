@@ -24,7 +24,7 @@ import redis
 
 from ..entry import Entry, RunState
 from ..state import codec
-from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
+from ..state.layout import Layout
 from ..state.model import field_digest
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
@@ -98,10 +98,7 @@ class Dispatcher:
         return float(found[0][1]) if found else None
 
     def load(self, keys: Sequence[str]) -> list[Loaded]:
-        with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hmget(key, DEFINITION_FIELD, META_FIELD, EXTRA_FIELD)
-            rows = pipe.execute()
+        rows = self.claimer.load(keys)
         loaded: list[Loaded] = []
         gone: list[str] = []
         for key, (definition, meta, extra) in zip(keys, rows, strict=True):

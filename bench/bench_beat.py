@@ -1,0 +1,328 @@
+"""Beat benchmark: redbeat_sync.Scheduler vs celery-redbeat's scheduler, same Redis.
+
+Run:  .venv/bin/python bench/bench_beat.py [--total 100000] [--due 1000 5000]
+
+1. Dispatch: ``--total`` entries (intervals, crons, rrules in UTC so celery-redbeat
+   can run every one) of which ``--due`` are overdue.  Each scheduler, on the same
+   freshly written state, sends every due entry; broker publishing is stubbed out
+   identically on both sides (``apply_async`` only counts), so the figure is the
+   scheduler's own work: finding, loading, deciding, recording runs.
+2. Change pick-up: a beat asleep with nothing due for 30 s; an entry made due by
+   ``SchedulerEntry.reschedule()`` / ``redbeat-sync apply`` (the writer) - time until
+   beat sends it.
+3. Failover: two real ``celery beat`` processes with the default lock timeout;
+   SIGKILL the leader, time until the standby holds the lock and sends.
+
+Everything runs on a throwaway redis-server this script starts and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redbeat_sync.beat.config import DEFAULT_LOCK_TIMEOUT  # noqa: E402
+from redbeat_sync.beat.lock import read_beat_lock  # noqa: E402
+from redbeat_sync.beat.scheduler import Scheduler  # noqa: E402
+from redbeat_sync.devserver import running_redis  # noqa: E402
+from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState  # noqa: E402
+from redbeat_sync.state.codec import encode_entry, encode_meta  # noqa: E402
+from redbeat_sync.state.layout import Layout  # noqa: E402
+from redbeat_sync.state.model import Put  # noqa: E402
+from redbeat_sync.state.writer import write  # noqa: E402
+
+UTC = timezone.utc
+LAYOUT = Layout()
+TASK = "bench.noop"
+
+
+def make_app(url: str, **conf: Any) -> Celery:
+    app = Celery("bench", broker=url.rsplit("/", 1)[0] + "/1", set_as_current=False)
+    app.conf.update(
+        redbeat_redis_url=url, timezone="UTC", result_expires=None, beat_max_loop_interval=30
+    )
+    app.conf.update(conf)
+    return app
+
+
+class CountingScheduler(Scheduler):
+    """Ours, with broker publishing stubbed (counts instead of sending)."""
+
+    sent_at: list[float]
+
+    def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kw: Any):
+        self.sent_at = getattr(self, "sent_at", [])
+        self.sent_at.append(time.perf_counter())
+
+
+def counting_redbeat(app: Celery) -> Any:
+    from redbeat import RedBeatScheduler
+
+    class CountingRedBeat(RedBeatScheduler):
+        sent = 0
+
+        def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kw: Any):
+            self.sent += 1
+
+    return CountingRedBeat(app, lazy=True)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def schedule_for(i: int) -> Any:
+    kind = i % 20
+    if kind < 10:
+        return Every(float((60, 300, 900, 3600)[i % 4]))
+    if kind < 17:
+        return Cron(str(i % 60), "*")
+    return RRule("hourly", dtstart=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def populate(client: redis.Redis, total: int, due: int) -> None:
+    """Fresh state: ``due`` overdue entries among ``total``; identical every call."""
+    client.flushdb()
+    now = datetime.now(UTC)
+    fresh = encode_meta(RunState(now))
+    stale = encode_meta(RunState(now - timedelta(hours=3)))
+    due_every = max(1, total // due)
+    pipe = client.pipeline(transaction=False)
+    for i in range(total):
+        entry = Entry(f"job-{i:06d}", TASK, schedule_for(i), args=[i], options={"queue": "q"})
+        is_due = i % due_every == 0 and i // due_every < due
+        key = LAYOUT.entry_key(entry.name)
+        pipe.hset(key, mapping={
+            "definition": encode_entry(entry, managed=False).definition,
+            "meta": stale if is_due else fresh,
+        })  # fmt: skip
+        score = now - timedelta(minutes=1) if is_due else now + timedelta(hours=1)
+        pipe.zadd(LAYOUT.schedule_key, {key: int(score.timestamp())})
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+
+
+# --------------------------------------------------------------------------- 1. dispatch
+
+
+def time_ours(url: str, due: int) -> float:
+    beat = CountingScheduler(make_app(url))
+    beat.start()
+    assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+    beat.sent_at = []
+    started = time.perf_counter()
+    while len(beat.sent_at) < due:
+        beat.dispatch_once()
+        if time.perf_counter() - started > 120:
+            raise RuntimeError(f"ours sent only {len(beat.sent_at)} of {due}")
+    elapsed = time.perf_counter() - started
+    beat.close()
+    return elapsed
+
+
+def time_theirs(url: str, due: int) -> float:
+    sched = counting_redbeat(make_app(url, redbeat_lock_key=None))
+    started = time.perf_counter()
+    while sched.sent < due:
+        sched.tick()
+        if time.perf_counter() - started > 300:
+            raise RuntimeError(f"celery-redbeat sent only {sched.sent} of {due}")
+    return time.perf_counter() - started
+
+
+def bench_dispatch(url: str, client: redis.Redis, total: int, dues: list[int]) -> list[str]:
+    lines = []
+    for due in dues:
+        populate(client, total, due)
+        theirs = time_theirs(url, due)
+        populate(client, total, due)
+        ours = time_ours(url, due)
+        line = (
+            f"dispatch {due:>5} due among {total}: celery-redbeat {theirs:7.3f}s   "
+            f"redbeat-sync {ours:6.3f}s   ratio {theirs / ours:5.1f}x"
+        )
+        print(line, flush=True)
+        lines.append(line)
+    return lines
+
+
+# --------------------------------------------------------------------------- 2. pick-up
+
+
+def bench_pickup(url: str, client: redis.Redis, rounds: int = 10) -> list[str]:
+    from redbeat_sync.beat.entry import SchedulerEntry
+
+    client.flushdb()
+    app = make_app(url)
+    beat = CountingScheduler(app)
+    beat.sent_at = []
+    beat.start()
+    assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            beat.tick()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    save_lat: list[float] = []
+    apply_lat: list[float] = []
+    try:
+        for i in range(rounds):
+            time.sleep(0.3)  # asleep: nothing due for 30 s
+            entry = SchedulerEntry.from_entry(
+                Entry(f"pick-{i}", TASK, Every(3600.0)), RunState(datetime.now(UTC)), app=app
+            ).save()
+            time.sleep(0.2)
+            before = len(beat.sent_at)
+            t0 = time.perf_counter()
+            entry.reschedule(datetime.now(UTC) - timedelta(hours=2))
+            while len(beat.sent_at) == before and time.perf_counter() - t0 < 5:
+                time.sleep(0.001)
+            save_lat.append(beat.sent_at[-1] - t0)
+            time.sleep(0.3)
+            before = len(beat.sent_at)
+            when = datetime.now(UTC) + timedelta(seconds=0.5)
+            write(client, LAYOUT, [Put(Entry(f"apply-{i}", TASK, At(when)), None)])
+            t_when = time.perf_counter() + (when - datetime.now(UTC)).total_seconds()
+            while len(beat.sent_at) == before and time.perf_counter() - t_when < 5:
+                time.sleep(0.001)
+            apply_lat.append(beat.sent_at[-1] - t_when)
+    finally:
+        stop.set()
+        if beat.listener is not None:
+            beat.listener.event.set()
+        thread.join(5)
+        beat.close()
+
+    def fmt(values: list[float]) -> str:
+        values = sorted(values)
+        return (
+            f"median {statistics.median(values) * 1000:6.1f} ms, "
+            f"max {values[-1] * 1000:6.1f} ms"
+        )
+
+    lines = [
+        f"pick-up after save()/reschedule() (beat asleep, max interval 30 s): {fmt(save_lat)}",
+        f"pick-up after apply (one-off due 0.5 s later; lateness past due): {fmt(apply_lat)}",
+    ]
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
+# --------------------------------------------------------------------------- 3. failover
+
+
+def bench_failover(url: str, client: redis.Redis, rounds: int = 3) -> list[str]:
+    client.flushdb()
+    redis.Redis.from_url(url.rsplit("/", 1)[0] + "/1").flushdb()
+    env = dict(
+        os.environ,
+        BEAT_TEST_REDIS=url,
+        BEAT_TEST_BROKER=url.rsplit("/", 1)[0] + "/1",
+        PYTHONPATH=str(ROOT),
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.beat_app", "beat",
+             "-S", "redbeat_sync.Scheduler", "-l", "warning", "-s", f"/tmp/bench-beat-{len(procs)}"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(proc)
+        return proc
+
+    app = make_app(url)
+    from redbeat_sync.beat.entry import SchedulerEntry
+
+    SchedulerEntry.from_entry(
+        Entry("tick", "tests.beat_app.record", Every(0.5), args=["tick"]),
+        RunState(datetime.now(UTC)),
+        app=app,
+    ).save()
+
+    def holder_pid() -> int | None:
+        info = read_beat_lock(client, LAYOUT)
+        return info["pid"] if info else None
+
+    takeovers: list[float] = []
+    first_sends: list[float] = []
+    try:
+        start()
+        start()
+        for _ in range(rounds):
+            deadline = time.monotonic() + 30
+            while holder_pid() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            leader = next(p for p in procs if p.pid == holder_pid())
+            time.sleep(2)
+            leader.send_signal(signal.SIGKILL)
+            leader.wait()
+            killed = time.monotonic()
+            sent_before = client.llen("celery")  # nothing consumes: count the queue
+            broker = redis.Redis.from_url(url.rsplit("/", 1)[0] + "/1")
+            sent_before = broker.llen("celery")
+            while holder_pid() in (None, leader.pid) and time.monotonic() - killed < 60:
+                time.sleep(0.02)
+            takeovers.append(time.monotonic() - killed)
+            while broker.llen("celery") == sent_before and time.monotonic() - killed < 60:
+                time.sleep(0.02)
+            first_sends.append(time.monotonic() - killed)
+            start()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+    line = (
+        f"failover (lock timeout {DEFAULT_LOCK_TIMEOUT:g}s, leader SIGKILLed, {rounds} rounds): "
+        f"standby holds the lock after {statistics.mean(takeovers):.2f}s "
+        f"(max {max(takeovers):.2f}s), first send after {statistics.mean(first_sends):.2f}s "
+        f"(max {max(first_sends):.2f}s)"
+    )
+    print(line, flush=True)
+    return [line]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--total", type=int, default=100_000)
+    parser.add_argument("--due", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--skip-failover", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    lines: list[str] = []
+    with running_redis() as server:
+        url = server.url
+        client = redis.Redis.from_url(url, decode_responses=True)
+        lines += bench_dispatch(url, client, args.total, args.due)
+        lines += bench_pickup(url, client)
+        if not args.skip_failover:
+            lines += bench_failover(url, client)
+    if args.json:
+        Path(args.json).write_text(json.dumps(lines, indent=2))
+
+
+if __name__ == "__main__":
+    main()
