@@ -38,7 +38,7 @@ def test_second_acquirer_waits_then_names_holder(redis_client: redis.Redis) -> N
     with pytest.raises(UserError) as caught:
         second.acquire(wait=0.4)
     waited = time.monotonic() - started
-    assert 0.35 <= waited < 2.0
+    assert 0.35 <= waited < 5.0  # generous: the test machine may be busy
     message = str(caught.value)
     assert message.startswith("another apply holds the sync lock: alice@laptop")
     assert f"(lock id {first.lock_id})" in message
@@ -103,11 +103,13 @@ def test_expired_lock_is_not_released_or_refreshed_by_old_holder(
 
 
 def test_refresh_extends_ttl(redis_client: redis.Redis) -> None:
-    lock = SyncLock(redis_client, LAYOUT, ttl=0.3)
+    lock = SyncLock(redis_client, LAYOUT, ttl=5)
     lock.acquire(wait=0)
-    for _ in range(4):
-        time.sleep(0.15)
-        lock.refresh()
+    time.sleep(0.3)
+    before = redis_client.pttl(LAYOUT.sync_lock_key)
+    assert before <= 4_700
+    lock.refresh()
+    assert redis_client.pttl(LAYOUT.sync_lock_key) > before + 200
     assert read_sync_lock(redis_client, LAYOUT)["id"] == lock.lock_id  # type: ignore[index]
     lock.release()
 
