@@ -306,7 +306,15 @@ class _FileChecker:
                 self._json_ready(value, (*path, name))
 
     def _json_ready(self, value: Any, path: tuple[Any, ...]) -> Any:
-        """JSON-able copy: naive datetimes become UTC; NaN/inf and odd types are problems."""
+        """JSON-able value: naive datetimes become UTC; NaN/inf and odd types are problems.
+
+        The common case (only text, numbers, booleans, null) is returned as it is.
+        """
+        if _plain_json(value):
+            return value
+        return self._json_fixed(value, path)
+
+    def _json_fixed(self, value: Any, path: tuple[Any, ...]) -> Any:
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
             return value
@@ -315,9 +323,9 @@ class _FileChecker:
                 self._add(path, f"{value} is not a finite number, which JSON cannot carry")
             return value
         if kind is dict:
-            return {k: self._json_ready(v, (*path, k)) for k, v in value.items()}
+            return {k: self._json_fixed(v, (*path, k)) for k, v in value.items()}
         if kind is list:
-            return [self._json_ready(v, (*path, i)) for i, v in enumerate(value)]
+            return [self._json_fixed(v, (*path, i)) for i, v in enumerate(value)]
         if isinstance(value, datetime):
             return self._instant(value, _UTC, path)
         self._add(path, f"a {kind.__name__} cannot be sent to Celery as JSON")
@@ -333,6 +341,25 @@ def _zone(name: str) -> ZoneInfo:
 
 
 _UTC = timezone.utc
+_SIMPLE = (str, int, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    """True when ``value`` holds only text, whole numbers, finite floats, booleans, null."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind not in _SIMPLE:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- messages

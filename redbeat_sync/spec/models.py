@@ -11,7 +11,6 @@ JSON-able args) are applied by ``loader`` when it builds ``entry.Entry`` objects
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -52,6 +51,9 @@ NAME_PATTERN = (
 )
 
 
+_NAME_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Cc + line separators
+
+
 def entry_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a RedBeat entry name, or None when it can."""
     if not name:
@@ -60,14 +62,19 @@ def entry_name_problem(name: str) -> str | None:
         return f"entry names are at most {MAX_NAME_LENGTH} characters (this one has {len(name)})"
     if name.startswith(":"):
         return "entry names must not start with ':' (that would collide with RedBeat's own keys)"
-    for char in name:
-        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
-            return f"entry names must not contain control characters or line breaks ({char!r})"
+    bad = _NAME_BAD_CHARS.search(name)
+    if bad:
+        return f"entry names must not contain control characters or line breaks ({bad.group()!r})"
     return None
 
 
+@lru_cache(maxsize=8192)
+def _is_task_name(value: str) -> bool:
+    return _TASK_RE.fullmatch(value) is not None
+
+
 def _check_task(value: str) -> str:
-    if not _TASK_RE.fullmatch(value):
+    if not _is_task_name(value):
         raise ValueError(
             f"expected a dotted Python name of a Celery task, like app.tasks.send_report; "
             f"got {value!r}"
