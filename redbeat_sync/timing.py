@@ -40,7 +40,8 @@ Interval (``Every``): fire times are ``last_run_at + k * seconds``; with no run
 history, ``next_fire_times`` counts from now (a created entry gets ``last_run_at`` =
 save time, so it first fires one interval later, like RedBeat).  ``relative``
 intervals use Celery's own rounding (``celery.utils.time.remaining``), as RedBeat does.
-A cron expression that names no date (``0 0 30 2 *``) never fires (None).
+A cron expression that names no date (``0 0 30 2 *``), or an rrule whose by-rules
+select nothing, never fires (None).
 
 RRule: evaluated with dateutil, ``dtstart`` converted to the entry's zone so ``byhour``
 means local hours; no ``dtstart`` means "from now".  ``count``/``until`` exhaustion
@@ -212,13 +213,27 @@ def _weekday(n: int) -> du_rrule.weekday:
     return du_rrule.weekdays[n]
 
 
+#: Rule frequencies whose periods have a fixed wall-clock length.
+_FIXED_PERIODS = {
+    "weekly": timedelta(weeks=1),
+    "daily": timedelta(days=1),
+    "hourly": timedelta(hours=1),
+    "minutely": timedelta(minutes=1),
+    "secondly": timedelta(seconds=1),
+}
+
+
 @lru_cache(maxsize=1024)
 def _rrule(rule: RRule, zone_name: str) -> du_rrule.rrule:
+    """Rules that must be walked from dtstart (count, monthly/yearly); their
+    occurrences are few per year, or bounded by count, so dateutil may cache them."""
     assert rule.dtstart is not None
-    return _build_rrule(rule, zone_name, rule.dtstart)
+    return _build_rrule(rule, zone_name, rule.dtstart, cache=True)
 
 
-def _build_rrule(rule: RRule, zone_name: str, dtstart: datetime) -> du_rrule.rrule:
+def _build_rrule(
+    rule: RRule, zone_name: str, dtstart: datetime, *, cache: bool = False
+) -> du_rrule.rrule:
     tz = zone(zone_name)
     return du_rrule.rrule(
         RRULE_FREQUENCIES.index(rule.freq),
@@ -237,21 +252,42 @@ def _build_rrule(rule: RRule, zone_name: str, dtstart: datetime) -> du_rrule.rru
         byhour=rule.byhour,
         byminute=rule.byminute,
         bysecond=rule.bysecond,
-        cache=True,
+        cache=cache,
     )
 
 
-def _rrule_for(rule: RRule, zone_name: str, anchor: datetime) -> du_rrule.rrule:
-    if rule.dtstart is not None:
+def _rrule_for(rule: RRule, zone_name: str, after: datetime) -> du_rrule.rrule:
+    """A dateutil rule that gives the same occurrences as ``rule`` after ``after``.
+
+    dateutil walks every period from dtstart, so a minutely rule started a year ago
+    costs ~500k steps per question (RedBeat pays that on every tick).  Without a
+    count, moving dtstart forward by whole periods (in wall-clock time, as dateutil
+    iterates) keeps the phase and every default dateutil takes from dtstart (time of
+    day, weekday), so the occurrences after ``after`` are unchanged.
+    """
+    if rule.dtstart is None:  # "from now": anchored on the question
+        return _build_rrule(rule, zone_name, _floor_second(after))
+    period = _FIXED_PERIODS.get(rule.freq)
+    if period is None or rule.count is not None:
         return _rrule(rule, zone_name)
-    return _build_rrule(rule, zone_name, _floor_second(anchor))
+    tz = zone(zone_name)
+    start_wall = _aware(rule.dtstart).astimezone(tz).replace(tzinfo=None)
+    after_wall = after.astimezone(tz).replace(tzinfo=None)
+    step = period * rule.interval
+    skip = (after_wall - start_wall) // step - 1  # one period of slack for DST
+    if skip <= 0:
+        return _rrule(rule, zone_name)
+    return _build_rrule(rule, zone_name, (start_wall + skip * step).replace(tzinfo=tz))
 
 
 def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) -> datetime | None:
     # ``after`` in UTC: dateutil compares its zone-local results with it, and a
     # UTC operand forces a real-instant comparison.
     after = after.astimezone(UTC)
-    found = _rrule_for(rule, zone_name, after).after(after, inc=inclusive)
+    try:
+        found = _rrule_for(rule, zone_name, after).after(after, inc=inclusive)
+    except ValueError:  # dateutil: the by-rules select nothing (e.g. odd hours, byhour=0)
+        return None
     return found.astimezone(UTC) if found is not None else None
 
 
