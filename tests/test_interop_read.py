@@ -246,3 +246,24 @@ def test_redbeat_scheduler_selects_our_entries_without_error(
     due_now = {e.name for e in OURS + INERT if e.name != "rrule"}  # rrule: next Mon/Fri
     assert due_now <= set(selected)
     assert all(not selected[e.name].is_due()[0] for e in INERT)
+
+
+def test_redbeat_resave_keeps_our_definition_byte_for_byte(app: Celery, redis_client: redis.Redis):
+    """RedBeat re-saving an entry it loaded must not break our sha1 link to the extra field."""
+    write(redis_client, OURS + INERT, datetime.now(UTC) - timedelta(hours=1))
+    before = {e.name: redis_client.hget(PREFIX + e.name, "definition") for e in OURS + INERT}
+    for entry in OURS + INERT:
+        RedBeatSchedulerEntry.from_key(PREFIX + entry.name, app=app).save()
+    after = {e.name: redis_client.hget(PREFIX + e.name, "definition") for e in OURS + INERT}
+    assert after == before
+    state = read_state(redis_client, Layout(PREFIX))
+    assert all(state.entries[e.name].entry == e for e in OURS + INERT)
+
+
+def test_run_history_written_by_redbeat(app: Celery, redis_client: redis.Redis):
+    entry = save(app, "ran", schedule(timedelta(minutes=1)))
+    ran = next(entry)  # what RedBeat's beat does after dispatching
+    next(ran)
+    stored = read(redis_client, "ran")
+    assert stored.run.total_run_count == 2
+    assert abs(stored.run.last_run_at - datetime.now(UTC)) < timedelta(seconds=30)
