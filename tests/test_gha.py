@@ -102,7 +102,9 @@ def make_handler(state: FakeGitHubState) -> type[BaseHTTPRequestHandler]:
 def github() -> Iterator[tuple[str, FakeGitHubState]]:
     state = FakeGitHubState()
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", state
     server.shutdown()
