@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
+import pytest
 import redis
 
 from redbeat_sync.entry import At, Cron, Entry, Every, RunState
+from redbeat_sync.errors import UserError
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_entries, read_state
@@ -179,3 +181,20 @@ def test_ten_thousand_entries_read_quickly(redis_client: redis.Redis):
     elapsed = time.perf_counter() - started
     assert len(state.entries) == n and all(e.error is None for e in state.entries.values())
     assert elapsed < 3.0, f"read {n} entries in {elapsed:.2f}s"  # ~0.4 s idle; the box is shared
+
+
+def test_a_key_of_the_wrong_type_is_reported_not_fatal(redis_client: redis.Redis):
+    put(redis_client, every("good"))
+    redis_client.set("rb:a-string", "hello")
+    redis_client.zadd(LAYOUT.schedule_key, {"rb:a-string": 1})
+    state = read_state(redis_client, LAYOUT)
+    assert state.entries["good"].entry == every("good")
+    broken = state.entries["a-string"]
+    assert broken.entry is None and "WRONGTYPE" in broken.error
+    assert "WRONGTYPE" in read_entries(redis_client, LAYOUT, ["a-string"])["a-string"].error
+
+
+def test_schedule_key_of_the_wrong_type_is_a_user_error(redis_client: redis.Redis):
+    redis_client.set(LAYOUT.schedule_key, "oops")
+    with pytest.raises(UserError, match="prefix 'rb:'"):
+        read_state(redis_client, LAYOUT)

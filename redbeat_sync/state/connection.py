@@ -28,7 +28,7 @@ DEFAULT_URL = "redis://localhost:6379/0"
 URL_ENV_VAR = "REDBEAT_SYNC_REDIS_URL"
 #: Short enough that an unreachable host fails fast, long enough for a busy server.
 DEFAULT_CONNECT_TIMEOUT = 3.0
-DEFAULT_SOCKET_TIMEOUT = 10.0
+DEFAULT_SOCKET_TIMEOUT = 5.0
 #: Keys of ``redbeat_redis_options`` that configure RedBeat itself, not the client.
 REDBEAT_ONLY_OPTIONS = frozenset(
     {"retry_period", "cluster", "sentinels", "service_name", "sentinel_kwargs", "startup_nodes"}

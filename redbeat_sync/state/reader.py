@@ -16,7 +16,8 @@ from typing import Any
 
 import redis
 
-from ..entry import scheduler_only_features
+from ..entry import RunState, scheduler_only_features
+from ..errors import UserError
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
 from .model import State, StoredEntry
@@ -82,6 +83,24 @@ def build_stored_entry(
     )
 
 
+def _not_an_entry(
+    layout: Layout, name: str, error: Exception, score: float | None, managed: bool
+) -> StoredEntry:
+    """A key under the prefix that is not a hash (e.g. WRONGTYPE): reported, not fatal."""
+    return StoredEntry(
+        name=name,
+        key=layout.entry_key(name),
+        entry=None,
+        run=RunState(),
+        managed=managed,
+        marked=False,
+        score=score,
+        definition_raw=None,
+        extra_raw=None,
+        error=f"key is not a RedBeat entry hash: {error}",
+    )
+
+
 def _fetch(
     client: redis.Redis,
     layout: Layout,
@@ -123,17 +142,24 @@ def _fetch_chunks(
             if inventory is None:
                 for name in chunk:
                     pipe.sismember(layout.inventory_key, name)
-            replies = pipe.execute()
+            # One key of the wrong type must not hide every other entry.
+            replies = pipe.execute(raise_on_error=False)
         n = len(chunk)
+        for reply in replies[n:]:
+            if isinstance(reply, Exception):  # the schedule or inventory key itself
+                raise UserError(f"cannot read {layout.prefix!r} schedule: {reply}")
         for i, name in enumerate(chunk):
             fields = replies[i]
-            if fields[0] is None:  # hash (or its definition) gone: RedBeat skips it too
-                continue
             score = replies[n + i] if scores is None else scores.get(name)
             if inventory is None:
                 managed = bool(replies[(2 if scores is None else 1) * n + i])
             else:
                 managed = name in inventory
+            if isinstance(fields, Exception):
+                found[name] = _not_an_entry(layout, name, fields, score, managed)
+                continue
+            if fields[0] is None:  # hash (or its definition) gone: RedBeat skips it too
+                continue
             found[name] = build_stored_entry(
                 layout,
                 name,
@@ -164,10 +190,13 @@ def read_state(
     chunk_size: int = CHUNK_SIZE,
 ) -> State:
     """Every entry under ``layout``'s prefix, our inventory and the state fingerprint."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.zrange(layout.schedule_key, 0, -1, withscores=True)
-        pipe.smembers(layout.inventory_key)
-        members, inventory_names = pipe.execute()
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zrange(layout.schedule_key, 0, -1, withscores=True)
+            pipe.smembers(layout.inventory_key)
+            members, inventory_names = pipe.execute()
+    except redis.ResponseError as exc:  # e.g. WRONGTYPE: the prefix holds something else
+        raise UserError(f"cannot read the schedule under prefix {layout.prefix!r}: {exc}") from None
     prefix = layout.prefix
     scores = {
         member[len(prefix) :]: score
