@@ -449,3 +449,46 @@ def test_secrets_scrub_url_password_and_token() -> None:
     scrubbed = secrets.scrub(text)
     assert TOKEN not in scrubbed and "p@ss-word" not in scrubbed and "p%40ss" not in scrubbed
     assert "redis.example:6380" in scrubbed
+
+
+@needs_examples
+def test_validate_needs_no_redis_and_does_not_comment(
+    tmp_path: Path, github: tuple[str, FakeGitHubState]
+) -> None:
+    api_url, state = github
+    run = run_action(
+        tmp_path,
+        event_name="pull_request",
+        inputs={"command": "validate", "paths": example_paths()},
+        api_url=api_url,
+        event={"pull_request": {"number": 2}},
+    )
+    assert run.code == 0, run.log
+    assert run.outputs["exit-code"] == "0"
+    assert "### redbeat-sync validate" in run.summary and "OK:" in run.summary
+    assert state.requests == []
+
+
+@needs_examples
+def test_a_refused_comment_warns_and_keeps_the_summary(
+    tmp_path: Path, redis_url: str, github: tuple[str, FakeGitHubState]
+) -> None:
+    api_url, state = github  # e.g. a fork's read-only token
+    run = run_action(
+        tmp_path,
+        event_name="pull_request",
+        inputs={
+            "command": "plan",
+            "paths": example_paths(),
+            "redis-url": redis_url,
+            "github-token": "ghs_ReadOnlyForkToken000",
+        },
+        api_url=api_url,
+        event={"pull_request": {"number": 9}},
+    )
+    assert run.code == 0, run.log
+    assert "::warning::could not comment on #9: GET" in run.log and "HTTP 401" in run.log
+    assert "**Plan: " in run.summary
+    assert state.comments == {}
+    shown = [line for line in run.log.splitlines() if not line.startswith("::add-mask::")]
+    assert "ghs_ReadOnlyForkToken000" not in "\n".join(shown)
