@@ -147,3 +147,29 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_bom_is_accepted() -> None:
     assert yamlload.load_bytes(b"\xef\xbb\xbfa: 1\n").value == {"a": 1}
+
+
+def test_fast_read_without_deep_positions_matches_full_read() -> None:
+    text = b"version: 1\nentries:\n  a: {task: x.y, args: [1, {b: 2}]}\n  b: {task: z}\n"
+    fast = yamlload.load_bytes(text, full_positions=False)
+    full = yamlload.load_bytes(text)
+    assert fast.value == full.value and not fast.full_positions and full.full_positions
+    # The entry names keep their positions even in the fast read.
+    assert locate(fast.pos, ("entries",)) == locate(full.pos, ("entries",)) == (3, 3)
+    assert fast.pos[2]["entries"][2][2]["b"][:2] == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\na: 2\n",  # duplicate key
+        "a: {x: !!binary aGk=}\n",  # bad tag deep down
+        "a: &b {x: 1}\nc: {<<: *b}\n",  # merge keys need positions
+        "a: *missing\n",
+    ],
+)
+def test_fast_read_falls_back_to_full_positions(text: str) -> None:
+    fast = yamlload.load_bytes(text.encode(), full_positions=False)
+    full = yamlload.load_bytes(text.encode())
+    assert fast.full_positions
+    assert fast.problems == full.problems and fast.value == full.value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -56,8 +56,15 @@ def load_paths(
     entries: list[SpecEntry] = []
     with yamlload.gc_paused():
         for file in files:
-            document = yamlload.read_file(file, max_bytes=max_file_bytes)
-            entries.extend(_FileChecker(file, document, problems).check())
+            document = yamlload.read_file(file, max_bytes=max_file_bytes, full_positions=False)
+            entries.extend(
+                _check_file(
+                    file,
+                    document,
+                    problems,
+                    lambda f=file: yamlload.read_file(f, max_bytes=max_file_bytes),
+                )
+            )
     _check_unique_names(entries, problems)
     if problems:
         raise ProblemsFound(problems)
@@ -69,11 +76,30 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     problems: list[Problem] = []
     with yamlload.gc_paused():
-        document = yamlload.load_bytes(data)
-        entries = _FileChecker(file, document, problems).check()
+        document = yamlload.load_bytes(data, full_positions=False)
+        entries = _check_file(file, document, problems, lambda: yamlload.load_bytes(data))
     if problems:
         raise ProblemsFound(problems)
     return Spec(entries, [file])
+
+
+def _check_file(
+    file: str,
+    document: yamlload.YamlDocument,
+    problems: list[Problem],
+    reread: Callable[[], yamlload.YamlDocument],
+) -> list[SpecEntry]:
+    """Check a file read quickly without deep positions; on problems, read it fully.
+
+    Problems are rare and need exact positions; clean files (almost all of them, and
+    all of a 100k-entry schedule) skip the cost of recording every value's position.
+    """
+    before = len(problems)
+    entries = _FileChecker(file, document, problems).check()
+    if len(problems) == before or document.full_positions:
+        return entries
+    del problems[before:]
+    return _FileChecker(file, reread(), problems).check()
 
 
 def _expand(paths: Sequence[str | Path], problems: list[Problem]) -> list[str]:

@@ -68,6 +68,7 @@ class YamlDocument:
     pos: Pos
     problems: list[YamlProblem] = field(default_factory=list)
     node_count: int = 0
+    full_positions: bool = True
 
     @property
     def ok(self) -> bool:
@@ -100,7 +101,7 @@ class _Abort(Exception):
 class _Frame:
     """A mapping or sequence being built."""
 
-    __slots__ = ("anchor", "column", "is_map", "key", "kids", "line", "merges", "size", "value")
+    __slots__ = ("anchor", "column", "is_map", "key", "key_pos", "kids", "line", "merges", "value")
 
     def __init__(self, is_map: bool, anchor: str | None, line: int, column: int) -> None:
         self.is_map = is_map
@@ -109,17 +110,23 @@ class _Frame:
         self.column = column
         self.value: Any = {} if is_map else []
         self.kids: Any = {} if is_map else []
-        # For mappings: the pending key as (key, line, column), or None when a key is next.
-        self.key: tuple[Any, int, int] | None = None
+        # For mappings: the pending key (None when a key comes next) and where it was.
+        self.key: Any = None
+        self.key_pos: tuple[int, int] = (0, 0)
         self.merges: list[tuple[Any, Pos]] = []
-        self.size = 1  # nodes built under this one, aliases counted expanded
+
+
+class _NeedPositions(Exception):
+    """A problem was found while reading without positions: read again with them."""
 
 
 _SKIP_KEY = object()  # a key that was a problem: its value is read and dropped
 _MERGE_KEY = object()
 
 
-def read_file(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
+def read_file(
+    path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, full_positions: bool = True
+) -> YamlDocument:
     """Read and build one YAML file; unreadable or oversized files become problems."""
     try:
         size = Path(path).stat().st_size
@@ -134,15 +141,20 @@ def read_file(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> YamlDocum
         return _failed(f"cannot read file: {exc.strerror or exc}")
     if len(data) > max_bytes:
         return _failed(f"file is larger than the {max_bytes // 1048576} MiB limit")
-    return load_bytes(data)
+    return load_bytes(data, full_positions=full_positions)
 
 
 def _failed(message: str, line: int = 0, column: int = 0) -> YamlDocument:
     return YamlDocument(None, (line, column, None), [YamlProblem(line, column, (), message)])
 
 
-def load_bytes(data: bytes) -> YamlDocument:
-    """Build the single YAML document in ``data`` (UTF-8)."""
+def load_bytes(data: bytes, *, full_positions: bool = True) -> YamlDocument:
+    """Build the single YAML document in ``data`` (UTF-8).
+
+    With ``full_positions=False`` only the top two levels (the file's keys and the
+    entry names) get positions, which is faster; ``YamlDocument.full_positions`` says
+    which was done, and any YAML problem makes it read again with full positions.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -152,7 +164,12 @@ def load_bytes(data: bytes) -> YamlDocument:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         message = f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         return _failed(message, line, column)
-    return _Builder(data).build()
+    if not full_positions:
+        try:
+            return _Builder(data, full_positions=False).build()
+        except _NeedPositions:
+            pass
+    return _Builder(data, full_positions=True).build()
 
 
 def load_text(text: str) -> YamlDocument:
@@ -162,8 +179,9 @@ def load_text(text: str) -> YamlDocument:
 class _Builder:
     """Turns libyaml's events into values and positions (one flat loop: this is hot)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, *, full_positions: bool = True) -> None:
         self.data = data
+        self.full = full_positions
         # Expanded-node budget for aliases: a document without aliases has fewer nodes
         # than bytes, so only repeated anchors can exceed this.
         self.budget = ALIAS_BASE_BUDGET + ALIAS_FACTOR * len(data)
@@ -172,7 +190,6 @@ class _Builder:
         self.sizes: dict[int, int] = {}
         self.stack: list[_Frame] = []
         self.problems: list[YamlProblem] = []
-        self.plain_cache: dict[str, tuple[Any, str | None]] = {}
         self.nodes = 0
 
     def build(self) -> YamlDocument:
@@ -181,7 +198,7 @@ class _Builder:
             with gc_paused():
                 value, pos = self._run(loader)
         except _Abort as stop:
-            return YamlDocument(None, (0, 0, None), [*self.problems, stop.problem], self.nodes)
+            return self._document(None, (0, 0, None), stop.problem)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -189,52 +206,66 @@ class _Builder:
             if exc.context:
                 message = f"{exc.context}: {message}"
             problem = YamlProblem(line, column, (), f"invalid YAML: {message}")
-            return YamlDocument(None, (0, 0, None), [*self.problems, problem], self.nodes)
+            return self._document(None, (0, 0, None), problem)
         except yaml.YAMLError as exc:
             problem = YamlProblem(0, 0, (), f"invalid YAML: {exc}")
-            return YamlDocument(None, (0, 0, None), [*self.problems, problem], self.nodes)
+            return self._document(None, (0, 0, None), problem)
         finally:
             dispose = getattr(loader, "dispose", None)
             if dispose is not None:
                 dispose()
-        return YamlDocument(value, pos, self.problems, self.nodes)
+        return self._document(value, pos)
+
+    def _document(self, value: Any, pos: Pos, fatal: YamlProblem | None = None) -> YamlDocument:
+        problems = [*self.problems, fatal] if fatal else self.problems
+        return YamlDocument(value, pos, problems, self.nodes, self.full)
 
     def _run(self, loader: Any) -> tuple[Any, Pos]:
         get_event = loader.get_event
         stack = self.stack
+        full = self.full
         scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
         map_start, seq_start = ev.MappingStartEvent, ev.SequenceStartEvent
         map_end, seq_end = ev.MappingEndEvent, ev.SequenceEndEvent
         doc_start = ev.DocumentStartEvent
-        plain_cache = self.plain_cache
+        plain_cache: dict[str, tuple[Any, str | None]] = {}
         merge_key, skip_key = _MERGE_KEY, _SKIP_KEY
         root: list[tuple[Any, Pos]] = []
         documents = 0
         nodes = 0
         top: _Frame | None = None
+        pos: Pos | None
         while True:
             event = get_event()
             if event is None:
                 break
             kind = type(event)
+            # Without full positions, only the file's keys and the entry names (the
+            # first two levels) are located: problems send us back for the rest.
+            shallow = full or len(stack) <= 2
             if kind is scalar_event:
                 nodes += 1
-                mark = event.start_mark
-                line = mark.line + 1
-                column = mark.column + 1
                 tag = event.tag
+                if shallow:
+                    mark = event.start_mark
+                    line = mark.line + 1
+                    column = mark.column + 1
+                else:
+                    line = column = 0
                 if top is not None and top.is_map and top.key is None:
                     # A key.  Plain keys are names: `on:`, `no:` or `1:` stay strings
                     # (as in YAML 1.2 editors); `<<` is YAML's merge key.
                     if tag is None or tag == "!" or tag == _STR_TAG:
                         text = event.value
                         if text == "<<" and tag is None and event.implicit[0]:
-                            top.key = (merge_key, line, column)
+                            top.key = merge_key
                         else:
-                            top.key = (text, line, column)
+                            top.key = text
                     else:
-                        self._problem(line, column, "mapping keys must be plain strings")
-                        top.key = (skip_key, line, column)
+                        self._problem(event, "mapping keys must be plain strings")
+                        top.key = skip_key
+                    if shallow:
+                        top.key_pos = (line, column)
                     if event.anchor is not None:
                         self.anchors[event.anchor] = (event.value, (line, column, None))
                     continue
@@ -247,7 +278,7 @@ class _Builder:
                             plain_cache[text] = cached
                         value = cached[0]
                         if cached[1] is not None:
-                            self._problem(line, column, cached[1])
+                            self._problem(event, cached[1])
                     else:
                         value = text
                 elif tag == "!" or tag == _STR_TAG:
@@ -255,13 +286,13 @@ class _Builder:
                 elif tag in _SCALAR_TAGS:
                     value, error = _construct(tag, text)
                     if error:
-                        self._problem(line, column, error)
+                        self._problem(event, error)
                 else:
-                    self._problem(line, column, _tag_message(tag))
+                    self._problem(event, _tag_message(tag))
                     value = text
-                pos: Pos = (line, column, None)
+                pos = (line, column, None) if shallow else None
                 if event.anchor is not None:
-                    self.anchors[event.anchor] = (value, pos)
+                    self.anchors[event.anchor] = (value, (line, column, None))
             elif kind is map_start or kind is seq_start:
                 nodes += 1
                 mark = event.start_mark
@@ -269,8 +300,9 @@ class _Builder:
                 column = mark.column + 1
                 is_map = kind is map_start
                 if top is not None and top.is_map and top.key is None:
-                    self._problem(line, column, "mapping keys must be plain strings")
-                    top.key = (skip_key, line, column)
+                    self._problem(event, "mapping keys must be plain strings")
+                    top.key = skip_key
+                    top.key_pos = (line, column)
                 if len(stack) >= MAX_DEPTH:
                     raise _Abort(
                         YamlProblem(
@@ -279,16 +311,18 @@ class _Builder:
                     )
                 tag = event.tag
                 if tag is not None and tag != "!" and tag != (_MAP_TAG if is_map else _SEQ_TAG):
-                    self._problem(line, column, _tag_message(tag))
+                    self._problem(event, _tag_message(tag))
                 top = _Frame(is_map, event.anchor, line, column)
                 stack.append(top)
                 continue
             elif kind is map_end or kind is seq_end:
-                frame = stack[-1]
+                frame = stack.pop()
                 if frame.merges:
+                    stack.append(frame)  # so problems name the right path
                     self._apply_merges(frame)
-                stack.pop()
+                    stack.pop()
                 top = stack[-1] if stack else None
+                shallow = full or len(stack) <= 2
                 value = frame.value
                 pos = (frame.line, frame.column, frame.kids)
                 if frame.anchor is not None:
@@ -298,10 +332,11 @@ class _Builder:
                 value, pos = self._alias(event)
                 if top is not None and top.is_map and top.key is None:
                     if isinstance(value, str):
-                        top.key = (value, pos[0], pos[1])
+                        top.key = value
+                        top.key_pos = (pos[0], pos[1])
                     else:
-                        self._problem(pos[0], pos[1], "mapping keys must be plain strings")
-                        top.key = (skip_key, pos[0], pos[1])
+                        self._problem(event, "mapping keys must be plain strings")
+                        top.key = skip_key
                     continue
             elif kind is doc_start:
                 documents += 1
@@ -321,21 +356,25 @@ class _Builder:
                 continue
             # Hand the finished value to its parent.
             if top is None:
-                root.append((value, pos))
+                root.append((value, pos or (1, 1, None)))
             elif not top.is_map:
                 top.value.append(value)
-                top.kids.append(pos)
+                if shallow:
+                    top.kids.append(pos)
             else:
-                key, kline, kcol = top.key  # type: ignore[misc]
+                key = top.key
                 top.key = None
                 if key.__class__ is str:
-                    kids = top.kids
-                    if key in kids:
-                        self._duplicate(key, kline, kcol, kids[key][0])
+                    values = top.value
+                    if key in values:
+                        self._duplicate(key, top)
                     else:
-                        top.value[key] = value
-                        kids[key] = (kline, kcol, pos)
+                        values[key] = value
+                        if shallow:
+                            top.kids[key] = (*top.key_pos, pos)
                 elif key is merge_key:
+                    if not full:
+                        raise _NeedPositions
                     top.merges.append((value, pos))
         self.nodes = nodes
         if not root:
@@ -348,16 +387,23 @@ class _Builder:
         parts: list[Any] = []
         for frame in self.stack:
             if frame.is_map:
-                if frame.key is not None and isinstance(frame.key[0], str):
-                    parts.append(frame.key[0])
+                if isinstance(frame.key, str):
+                    parts.append(frame.key)
             else:
                 parts.append(len(frame.value))
         return (*parts, *extra)
 
-    def _problem(self, line: int, column: int, message: str) -> None:
-        self.problems.append(YamlProblem(line, column, self._path(), message))
+    def _problem(self, event: Any, message: str) -> None:
+        if not self.full:
+            raise _NeedPositions
+        mark = event.start_mark
+        self.problems.append(YamlProblem(mark.line + 1, mark.column + 1, self._path(), message))
 
-    def _duplicate(self, key: str, line: int, column: int, first_line: int) -> None:
+    def _duplicate(self, key: str, frame: _Frame) -> None:
+        if not self.full:
+            raise _NeedPositions
+        line, column = frame.key_pos
+        first_line = frame.kids[key][0]
         self.problems.append(
             YamlProblem(
                 line,
@@ -377,7 +423,7 @@ class _Builder:
                 sources.extend(zip(value, pos[2], strict=True))
             else:
                 message = "'<<' (merge) expects a mapping or a list of mappings"
-                self._problem(pos[0], pos[1], message)
+                self.problems.append(YamlProblem(pos[0], pos[1], self._path(), message))
         merged_value: dict[str, Any] = {}
         merged_kids: dict[str, Any] = {}
         for value, pos in sources:
@@ -403,7 +449,7 @@ class _Builder:
                         line, column, self._path(), f"alias *{event.anchor} refers to itself"
                     )
                 )
-            self._problem(line, column, f"unknown alias *{event.anchor} (no such &anchor above)")
+            self._problem(event, f"unknown alias *{event.anchor} (no such &anchor above)")
             return None, (line, column, None)
         value, pos = found
         self.expanded += self._size(value)
