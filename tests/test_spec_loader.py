@@ -444,3 +444,16 @@ def test_examples_are_valid() -> None:
     for path in files:
         first = path.read_text().splitlines()[0]
         assert first == "# yaml-language-server: $schema=../schemas/redbeat-sync.schema.json"
+
+
+def test_duplicate_name_is_reported_even_when_the_entry_is_invalid(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "version: 1\nentries:\n  x: {task: a.b, schedule: {every: 1m}}\n"
+    )
+    (tmp_path / "b.yaml").write_text("version: 1\nentries:\n  x: {task: a.b}\n")
+    with pytest.raises(ProblemsFound) as caught:
+        load_paths([tmp_path])
+    assert [(Path(p.file).name, p.message.split(":")[0]) for p in caught.value.problems] == [
+        ("b.yaml", "entry 'x' is defined twice"),
+        ("b.yaml", "missing required field 'schedule'"),
+    ]

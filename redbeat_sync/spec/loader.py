@@ -36,6 +36,14 @@ class SpecEntry:
 
 
 @dataclass(frozen=True)
+class _Name:
+    name: str
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
 class Spec:
     entries: list[SpecEntry]
     files: list[str]
@@ -54,18 +62,16 @@ def load_paths(
     problems: list[Problem] = []
     files = _expand(paths, problems)
     entries: list[SpecEntry] = []
+    names: list[_Name] = []
     with yamlload.gc_paused():
         for file in files:
+
+            def read_fully(file: str = file) -> yamlload.YamlDocument:
+                return yamlload.read_file(file, max_bytes=max_file_bytes)
+
             document = yamlload.read_file(file, max_bytes=max_file_bytes, full_positions=False)
-            entries.extend(
-                _check_file(
-                    file,
-                    document,
-                    problems,
-                    lambda f=file: yamlload.read_file(f, max_bytes=max_file_bytes),
-                )
-            )
-    _check_unique_names(entries, problems)
+            entries.extend(_check_file(file, document, problems, names, read_fully))
+    _check_unique_names(names, problems)
     if problems:
         raise ProblemsFound(problems)
     return Spec(entries, files)
@@ -77,7 +83,7 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
     problems: list[Problem] = []
     with yamlload.gc_paused():
         document = yamlload.load_bytes(data, full_positions=False)
-        entries = _check_file(file, document, problems, lambda: yamlload.load_bytes(data))
+        entries = _check_file(file, document, problems, [], lambda: yamlload.load_bytes(data))
     if problems:
         raise ProblemsFound(problems)
     return Spec(entries, [file])
@@ -87,6 +93,7 @@ def _check_file(
     file: str,
     document: yamlload.YamlDocument,
     problems: list[Problem],
+    names: list[_Name],
     reread: Callable[[], yamlload.YamlDocument],
 ) -> list[SpecEntry]:
     """Check a file read quickly without deep positions; on problems, read it fully.
@@ -95,11 +102,14 @@ def _check_file(
     all of a 100k-entry schedule) skip the cost of recording every value's position.
     """
     before = len(problems)
-    entries = _FileChecker(file, document, problems).check()
-    if len(problems) == before or document.full_positions:
-        return entries
-    del problems[before:]
-    return _FileChecker(file, reread(), problems).check()
+    checker = _FileChecker(file, document, problems)
+    entries = checker.check()
+    if len(problems) != before and not document.full_positions:
+        del problems[before:]
+        checker = _FileChecker(file, reread(), problems)
+        entries = checker.check()
+    names.extend(checker.names)
+    return entries
 
 
 def _expand(paths: Sequence[str | Path], problems: list[Problem]) -> list[str]:
@@ -133,19 +143,19 @@ def _expand(paths: Sequence[str | Path], problems: list[Problem]) -> list[str]:
     return files
 
 
-def _check_unique_names(entries: list[SpecEntry], problems: list[Problem]) -> None:
-    first: dict[str, SpecEntry] = {}
-    for item in entries:
-        name = item.entry.name
-        earlier = first.setdefault(name, item)
+def _check_unique_names(names: list[_Name], problems: list[Problem]) -> None:
+    """A name in two files is one problem naming both places (valid entries or not)."""
+    first: dict[str, _Name] = {}
+    for item in names:
+        earlier = first.setdefault(item.name, item)
         if earlier is not item:
             problems.append(
                 Problem(
                     item.file,
                     item.line,
                     item.column,
-                    field_path(("entries", name)),
-                    f"entry {name!r} is defined twice: here and at "
+                    field_path(("entries", item.name)),
+                    f"entry {item.name!r} is defined twice: here and at "
                     f"{earlier.file}:{earlier.line}:{earlier.column}",
                 )
             )
@@ -161,6 +171,7 @@ class _FileChecker:
         self.problems = problems
         # Paths the YAML layer already complained about: no second complaint below them.
         self.reported = {p.path for p in document.problems if p.path}
+        self.names: list[_Name] = []  # every entry name with its place, valid or not
 
     def check(self) -> list[SpecEntry]:
         for problem in self.doc.problems:
@@ -184,6 +195,7 @@ class _FileChecker:
         kids = self.doc.pos[2]["entries"][2][2] or {}
         for name, raw in entries.items():
             line, column = kids[name][0], kids[name][1]
+            self.names.append(_Name(name, self.file, line, column))
             built = self._check_entry(name, raw, defaults)
             if built is not None:
                 out.append(SpecEntry(built, self.file, line, column))
