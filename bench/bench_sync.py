@@ -52,6 +52,7 @@ TARGET_SPEEDUP = 10.0
 TARGET_RSS_MB = 512.0
 #: Read-only operations are repeated (best of) up to this size; larger ones run once.
 REPEAT_UP_TO = 10_000
+WARMUP_SIZE = 100
 
 
 # --------------------------------------------------------------------------- celery-redbeat
@@ -190,6 +191,7 @@ def bench_size(
     *,
     skip_redbeat: bool,
     profile_dir: Path | None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     repeats = 3 if n <= REPEAT_UP_TO else 1
     specs = make_specs(n)
@@ -197,7 +199,10 @@ def bench_size(
     paths = write_yaml(specs, directory)
     yaml_bytes = sum(p.stat().st_size for p in paths)
     result: dict[str, Any] = {"n": n, "repeats_read_only": repeats, "yaml_bytes": yaml_bytes}
-    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] N={n}: {msg}", flush=True)  # noqa: E731
+
+    def log(msg: str) -> None:
+        if not quiet:
+            print(f"[{time.strftime('%H:%M:%S')}] N={n}: {msg}", flush=True)
 
     if not skip_redbeat:
         client.flushdb()
@@ -359,6 +364,17 @@ def main(argv: list[str] | None = None) -> int:
         facts = machine_facts(client)
         results: list[dict[str, Any]] = []
         with tempfile.TemporaryDirectory(prefix="redbeat-sync-bench-") as tmp:
+            # Untimed warm-up: lazy imports, first connections, script loading.
+            bench_size(
+                WARMUP_SIZE,
+                server.url,
+                client,
+                app,
+                Path(tmp),
+                skip_redbeat=args.skip_redbeat,
+                profile_dir=None,
+                quiet=True,
+            )
             for n in sizes:
                 results.append(
                     bench_size(
