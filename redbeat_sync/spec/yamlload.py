@@ -9,8 +9,9 @@ events.  Building them ourselves lets us
 - report duplicate keys (PyYAML silently keeps the last one) naming both lines;
 - bound nesting depth and alias expansion ("billion laughs"), and the file size.
 
-It is also much faster than ``yaml.compose``/``yaml.load`` on large files, which
-matters for 100k-entry schedules.
+With the cyclic GC paused (which alone makes a 100k-entry file load ~4x faster) it is
+about twice as fast as ``yaml.load`` with ``CSafeLoader``.  Clean files
+can be read with positions for the top two levels only (``full_positions=False``).
 
 Positions are kept in a tree parallel to the values (``Pos``):
 ``(line, column, kids)`` where ``kids`` is ``None`` for a scalar, a list of ``Pos`` for a
@@ -132,16 +133,22 @@ def read_file(
         size = Path(path).stat().st_size
         if size > max_bytes:
             return _failed(
-                f"file is {size / 1048576:.1f} MiB, more than the {max_bytes // 1048576} MiB "
-                "limit; split the schedule into several files"
+                f"file is {_bytes(size)}, more than the {_bytes(max_bytes)} limit; "
+                "split the schedule into several files"
             )
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         return _failed(f"cannot read file: {exc.strerror or exc}")
     if len(data) > max_bytes:
-        return _failed(f"file is larger than the {max_bytes // 1048576} MiB limit")
+        return _failed(f"file is larger than the {_bytes(max_bytes)} limit")
     return load_bytes(data, full_positions=full_positions)
+
+
+def _bytes(size: int) -> str:
+    if size >= 1048576:
+        return f"{size / 1048576:.1f} MiB"
+    return f"{size / 1024:.1f} KiB"
 
 
 def _failed(message: str, line: int = 0, column: int = 0) -> YamlDocument:
