@@ -175,3 +175,9 @@ def test_fast_read_falls_back_to_full_positions(text: str) -> None:
     full = yamlload.load_bytes(text.encode())
     assert fast.full_positions
     assert fast.problems == full.problems and fast.value == full.value
+
+
+def test_invalid_utf8_column_counts_characters() -> None:
+    doc = yamlload.load_bytes("a: é\nb: éé".encode() + b"\xff\n")
+    [problem] = doc.problems
+    assert (problem.line, problem.column) == (2, 6)

@@ -168,7 +168,8 @@ def load_bytes(data: bytes, *, full_positions: bool = True) -> YamlDocument:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
         message = f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         return _failed(message, line, column)
     if not full_positions:
