@@ -245,6 +245,18 @@ def _optional_int(data: dict[str, Any], name: str) -> int | None:
     raise DecodeError(f"rrule {name}: expected an integer, got {value!r}")
 
 
+@lru_cache(maxsize=4096)
+def _crontab(minute: str, hour: str, day_of_week: str, day_of_month: str, month: str) -> Cron:
+    """Many entries share a few expressions: decode (and allocate) each once."""
+    return Cron(
+        _cron_value(minute, "minute"),
+        _cron_value(hour, "hour"),
+        _cron_value(day_of_month, "day_of_month"),
+        _cron_value(month, "month_of_year"),
+        _cron_value(day_of_week, "day_of_week"),
+    )
+
+
 def decode_schedule(data: Any) -> Schedule:
     if not isinstance(data, dict) or "__type__" not in data:
         raise DecodeError(f"schedule is not a typed object: {data!r:.80}")
@@ -255,6 +267,9 @@ def decode_schedule(data: Any) -> Schedule:
             raise DecodeError(f"interval: bad 'every' {every!r}")
         return Every(float(every), bool(data.get("relative", False)))
     if kind == "crontab":
+        raw = tuple(data.get(f, "*") for f in CRON_FIELDS)
+        if all(type(v) is str for v in raw):  # the usual shape: share one parsed value
+            return _crontab(*raw)
         values = {f: _cron_value(data.get(f, "*"), f) for f in CRON_FIELDS}
         return Cron(**values)
     if kind == "rrule":
