@@ -457,3 +457,12 @@ def test_duplicate_name_is_reported_even_when_the_entry_is_invalid(tmp_path: Pat
         ("b.yaml", "entry 'x' is defined twice"),
         ("b.yaml", "missing required field 'schedule'"),
     ]
+
+
+def test_entries_given_by_alias() -> None:
+    text = "x: {deep: &e {a: {task: x.y, schedule: {every: 1m}}}}\nversion: 1\nentries: *e\n"
+    with pytest.raises(ProblemsFound) as caught:
+        load_text(text)
+    assert where(caught.value.problems) == [(1, 1, "x")]  # x is unknown, entries load
+    spec = load_text("version: 1\nentries: &e {a: {task: x.y, schedule: {every: 1m}}}\n")
+    assert [(i.entry.name, i.line, i.column) for i in spec.entries] == [("a", 2, 14)]

@@ -174,11 +174,10 @@ class _FileChecker:
         self.names: list[_Name] = []  # every entry name with its place, valid or not
 
     def check(self) -> list[SpecEntry]:
-        for problem in self.doc.problems:
+        for p in self.doc.problems:
             self.problems.append(
-                Problem(self.file, problem.line, problem.column, field_path(problem.path),
-                        problem.message)
-            )  # fmt: skip
+                Problem(self.file, p.line, p.column, field_path(p.path), p.message)
+            )
         root = self.doc.value
         if root is None:
             if not self.doc.problems:
@@ -192,9 +191,11 @@ class _FileChecker:
         if not isinstance(entries, dict):
             return []
         out: list[SpecEntry] = []
-        kids = self.doc.pos[2]["entries"][2][2] or {}
+        entries_pos = self.doc.pos[2]["entries"][2]
+        kids = entries_pos[2] or {}
         for name, raw in entries.items():
-            line, column = kids[name][0], kids[name][1]
+            # An aliased `entries: *x` read quickly may lack the names' own positions.
+            line, column = kids[name][:2] if name in kids else entries_pos[:2]
             self.names.append(_Name(name, self.file, line, column))
             built = self._check_entry(name, raw, defaults)
             if built is not None:
