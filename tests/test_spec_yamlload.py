@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redbeat_sync.spec import yamlload
 from redbeat_sync.spec.yamlload import load_text, locate
@@ -181,3 +184,28 @@ def test_invalid_utf8_column_counts_characters() -> None:
     doc = yamlload.load_bytes("a: é\nb: éé".encode() + b"\xff\n")
     [problem] = doc.problems
     assert (problem.line, problem.column) == (2, 6)
+
+
+# Differential check of the event builder against PyYAML's own safe loader.
+_KEYS = st.text(max_size=8)
+_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+        st.datetimes(timezones=st.just(timezone.utc)),
+    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_VALUES, st.booleans(), st.booleans())
+def test_same_values_as_pyyaml(value: object, flow: bool, full: bool) -> None:
+    text = yaml.safe_dump({"root": value, "again": value}, default_flow_style=flow)
+    doc = yamlload.load_bytes(text.encode(), full_positions=full)
+    assert doc.ok, doc.problems
+    assert doc.value == yaml.safe_load(text)
