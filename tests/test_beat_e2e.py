@@ -234,3 +234,21 @@ def test_two_beats_leader_sigstopped_and_resumed(cluster: Cluster, redis_url: st
     gaps = check_runs(runs)
     assert max(gaps["skip-1s"]) <= FAILOVER_WINDOW, gaps
     assert len({r["pid"] for r in runs}) >= 1
+
+
+@pytest.mark.slow
+def test_embedded_beat_in_a_worker(cluster: Cluster, redis_url: str) -> None:
+    """``celery worker --beat --scheduler redbeat_sync.Scheduler`` (beat in a forked child).
+
+    (In ``celery worker`` ``-S`` is ``--statedb``; only ``celery beat`` has ``-S`` for
+    the scheduler.)
+    """
+    add_entries(redis_url, Entry("catch-1s", TASK, Every(1.0), args=["catch-1s"]))
+    cluster._start(
+        "worker-beat", "worker", "--beat", "--scheduler", "redbeat_sync.Scheduler",
+        "-s", str(cluster.workdir / "embedded.db"), "-P", "threads", "-c", "4", "-l", "info",
+    )  # fmt: skip
+    cluster.wait_for_runs(4)
+    check_runs(cluster.runs())
+    info = read_beat_lock(cluster.client, Layout())
+    assert info is not None and info["holder"] == "redbeat-sync"

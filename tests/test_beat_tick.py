@@ -248,3 +248,42 @@ def test_banner_shows_redis_prefix_lock_and_warnings(redis_url: str, redis_clien
     assert "`redbeat::lock` 30s" in info
     assert "allkeys-lru" in info
     assert "lock timeout 30s" in info
+
+
+def test_redis_outage_is_survived_logged_once_and_never_sends_unfenced(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis dies under a leader: no crash, one log line per change, resumes after."""
+    from redbeat_sync.devserver import RedisServer
+
+    server = RedisServer().start()
+    try:
+        url = server.url
+        broker_url = broker_url_for(url)
+        app = make_app(url, broker_url, beat_max_loop_interval=1)
+        every("during", 1, app, datetime.now(UTC) - timedelta(seconds=5))
+        beat = Scheduler(app)
+        beat.start()
+        assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
+        beat.tick()
+        caplog.clear()
+        server.kill()
+        for _ in range(6):
+            assert beat.tick() == 0  # never raises
+        assert not beat.is_leader() or beat._redis_down
+        errors = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+        assert len(errors) <= 1
+        server.start()
+        deadline = time.monotonic() + 15
+        while not beat.is_leader() and time.monotonic() < deadline:
+            beat.tick()
+        assert beat.is_leader()
+        broker = redis.Redis.from_url(broker_url, decode_responses=True)
+        before = len(queued(broker))
+        every("after", 1, app, datetime.now(UTC) - timedelta(seconds=5))
+        for _ in range(3):
+            beat.tick()
+        assert len(queued(broker)) > before
+        beat.close()
+    finally:
+        server.stop()

@@ -62,15 +62,32 @@ end
 return table.concat(out)
 """
 
-#: Loads many entries in one call as one flat reply (3 values per key, '' where a
-#: field is missing): a third of the client time of a pipeline of HMGETs.
+#: Loads many entries in one call as one flat reply, 4 values per key: the digest of
+#: definition+extra (computed here, like model.field_digest), meta, and definition and
+#: extra - those two only when the digest differs from the one the caller already
+#: knows (ARGV[3 + i]), so a beat that has decoded an entry before gets 80 bytes back
+#: instead of the whole definition.  A missing entry has digest ''.
 LOAD_SCRIPT = """
 local out = {}
 for i = 1, #KEYS do
   local v = redis.call('HMGET', KEYS[i], ARGV[1], ARGV[2], ARGV[3])
-  out[#out + 1] = v[1] or ''
-  out[#out + 1] = v[2] or ''
-  out[#out + 1] = v[3] or ''
+  if not v[1] then
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  else
+    local digest = redis.sha1hex(v[1] .. '\\0' .. (v[3] or ''))
+    out[#out + 1] = digest
+    out[#out + 1] = v[2] or ''
+    if digest == ARGV[3 + i] then
+      out[#out + 1] = ''
+      out[#out + 1] = ''
+    else
+      out[#out + 1] = v[1]
+      out[#out + 1] = v[3] or ''
+    end
+  end
 end
 return out
 """
@@ -100,13 +117,23 @@ class Claimer:
         self._script = client.register_script(CLAIM_SCRIPT)
         self._load = client.register_script(LOAD_SCRIPT)
 
-    def load(self, keys: Sequence[str]) -> list[list[str | None]]:
-        """``[definition, meta, extra]`` of each key (None where missing), one call."""
+    def load(
+        self, keys: Sequence[str], known: Sequence[str]
+    ) -> list[tuple[str, str | None, str | None, str | None]]:
+        """``(digest, meta, definition, extra)`` per key, in one call.
+
+        ``known``: per key, the digest the caller has decoded already ("" if none);
+        definition and extra are None when it matches (or the entry is missing:
+        digest "").
+        """
         if not keys:
             return []
-        flat = self._load(keys=list(keys), args=[DEFINITION_FIELD, META_FIELD, EXTRA_FIELD])
-        values = [v or None for v in flat]
-        return [values[i : i + 3] for i in range(0, len(values), 3)]
+        fields = [DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
+        flat = self._load(keys=list(keys), args=[*fields, *known])
+        return [
+            (flat[i], flat[i + 1] or None, flat[i + 2] or None, flat[i + 3] or None)
+            for i in range(0, len(flat), 4)
+        ]
 
     def claim(self, claims: Sequence[Claim], token: str | None) -> list[bool]:
         """Apply ``claims`` in one call; True where the entry was claimed/moved.
@@ -120,9 +147,7 @@ class Claimer:
             raise LockLost("no lock token")
         keys = [self.layout.schedule_key, self.lock_key or self.layout.schedule_key]
         keys.extend(claim.key for claim in claims)
-        payload = json.dumps(
-            [[c.digest, _sha1(c.meta_seen), c.new_meta, c.score] for c in claims]
-        )
+        payload = json.dumps([[c.digest, _sha1(c.meta_seen), c.new_meta, c.score] for c in claims])
         args = [(token or "") if self.lock_key else "", DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
         result = self._script(keys=keys, args=[*args, payload])
         if result == -1:

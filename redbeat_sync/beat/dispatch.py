@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 import redis
 
 from ..entry import Entry, RunState
 from ..state import codec
-from ..state.layout import Layout
+from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
 from ..state.model import field_digest
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
@@ -33,7 +34,8 @@ logger = logging.getLogger("celery.beat")
 UTC = timezone.utc
 
 DEFAULT_BATCH_SIZE = 1000
-_CACHE_SIZE = 200_000
+#: Decoded entries kept (about 1-2 KB each): the ones that fire are the ones re-read.
+_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.grace = grace
         self.retry_broken = retry_broken  # seconds before an undecodable entry is re-read
-        self._decoded: OrderedDict[str, tuple[str, str | None, Entry]] = OrderedDict()
+        self._decoded: OrderedDict[str, tuple[str, Entry]] = OrderedDict()  # name -> digest
         self._reported: dict[str, str] = {}  # name -> digest we already logged as broken
 
     # --- reading ------------------------------------------------------------------
@@ -98,15 +100,16 @@ class Dispatcher:
         return float(found[0][1]) if found else None
 
     def load(self, keys: Sequence[str]) -> list[Loaded]:
-        rows = self.claimer.load(keys)
+        names = [self.layout.name_of(key) for key in keys]
+        known = [self._decoded[n][0] if n in self._decoded else "" for n in names]
+        rows = self.claimer.load(keys, known)
         loaded: list[Loaded] = []
         gone: list[str] = []
-        for key, (definition, meta, extra) in zip(keys, rows, strict=True):
-            name = self.layout.name_of(key)
-            if definition is None:
+        for key, name, (digest, meta, definition, extra) in zip(keys, names, rows, strict=True):
+            if not digest:
                 gone.append(key)
                 continue
-            loaded.append(self._decode(name, key, definition, meta, extra))
+            loaded.append(self._decode(name, key, digest, meta, definition, extra))
         if gone:
             # RedBeat does the same: a member without its hash is an orphan.
             logger.warning("beat: Removing %d schedule member(s) without an entry", len(gone))
@@ -114,21 +117,31 @@ class Dispatcher:
         return loaded
 
     def _decode(
-        self, name: str, key: str, definition: str, meta: str | None, extra: str | None
+        self,
+        name: str,
+        key: str,
+        digest: str,
+        meta: str | None,
+        definition: str | None,
+        extra: str | None,
     ) -> Loaded:
-        digest = field_digest(definition, extra)
         meta_raw = meta or ""
         try:
             run = codec.decode_meta(meta)
             cached = self._decoded.get(name)
-            if cached is not None and cached[0] == definition and cached[1] == extra:
-                entry = cached[2]
+            if definition is None and cached is not None and cached[0] == digest:
+                entry = cached[1]
                 self._decoded.move_to_end(name)
             else:
+                if definition is None:  # evicted between the call and now: read it
+                    definition, extra = self.client.hmget(key, DEFINITION_FIELD, EXTRA_FIELD)
+                    if definition is None:
+                        raise codec.DecodeError("deleted while being read")
+                    digest = field_digest(definition, extra)
                 entry, _marked = codec.decode_entry(
                     name, definition, extra, beat_timezone=self.beat_timezone
                 )
-                self._decoded[name] = (definition, extra, entry)
+                self._decoded[name] = (digest, entry)
                 if len(self._decoded) > _CACHE_SIZE:
                     self._decoded.popitem(last=False)
         except codec.DecodeError as exc:
@@ -167,6 +180,7 @@ class Dispatcher:
         """
         claims: list[Claim] = []
         pending: list[Due | None] = []
+        memo: dict[tuple[Any, ...], Decision] = {}
         for item in loaded:
             if item.entry is None:
                 self._report_broken(item)
@@ -175,7 +189,7 @@ class Dispatcher:
                 pending.append(None)
                 continue
             try:
-                decision = decide(item.entry, item.run, now, grace=self.grace)
+                decision = self._decide(item.entry, item.run, now, memo)
             except Exception:  # one bad schedule must not stop every other entry
                 logger.exception("beat: Cannot compute the next run of %r", item.name)
                 retry_at = int(now.timestamp() + self.retry_broken)
@@ -188,6 +202,32 @@ class Dispatcher:
             claims.append(Claim(item.key, item.digest, item.meta_raw, new_meta, decision.score))
             pending.append(Due(item.entry, decision))
         return claims, pending
+
+    def _decide(
+        self, entry: Entry, run: RunState, now: datetime, memo: dict[tuple[Any, ...], Decision]
+    ) -> Decision:
+        """``decide``, shared by entries that must get the same answer.
+
+        ``last_run_at`` is a slot, so entries on one schedule that fired together
+        have the same one: thousands due at midnight cost one computation.  Jitter
+        depends on the name, so jittered entries are decided one by one.
+        """
+        if entry.jitter:
+            return decide(entry, run, now, grace=self.grace)
+        key = (
+            entry.schedule, entry.timezone, entry.start_at, entry.end_at, entry.enabled,
+            entry.misfire, entry.deadline, run.last_run_at,
+        )  # fmt: skip
+        try:
+            shared = memo[key]
+        except KeyError:
+            shared = memo[key] = decide(entry, RunState(run.last_run_at), now, grace=self.grace)
+        except TypeError:  # unhashable schedule value: no sharing
+            return decide(entry, run, now, grace=self.grace)
+        if shared.run is None:
+            return shared
+        count = run.total_run_count + (1 if shared.kind == "run" else 0)
+        return replace(shared, run=RunState(shared.run.last_run_at, count))
 
     def _report_broken(self, item: Loaded) -> None:
         if self._reported.get(item.name) != item.digest:
