@@ -92,13 +92,16 @@ class StateChanged(UserError):
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(names)
-        shown = ", ".join(self.names[:10])
-        more = f" and {len(self.names) - 10} more" if len(self.names) > 10 else ""
         super().__init__(
             f"{len(self.names)} entr{'y' if len(self.names) == 1 else 'ies'} changed in Redis "
-            f"since the plan was made ({shown}{more}); nothing was written. "
+            f"since the plan was made ({_listed(self.names)}); nothing was written. "
             "Run plan again and review the new plan."
         )
+
+
+def _listed(names: Sequence[str], limit: int = 10) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 class PartialApply(UserError):
@@ -365,7 +368,7 @@ def write(
                 if status != "ok":
                     if number == 0:
                         raise StateChanged(rest)
-                    raise partial(number, str(StateChanged(rest)), rest)
+                    raise partial(number, f"changed in Redis since the plan: {_listed(rest)}", rest)
                 report = report + _tally(ops[batch])
                 applied_ops += len(ops[batch])
         finally:
