@@ -209,3 +209,10 @@ def test_same_values_as_pyyaml(value: object, flow: bool, full: bool) -> None:
     doc = yamlload.load_bytes(text.encode(), full_positions=full)
     assert doc.ok, doc.problems
     assert doc.value == yaml.safe_load(text)
+
+
+def test_syntax_hints_for_common_mistakes() -> None:
+    [star] = load_text("schedule: {cron: */5 * * * *}\n").problems
+    assert star.message.endswith('a value starting with * must be quoted, like cron: "*/5 * * * *"')
+    [tab] = load_text("a:\n\tb: 1\n").problems
+    assert (tab.line, tab.message.endswith("indent with spaces, not tabs")) == (2, True)

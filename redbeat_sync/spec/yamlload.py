@@ -213,6 +213,7 @@ class _Builder:
             message = exc.problem or str(exc)
             if exc.context:
                 message = f"{exc.context}: {message}"
+            message += _syntax_hint(message, self.data, line, column)
             problem = YamlProblem(line, column, (), f"invalid YAML: {message}")
             return self._document(None, (0, 0, None), problem)
         except yaml.YAMLError as exc:
@@ -485,6 +486,17 @@ class _Builder:
         total = 1 + sum(self._size(item) for item in items)
         self.sizes[id(value)] = total
         return total
+
+
+def _syntax_hint(message: str, data: bytes, line: int, column: int) -> str:
+    """A hint for the YAML mistakes schedule files make most."""
+    if "scanning an alias" in message:
+        return '; a value starting with * must be quoted, like cron: "*/5 * * * *"'
+    lines = data.split(b"\n")
+    text = lines[line - 1].decode("utf-8", "replace") if 0 < line <= len(lines) else ""
+    if "\t" in text[: max(column, 1)]:
+        return "; indent with spaces, not tabs"
+    return ""
 
 
 def _resolve_plain(text: str) -> tuple[Any, str | None]:
