@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -223,18 +223,37 @@ _FIXED_PERIODS = {
 }
 
 
+def rule_zone(rule: RRule, zone_name: str) -> tzinfo:
+    """The zone a rule's by-hour/by-day parts are read in.
+
+    dateutil (and so RedBeat) reads them in dtstart's own zone, and RedBeat stores
+    that zone as a fixed UTC offset.  A fixed offset equal to the entry zone's offset
+    at dtstart is that zone flattened by storage: use the zone itself (DST-correct),
+    as for a dtstart with no offset or with a named zone.  Any other fixed offset
+    (``09:00+05:30`` in a UTC entry) was meant: keep it, so an rrule RedBeat wrote
+    fires here at the same times as under RedBeat.  The codec stores dtstart with
+    this zone's offset, so the choice survives a round trip through Redis.
+    """
+    entry_zone = zone(zone_name)
+    start = rule.dtstart
+    if start is None or start.tzinfo is None or isinstance(start.tzinfo, ZoneInfo):
+        return entry_zone
+    if start.utcoffset() == start.astimezone(entry_zone).utcoffset():
+        return entry_zone
+    return start.tzinfo
+
+
 @lru_cache(maxsize=1024)
-def _rrule(rule: RRule, zone_name: str) -> du_rrule.rrule:
+def _rrule(rule: RRule, tz: tzinfo) -> du_rrule.rrule:
     """Rules that must be walked from dtstart (count, monthly/yearly); their
     occurrences are few per year, or bounded by count, so dateutil may cache them."""
     assert rule.dtstart is not None
-    return _build_rrule(rule, zone_name, rule.dtstart, cache=True)
+    return _build_rrule(rule, tz, rule.dtstart, cache=True)
 
 
 def _build_rrule(
-    rule: RRule, zone_name: str, dtstart: datetime, *, cache: bool = False
+    rule: RRule, tz: tzinfo, dtstart: datetime, *, cache: bool = False
 ) -> du_rrule.rrule:
-    tz = zone(zone_name)
     return du_rrule.rrule(
         RRULE_FREQUENCIES.index(rule.freq),
         dtstart=_aware(dtstart).astimezone(tz),
@@ -256,7 +275,7 @@ def _build_rrule(
     )
 
 
-def _rrule_for(rule: RRule, zone_name: str, after: datetime) -> du_rrule.rrule:
+def _rrule_for(rule: RRule, tz: tzinfo, after: datetime) -> du_rrule.rrule:
     """A dateutil rule that gives the same occurrences as ``rule`` after ``after``.
 
     dateutil walks every period from dtstart, so a minutely rule started a year ago
@@ -266,18 +285,17 @@ def _rrule_for(rule: RRule, zone_name: str, after: datetime) -> du_rrule.rrule:
     day, weekday), so the occurrences after ``after`` are unchanged.
     """
     if rule.dtstart is None:  # "from now": anchored on the question
-        return _build_rrule(rule, zone_name, _floor_second(after))
+        return _build_rrule(rule, tz, _floor_second(after))
     period = _FIXED_PERIODS.get(rule.freq)
     if period is None or rule.count is not None:
-        return _rrule(rule, zone_name)
-    tz = zone(zone_name)
+        return _rrule(rule, tz)
     start_wall = _aware(rule.dtstart).astimezone(tz).replace(tzinfo=None)
     after_wall = after.astimezone(tz).replace(tzinfo=None)
     step = period * rule.interval
     skip = (after_wall - start_wall) // step - 1  # one period of slack for DST
     if skip <= 0:
-        return _rrule(rule, zone_name)
-    return _build_rrule(rule, zone_name, (start_wall + skip * step).replace(tzinfo=tz))
+        return _rrule(rule, tz)
+    return _build_rrule(rule, tz, (start_wall + skip * step).replace(tzinfo=tz))
 
 
 def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) -> datetime | None:
@@ -285,10 +303,21 @@ def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) 
     # UTC operand forces a real-instant comparison.
     after = after.astimezone(UTC)
     try:
-        found = _rrule_for(rule, zone_name, after).after(after, inc=inclusive)
+        found = _rrule_for(rule, rule_zone(rule, zone_name), after).after(after, inc=inclusive)
     except ValueError:  # dateutil: the by-rules select nothing (e.g. odd hours, byhour=0)
         return None
     return found.astimezone(UTC) if found is not None else None
+
+
+def _cache_variant(schedule: Schedule, zone_name: str) -> tzinfo | None:
+    """What a cache key needs beyond the schedule itself.
+
+    Two rules whose dtstart is the same instant in different offsets compare equal
+    (datetimes compare as instants) but read by-hours in different zones.
+    """
+    if isinstance(schedule, RRule) and schedule.dtstart is not None:
+        return rule_zone(schedule, zone_name)
+    return None
 
 
 # --------------------------------------------------------------------------- per kind
@@ -341,6 +370,7 @@ def _next_after(
     start_at: datetime | None,
     end_at: datetime | None,
     after: datetime,
+    variant: tzinfo | None = None,  # cache key only, see _cache_variant
 ) -> datetime | None:
     found = _schedule_after(schedule, zone_name, after)
     return _windowed(schedule, zone_name, start_at, end_at, found)
@@ -366,7 +396,7 @@ def next_fire_after(entry: Entry, after: datetime) -> datetime | None:
     after = _cache_instant(entry.schedule, _aware(after).astimezone(UTC))
     if isinstance(entry.schedule, RRule) and entry.schedule.dtstart is None:
         return _next_after(*key, after)  # anchored on ``after``: not cacheable
-    return _next_after_cached(*key, after)
+    return _next_after_cached(*key, after, _cache_variant(entry.schedule, entry.timezone))
 
 
 @lru_cache(maxsize=16384)
@@ -377,13 +407,16 @@ def _fire_times_cached(
     end_at: datetime | None,
     n: int,
     now: datetime,
+    variant: tzinfo | None = None,  # cache key only, see _cache_variant
 ) -> tuple[datetime, ...]:
     if isinstance(schedule, RRule) and schedule.dtstart is None:
-        schedule = replace(schedule, dtstart=now)  # "from now" keeps one anchor
+        # "from now" keeps one anchor, in the entry's zone
+        schedule = replace(schedule, dtstart=now.astimezone(zone(zone_name)))
+    variant = _cache_variant(schedule, zone_name)
     times: list[datetime] = []
     cursor = now
     while len(times) < n:
-        found = _next_after_cached(schedule, zone_name, start_at, end_at, cursor)
+        found = _next_after_cached(schedule, zone_name, start_at, end_at, cursor, variant)
         if found is None:
             break
         times.append(found)
@@ -395,7 +428,8 @@ def next_fire_times(entry: Entry, n: int = 3, now: datetime | None = None) -> li
     """The next ``n`` fire times after ``now`` (floored to the second), in the entry's zone."""
     moment = _floor_second(_aware(now).astimezone(UTC) if now else datetime.now(UTC))
     key = (entry.schedule, entry.timezone, entry.start_at, entry.end_at)
-    return list(_fire_times_cached(*key, n, moment))
+    variant = _cache_variant(entry.schedule, entry.timezone)
+    return list(_fire_times_cached(*key, n, moment, variant))
 
 
 def next_due(entry: Entry, last_run_at: datetime | None, now: datetime) -> datetime | None:

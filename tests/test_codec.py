@@ -293,3 +293,22 @@ def test_bad_values_in_extra_field_are_decode_errors(patch: dict, message: str):
     extra = {**json.loads(encoded.extra), **patch}
     with pytest.raises(DecodeError, match=message):
         decode_entry("every", encoded.definition, json.dumps(extra))
+
+
+def test_rrule_offsets_are_those_of_the_zone_the_rule_is_read_in():
+    ist = timezone(timedelta(hours=5, minutes=30))
+    meant = Entry(
+        name="r", task="t", schedule=RRule("daily", dtstart=datetime(2025, 1, 1, 9, tzinfo=ist))
+    )
+    body = json.loads(encode_entry(meant).definition)["schedule"]
+    assert (body["dtstart"], body["dtstart_tz"]) == (1735702200, 330.0)
+    zoned = Entry(
+        name="r",
+        task="t",
+        schedule=RRule("daily", dtstart=datetime(2025, 7, 1, 9, tzinfo=PARIS)),
+        timezone="Europe/Paris",
+    )
+    body = json.loads(encode_entry(zoned).definition)["schedule"]
+    assert body["dtstart_tz"] == 120.0
+    decoded = decode_entry("r", encode_entry(zoned).definition, encode_entry(zoned).extra)[0]
+    assert decoded.schedule.dtstart.utcoffset() == timedelta(hours=2)

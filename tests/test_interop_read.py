@@ -267,3 +267,37 @@ def test_run_history_written_by_redbeat(app: Celery, redis_client: redis.Redis):
     stored = read(redis_client, "ran")
     assert stored.run.total_run_count == 2
     assert abs(stored.run.last_run_at - datetime.now(UTC)) < timedelta(seconds=30)
+
+
+def test_redbeat_rrule_fires_at_the_same_times_here(app: Celery, redis_client: redis.Redis):
+    ist_start = datetime(2025, 1, 6, 9, 30, tzinfo=IST)
+    theirs = rrule("DAILY", dtstart=ist_start, byhour=[9, 18], byminute=30)
+    save(app, "ist", theirs)
+    ours = read(redis_client, "ist").entry
+    assert ours.timezone == "UTC"
+    cursor = datetime(2025, 6, 1, tzinfo=UTC)
+    for _ in range(4):
+        expected = theirs.rrule.after(cursor)
+        got = timing.next_fire_after(ours, cursor)
+        assert got == expected
+        cursor = expected
+
+
+def test_our_zoned_rrule_keeps_its_local_hours_through_redbeat(
+    app: Celery, redis_client: redis.Redis
+):
+    rule = RRule(
+        "weekly", dtstart=datetime(2025, 1, 6, 9, tzinfo=PARIS), byweekday=(0,), byhour=(9,)
+    )
+    ours = Entry(name="paris-rule", task="t.a", schedule=rule, timezone="Europe/Paris")
+    write(redis_client, [ours], datetime(2025, 1, 1, tzinfo=UTC))
+    loaded = RedBeatSchedulerEntry.from_key(PREFIX + "paris-rule", app=app)
+    winter_after = datetime(2025, 2, 1, tzinfo=UTC)
+    assert loaded.schedule.rrule.after(winter_after) == timing.next_fire_after(ours, winter_after)
+    back = read_state(redis_client, Layout(PREFIX)).entries["paris-rule"].entry
+    summer_after = datetime(2025, 7, 1, tzinfo=UTC)
+    assert local_hm(timing.next_fire_after(back, summer_after)) == "09:00+0200"
+
+
+def local_hm(value: datetime) -> str:
+    return value.strftime("%H:%M%z")

@@ -402,3 +402,33 @@ def test_minutely_rrule_started_long_ago_is_fast():
     assert time.perf_counter() - started < 0.5
     minutes = (got - datetime(2015, 1, 1, tzinfo=UTC)).total_seconds() / 60
     assert minutes % 7 == 0 and got > datetime(2025, 6, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def test_rrule_with_a_meant_fixed_offset_is_read_in_that_offset():
+    """A RedBeat rule with dtstart 09:00+05:30 in a UTC beat fires at 09:00+05:30."""
+    ist = timezone(timedelta(hours=5, minutes=30))
+    rule = RRule("daily", dtstart=datetime(2025, 1, 1, 9, tzinfo=ist), byhour=(9,), byminute=(0,))
+    got = timing.next_fire_after(entry(rule, "UTC"), datetime(2025, 7, 1, tzinfo=UTC))
+    assert got == datetime(2025, 7, 1, 3, 30, tzinfo=UTC)
+    assert got.tzinfo == ZoneInfo("UTC")  # expressed in the entry's zone
+
+
+def test_rrule_offset_equal_to_the_zone_is_the_zone_dst_included():
+    winter = timezone(timedelta(hours=1))  # Paris in January, as RedBeat stores it
+    rule = RRule("daily", dtstart=datetime(2025, 1, 1, 9, tzinfo=winter), byhour=(9,))
+    got = timing.next_fire_after(entry(rule, "Europe/Paris"), datetime(2025, 7, 1, tzinfo=UTC))
+    assert local(got) == ("2025-07-01 09:00", "+0200")
+
+
+def test_equal_rules_with_different_offsets_are_not_confused_by_caches():
+    start = datetime(2025, 1, 1, 3, 30, tzinfo=UTC)
+    in_utc = RRule("daily", dtstart=start, byhour=(9,))
+    in_ist = RRule(
+        "daily", dtstart=start.astimezone(timezone(timedelta(hours=5, minutes=30))), byhour=(9,)
+    )
+    assert in_utc == in_ist  # datetimes compare as instants...
+    after = datetime(2025, 3, 1, tzinfo=UTC)
+    first = timing.next_fire_after(entry(in_utc), after)
+    second = timing.next_fire_after(entry(in_ist), after)
+    assert (first.hour, second.hour) == (9, 3)  # ...but read by-hours in their own offset
+    assert timing.next_fire_times(entry(in_ist), 1, after)[0].hour == 3

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +42,7 @@ from ..entry import (
     schedule_from_canonical,
     scheduler_only_features,
 )
+from ..timing import rule_zone
 
 EXTRA_VERSION = 1
 MISFIRE_POLICIES = get_args(MisfirePolicy)
@@ -145,12 +147,12 @@ def _decode_value(value: Any) -> Any:
 # --------------------------------------------------------------------------- schedules
 
 
-def _epoch_and_offset_minutes(value: datetime, zone_name: str) -> tuple[int, float]:
-    local = value.astimezone(ZoneInfo(zone_name)) if value.tzinfo else value
-    offset = local.utcoffset()
+def _epoch_and_offset_minutes(value: datetime, tz: tzinfo) -> tuple[int, float]:
+    """RedBeat's (epoch seconds, UTC offset in minutes) for an rrule datetime."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    offset = aware.astimezone(tz).utcoffset()
     minutes = offset.total_seconds() / 60 if offset else 0
-    epoch = int(value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp() // 1)
-    return epoch, minutes
+    return math.floor(aware.timestamp()), minutes
 
 
 def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
@@ -177,12 +179,14 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
                 body[name] = [{"__type__": "weekday", "wkday": day} for day in value]
             else:
                 body[name] = list(value) if value is not None else None
-        # Offsets are taken in the entry's zone, so RedBeat (which keeps a fixed
-        # offset) evaluates by-hour rules at the same local time, DST aside.
+        # Offsets are those of the zone the rule is read in (timing.rule_zone), so
+        # RedBeat (which keeps a fixed offset) reads by-hours at the same local
+        # times, DST aside, and decoding gives back the same reading.
+        tz = rule_zone(schedule, zone_name)
         for name in ("dtstart", "until"):
             value = getattr(schedule, name)
             if value is not None:
-                body[name], body[name + "_tz"] = _epoch_and_offset_minutes(value, zone_name)
+                body[name], body[name + "_tz"] = _epoch_and_offset_minutes(value, tz)
         return body
     if isinstance(schedule, At):
         return {"__type__": "interval", "every": INERT_PLACEHOLDER_SECONDS, "relative": False}
