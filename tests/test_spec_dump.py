@@ -123,7 +123,7 @@ DURATIONS = st.one_of(st.integers(1, 10**7).map(float), st.floats(0.001, 1e7, al
 
 def by(low: int, high: int, zero: bool = True) -> Any:
     values = st.integers(low, high).filter(lambda v: zero or v != 0)
-    return st.none() | st.lists(values, max_size=4).map(lambda v: tuple(sorted(set(v))))
+    return st.none() | st.lists(values, min_size=1, max_size=4).map(lambda v: tuple(sorted(set(v))))
 
 
 @st.composite

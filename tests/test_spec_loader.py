@@ -185,6 +185,7 @@ def test_rrule_is_canonical() -> None:
             dtstart: 2025-03-01T08:00:00
             until: "2026-01-01T00:00:00Z"
             wkst: su
+            bymonth: []
         """
     )
     paris = ZoneInfo("Europe/Paris")

@@ -311,7 +311,8 @@ class _FileChecker:
         if dtstart and until and until < dtstart:
             self._add((*path, "schedule", "rrule", "until"), "until must not be before dtstart")
             return None
-        by = {field: getattr(r, field) for field in RRule.BY_FIELDS}
+        # An empty list means "not set", as the state reader decodes it.
+        by = {field: getattr(r, field) or None for field in RRule.BY_FIELDS}
         return RRule(
             freq=r.freq,
             interval=r.interval,
