@@ -14,6 +14,7 @@ The order matters:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -184,18 +185,48 @@ def apply_plan(
         )
         try:
             report = writer.write(
-                client, layout, ops, beat_timezone=beat_timezone, now=now, batch_size=batch_size
+                client,
+                layout,
+                ops,
+                beat_timezone=beat_timezone,
+                now=now,
+                batch_size=batch_size,
+                # Long multi-batch applies keep their lock alive, and stop if it was lost.
+                before_batch=lock.refresh,
             )
         except writer.PartialApply as exc:
             # Some batches landed: the trail must say so, or nobody can tell later.
             record.update(outcome="partial", written=_written(exc.report), error=str(exc))
-            audit.append_record(client, layout, record)
+            # Usually Redis itself is gone: the error below then says what landed.
+            with contextlib.suppress(redis.RedisError):
+                audit.append_record(client, layout, record)
             raise
         record.update(outcome="applied", written=_written(report))
         audit_id = audit.append_record(client, layout, record)
         return ApplyResult(report, audit_id, digest, counts)
+    except (UserError, redis.RedisError) as exc:
+        # Release here so that a Redis gone mid-apply cannot replace the error that
+        # says what was written by a bare "connection refused" from the release.
+        try:
+            lock.release()
+        except redis.RedisError:
+            raise UserError(f"{_one_line(exc)} {_lock_left(lock)}") from exc
+        raise
     finally:
-        lock.release()
+        lock.release()  # no-op when already released above
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, UserError):
+        return str(exc)
+    return f"lost the connection to Redis during apply ({type(exc).__name__}: {exc})."
+
+
+def _lock_left(lock: SyncLock) -> str:
+    return (
+        f"The sync lock (id {lock.lock_id}) could not be released: it expires by itself "
+        f"within {lock.ttl:.0f}s, or free it with: redbeat-sync force-unlock {lock.lock_id}"
+    )
 
 
 def _written(report: writer.WriteReport) -> dict[str, int]:
