@@ -69,7 +69,6 @@ UTC = timezone.utc
 
 #: Largest DST shift looked around a transition (real ones are <= 2 h).
 _DST_MARGIN = timedelta(hours=3)
-_SECOND = timedelta(seconds=1)
 _TINY = timedelta(microseconds=1)
 
 
