@@ -467,3 +467,13 @@ def test_entries_given_by_alias() -> None:
     assert where(caught.value.problems) == [(1, 1, "x")]  # x is unknown, entries load
     spec = load_text("version: 1\nentries: &e {a: {task: x.y, schedule: {every: 1m}}}\n")
     assert [(i.entry.name, i.line, i.column) for i in spec.entries] == [("a", 2, 14)]
+
+
+def test_huge_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(BRIEF_EXAMPLE * 3)
+    with pytest.raises(ProblemsFound) as caught:
+        load_paths([path], max_file_bytes=1024)
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line) == (str(path), 0)
+    assert "limit; split the schedule into several files" in problem.message
