@@ -20,6 +20,7 @@ from typing import Any
 
 from ..state.connection import RedisSettings, mask_url, resolve_url
 from ..state.layout import DEFAULT_PREFIX, Layout
+from ..state.topology import check_cluster_prefix
 
 logger = logging.getLogger("celery.beat")
 
@@ -133,7 +134,10 @@ def get_redis(app: Any) -> Any:
     """
     client = getattr(app, _CLIENT_ATTR, None)
     if client is None:
-        client = ensure_conf(app).redis_settings().client()
+        conf = ensure_conf(app)
+        client = conf.redis_settings().client()
+        # Under Redis Cluster: one clear line now instead of CROSSSLOT at the first claim.
+        check_cluster_prefix(client, conf.layout, extra_keys=[k for k in [conf.lock_key] if k])
         setattr(app, _CLIENT_ATTR, client)
     return client
 

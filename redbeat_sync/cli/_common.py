@@ -33,15 +33,22 @@ class Target:
     prefix: str
     beat_timezone: str
     redis_options: dict[str, Any]
+    redis_use_ssl: Any = False  # the app's redbeat_redis_use_ssl (True or ssl_* options)
 
     @property
     def layout(self) -> Layout:
         return Layout(self.prefix)
 
     def connect(self) -> redis.Redis:
-        from ..state.connection import connect
+        from ..state.connection import RedisSettings, resolve_url
+        from ..state.topology import check_cluster_prefix
 
-        return connect(self.redis_url, options=self.redis_options or None)
+        settings = RedisSettings(
+            resolve_url(self.redis_url), dict(self.redis_options or {}), self.redis_use_ssl
+        )
+        client = settings.connect()
+        check_cluster_prefix(client, self.layout)  # one line instead of CROSSSLOT later
+        return client
 
 
 def load_celery_app(spec: str) -> Any:
@@ -72,17 +79,20 @@ def resolve_target(
     """Flags win over the Celery app's settings, which win over defaults."""
     options: dict[str, Any] = {}
     app_url = app_prefix = app_tz = None
+    use_ssl: Any = False
     if app:
         conf = load_celery_app(app).conf
         app_url = conf.get("redbeat_redis_url") or conf.get("broker_url")
         app_prefix = conf.get("redbeat_key_prefix")
         app_tz = conf.get("timezone")
         options = dict(conf.get("redbeat_redis_options") or {})
+        use_ssl = conf.get("redbeat_redis_use_ssl") or False
     return Target(
         redis_url=redis_url or app_url,
         prefix=key_prefix or app_prefix or DEFAULT_PREFIX,
         beat_timezone=beat_timezone or (str(app_tz) if app_tz else "UTC"),
         redis_options=options,
+        redis_use_ssl=use_ssl,
     )
 
 
@@ -92,8 +102,9 @@ def target_options(func: F) -> F:
     @click.option(
         "--redis-url",
         envvar="REDBEAT_SYNC_REDIS_URL",
-        help="Redis URL (redis:// or rediss://). Env: REDBEAT_SYNC_REDIS_URL. "
-        "Default: redis://localhost:6379/0.",
+        help="Redis URL: redis://, rediss:// (?ssl_ca_certs=...), redis-sentinel://"
+        "h:26379,h2:26379/0?service_name=NAME or redis-cluster://h:7000,h2:7001. "
+        "Env: REDBEAT_SYNC_REDIS_URL. Default: redis://localhost:6379/0.",
     )
     @click.option(
         "--key-prefix",
@@ -158,6 +169,15 @@ def run_guarded(func: Callable[[], int]) -> int:
     except redis.exceptions.TimeoutError as exc:
         echo_err(f"Error: Redis did not answer in time: {redact(str(exc))}")
         return EXIT_ERROR
+    except redis.exceptions.NoPermissionError as exc:
+        echo_err(
+            "Error: the Redis user lacks a permission (see the ACL rules in the README): "
+            f"{redact(str(exc))}"
+        )
+        return EXIT_ERROR
     except redis.exceptions.ResponseError as exc:
         echo_err(f"Error: Redis refused a command: {redact(str(exc))}")
+        return EXIT_ERROR
+    except redis.exceptions.RedisClusterException as exc:
+        echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
         return EXIT_ERROR

@@ -3,8 +3,10 @@
 ``RedisSettings`` is the one description of "which Redis, how": the CLI builds it
 from flags/environment, the beat scheduler from RedBeat's settings
 (``redbeat_redis_url``, ``redbeat_redis_options``, ``redbeat_redis_use_ssl``).
-Only ``redis://``, ``rediss://`` and ``unix://`` are handled for now; Sentinel and
-Cluster URLs are refused with a clear message.
+``redis://``, ``rediss://`` and ``unix://`` are handled here; Sentinel
+(``redis-sentinel://``, Celery's ``sentinel://``) and Cluster (``redis-cluster://`` or
+``{"cluster": True}``) clients are built by ``topology``, and ``retry_period`` becomes
+a redis-py ``Retry`` on the client (``retry``).
 
 Failures to connect become one-line ``UserError``s carrying the URL with its
 password masked; the default timeouts make a dead host fail within seconds.
@@ -23,6 +25,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 
 from ..errors import UserError
+from ..redact import redact
+from .retry import build_retry
 
 DEFAULT_URL = "redis://localhost:6379/0"
 URL_ENV_VAR = "REDBEAT_SYNC_REDIS_URL"
@@ -44,6 +48,8 @@ def resolve_url(url: str | None) -> str:
 
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe to print or log)."""
+    if ";" in url:  # Celery's sentinel://h1;sentinel://h2 form: one URL per part
+        return ";".join(mask_url(part) for part in url.split(";"))
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -63,6 +69,21 @@ def mask_url(url: str) -> str:
     if netloc == parts.netloc and query == parts.query:
         return url  # nothing secret (and urlunsplit would drop an empty "//")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _split_our_query(url: str) -> tuple[str, dict[str, str]]:
+    """Take redbeat-sync's own query parameters (``retry_period``...) out of a URL."""
+    from .topology import OUR_QUERY_KEYS
+
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url, {}
+    pairs = parse_qsl(query, keep_blank_values=True)
+    ours = {k: v for k, v in pairs if k in OUR_QUERY_KEYS}
+    if not ours:
+        return url, {}
+    rest = urlencode([(k, v) for k, v in pairs if k not in OUR_QUERY_KEYS])
+    return (f"{base}?{rest}" if rest else base), ours
 
 
 def _reason(exc: BaseException) -> str:
@@ -105,17 +126,36 @@ class RedisSettings:
                 kwargs.update(self.use_ssl)
         kwargs.update({k: v for k, v in self.options.items() if k not in REDBEAT_ONLY_OPTIONS})
         kwargs["decode_responses"] = True
+        retry = build_retry(self.options.get("retry_period"))
+        if retry is not None:
+            kwargs["retry"] = retry
         return kwargs
 
     def client(self) -> redis.Redis:
-        """A client object (no I/O yet); raises UserError for an unusable URL."""
+        """A client object (no I/O yet, except Cluster's slot discovery); raises
+        UserError for an unusable URL."""
+        from . import topology
+
+        try:
+            if topology.is_cluster(self):
+                return topology.cluster_client(self)  # type: ignore[return-value]
+            if topology.is_sentinel(self):
+                return topology.sentinel_client(self)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"bad Redis URL {self.masked_url}: {_reason(exc)}") from None
         if self.scheme not in _SUPPORTED_SCHEMES:
             raise UserError(
-                f"unsupported Redis URL {self.masked_url}: "
-                "use redis://, rediss:// or unix:// (Sentinel/Cluster are not supported yet)"
+                f"unsupported Redis URL {self.masked_url}: use redis://, rediss://, unix://, "
+                "redis-sentinel:// (or sentinel://) or redis-cluster://"
             )
+        url, query_options = _split_our_query(self.url)
+        kwargs = self.client_kwargs()
+        if "retry_period" in query_options and "retry_period" not in self.options:
+            retry = build_retry(query_options["retry_period"])
+            if retry is not None:
+                kwargs["retry"] = retry
         try:
-            return redis.Redis.from_url(self.url, **self.client_kwargs())
+            return redis.Redis.from_url(url, **kwargs)
         except (ValueError, TypeError) as exc:
             raise UserError(f"bad Redis URL {self.masked_url}: {_reason(exc)}") from None
 
@@ -126,7 +166,11 @@ class RedisSettings:
             client.ping()
         except (redis.RedisError, OSError) as exc:
             client.close()
-            reason = _reason(exc).replace(self.url, self.masked_url)
+            reason = redact(_reason(exc).replace(self.url, self.masked_url))
+            if isinstance(exc, redis.exceptions.NoPermissionError):
+                raise UserError(
+                    f"the Redis user may not run PING at {self.masked_url}: {reason}"
+                ) from None
             raise UserError(f"cannot connect to Redis at {self.masked_url}: {reason}") from None
         return client
 

@@ -59,6 +59,11 @@ class Layout:
         return self.prefix + ":sync:history"
 
     @property
+    def applied_key(self) -> str:
+        """Mark of the last batch apply wrote (recognises a retried, landed batch)."""
+        return self.prefix + ":sync:applied"
+
+    @property
     def changes_channel(self) -> str:
         """Pub/sub channel apply publishes to so a running beat wakes up at once."""
         return self.prefix + ":sync:changes"

@@ -148,6 +148,9 @@ class SyncLock:
             if self.client.set(self.layout.sync_lock_key, self._value(), nx=True, px=self._ttl_ms):
                 self.held = True
                 return
+            if self._holds_it():  # our SET landed, its reply was lost and it was retried
+                self.held = True
+                return
             now = time.monotonic()
             if now >= deadline:
                 break
@@ -160,6 +163,10 @@ class SyncLock:
                 return
             current = read_sync_lock(self.client, self.layout) or {}
         raise UserError(self.describe_holder(current, waited=time.monotonic() - started))
+
+    def _holds_it(self) -> bool:
+        current = read_sync_lock(self.client, self.layout)
+        return current is not None and current.get("id") == self.lock_id
 
     @staticmethod
     def describe_holder(current: dict[str, Any], *, waited: float) -> str:

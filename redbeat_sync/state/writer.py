@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -310,6 +311,10 @@ def write(
         return json.dumps(ops_json, ensure_ascii=False, separators=(",", ":"))
 
     script = _script(client)
+    # Marks each batch in Redis, so a batch the client re-sends after a lost reply
+    # (redis-py's retry, retry_period) is recognised as landed instead of failing
+    # its own guards (see apply.lua).
+    write_id = secrets.token_hex(8)
     header = [layout_module.DEFINITION_FIELD, layout_module.META_FIELD, layout_module.EXTRA_FIELD]
     batches = [slice(start, start + batch_size) for start in range(0, len(ops), batch_size)]
     report = WriteReport()
@@ -352,8 +357,10 @@ def write(
                     raise partial(number, f"could not encode an entry: {exc!r}") from exc
                 keys = [layout.schedule_key, layout.inventory_key]
                 keys.extend(layout.entry_key(name) for name in names[batch])
+                keys.append(layout.applied_key)
+                mark = f"{write_id}:{number}"
                 try:
-                    reply = script(keys=keys, args=[*header, payload], client=client)
+                    reply = script(keys=keys, args=[*header, payload, mark], client=client)
                 except (redis.RedisError, RedisClusterException) as exc:
                     cause = f"{type(exc).__name__}: {exc}"
                     if number == 0:

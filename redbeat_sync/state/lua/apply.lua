@@ -28,11 +28,24 @@
 --                   the sha1 of the definition stored now
 --   definition, extra, meta, score     values for the flags above ("" when unused)
 --
--- Returns {"ok", n_ops} or {"changed", name, name, ...}.
+-- ARGV[5]      optional batch mark (unique per batch of one write); then the LAST
+--              key is the "applied" key (prefix .. ":sync:applied").  A batch whose
+--              mark is already there landed before: a client retry re-sent it after
+--              losing the reply, so it is reported done instead of failing its guards.
+--
+-- Returns {"ok", n_ops} or {"changed", name, name, ...}; {"ok", n_ops, "again"} for
+-- a re-sent batch that had landed.
 
+local marked = #ARGV == 5
 local n = #KEYS - 2
-if n < 0 or #ARGV ~= 4 then
+if marked then
+  n = n - 1
+end
+if n < 0 or (#ARGV ~= 4 and not marked) then
   return redis.error_reply("redbeat-sync apply.lua: malformed call")
+end
+if marked and redis.call("GET", KEYS[#KEYS]) == ARGV[5] then
+  return { "ok", tostring(n), "again" }
 end
 local ops = cjson.decode(ARGV[4])
 if type(ops) ~= "table" or #ops ~= n then
@@ -122,5 +135,8 @@ for i = 1, n do
     redis.call("SREM", inventory, name)
     redis.call("HDEL", key, F_EXTRA)
   end
+end
+if marked then
+  redis.call("SET", KEYS[#KEYS], ARGV[5])
 end
 return { "ok", tostring(n) }
