@@ -31,6 +31,7 @@ from .state import audit, reader, writer
 from .state.layout import Layout
 from .state.model import Put, Remove, WriteOp
 from .state.synclock import SyncLock, default_holder
+from .state.topology import refuse_evicting
 
 MIN_MAX_DELETES = 10
 MAX_DELETE_SHARE = 0.25
@@ -145,8 +146,13 @@ def apply_plan(
     git_sha: str | None = None,
     now: datetime | None = None,
     batch_size: int = writer.DEFAULT_BATCH_SIZE,
+    allow_evicting_redis: bool = False,
 ) -> ApplyResult:
-    """Make Redis match ``plan``; writes nothing when the plan is stale or unsafe."""
+    """Make Redis match ``plan``; writes nothing when the plan is stale or unsafe.
+
+    Refuses a Redis whose ``maxmemory-policy`` may evict schedule entries
+    (``allkeys-*``) unless ``allow_evicting_redis``.
+    """
     if plan.prefix != layout.prefix:
         raise UserError(f"the plan was made for prefix {plan.prefix!r}, not {layout.prefix!r}")
     if plan.beat_timezone != beat_timezone:
@@ -154,6 +160,7 @@ def apply_plan(
             f"the plan was made for beat timezone {plan.beat_timezone}, not {beat_timezone}; "
             "run plan again"
         )
+    refuse_evicting(client, allow=allow_evicting_redis)
     who = who or default_holder()
     digest = plan_digest(plan)
     counts = plan.summary()
@@ -219,7 +226,10 @@ def apply_plan(
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, UserError):
         return str(exc)
-    return f"lost the connection to Redis during apply ({type(exc).__name__}: {exc})."
+    return (
+        f"lost the connection to Redis during apply ({type(exc).__name__}: {exc}); "
+        "run plan again to see what was written."
+    )
 
 
 def _lock_left(lock: SyncLock) -> str:

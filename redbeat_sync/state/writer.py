@@ -345,10 +345,17 @@ def write(
                 if before_batch is not None:
                     try:
                         before_batch()
-                    except UserError as exc:
+                    except (UserError, redis.RedisError) as exc:
+                        # e.g. the lock refresh found Redis gone: earlier batches stay
+                        # written, and the error must say so, not just "connection lost".
                         if number == 0:
                             raise
-                        raise partial(number, str(exc)) from exc
+                        cause = (
+                            str(exc)
+                            if isinstance(exc, UserError)
+                            else f"{type(exc).__name__}: {exc}"
+                        )
+                        raise partial(number, cause) from exc
                 try:
                     payload = pending[number].result()
                 except Exception as exc:
