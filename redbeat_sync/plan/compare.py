@@ -8,6 +8,7 @@ differ go through deepdiff to name the fields that changed.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Iterable
@@ -231,6 +232,25 @@ def compute_plan(
     Entries in Redis that redbeat-sync does not manage and the files do not name are
     listed in ``plan.unmanaged`` and never touched.
     """
+    # A plan allocates millions of acyclic containers next to the spec and state; the
+    # cyclic GC would re-scan that whole heap again and again (2.5x slower at 100k).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compute_plan(spec, state, beat_timezone=beat_timezone, now=now, prefix=prefix)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _compute_plan(
+    spec: Spec,
+    state: State,
+    *,
+    beat_timezone: str,
+    now: datetime | None,
+    prefix: str,
+) -> Plan:
     now = now or datetime.now(timezone.utc)
     wanted: dict[str, SpecEntry] = {}
     for spec_entry in spec.entries:
