@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from ..state.topology import read_policy
 from .config import DEFAULT_LOCK_TIMEOUT
 
 #: A standby should take over within this many seconds of the leader's death.
@@ -29,7 +30,7 @@ def startup_warnings(scheduler: Any) -> list[str]:
             f"after the leader dies (default {DEFAULT_LOCK_TIMEOUT:g}s)"
         )
     try:
-        policy = scheduler.client.config_get("maxmemory-policy").get("maxmemory-policy", "")
+        policy = read_policy(scheduler.client) or ""  # every primary under Cluster
     except (redis.RedisError, OSError) as exc:
         if isinstance(exc, redis.ResponseError):  # CONFIG disabled (managed Redis)
             return found

@@ -30,6 +30,7 @@ import redis
 from celery import signals
 from celery.beat import Scheduler as CeleryScheduler
 
+from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import ensure_conf, get_redis
 from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
@@ -135,8 +136,13 @@ class Scheduler(CeleryScheduler):
         with self._start_lock:
             if self._started:
                 return
-            self._started = True
             client = self.client
+            # maxmemory-policy: the banner warns; refuse only when configured to.
+            refuse = bool(self.app.conf.get("redbeat_sync_refuse_evicting_redis"))
+            eviction = check_eviction_for_beat(client, refuse=refuse)
+            if eviction is not None and eviction.evicting:
+                logger.warning("beat: %s", eviction.message)
+            self._started = True
             self.dispatcher = Dispatcher(
                 client,
                 self.layout,

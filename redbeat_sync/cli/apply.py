@@ -70,6 +70,11 @@ def confirm_or_refuse(auto_approve: bool) -> None:
     help="Refuse plans deleting more entries (default: max(10, 25% of managed)).",
 )
 @click.option("--allow-mass-delete", is_flag=True, help="Skip the prune guards.")
+@click.option(
+    "--allow-evicting-redis",
+    is_flag=True,
+    help="Apply even if Redis's maxmemory-policy (allkeys-*) may evict schedule entries.",
+)
 @click.option("-m", "--message", help="Note stored in the audit record.")
 @click.option("--git-sha", envvar="GITHUB_SHA", help="Commit stored in the audit record.")
 @click.option("--who", help="Who applies (default: user@host).")
@@ -84,6 +89,7 @@ def command(
     lock_timeout: float,
     max_deletes: int | None,
     allow_mass_delete: bool,
+    allow_evicting_redis: bool,
     message: str | None,
     git_sha: str | None,
     who: str | None,
@@ -123,6 +129,7 @@ def command(
             beat_timezone=plan.beat_timezone,
             max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete,
+            allow_evicting_redis=allow_evicting_redis,
             lock_timeout=lock_timeout,
             message=message,
             who=who,

@@ -333,7 +333,10 @@ def classify_policy(policy: str | None) -> EvictionCheck:
 def read_policy(client: Any) -> str | None:
     """``maxmemory-policy`` (the most dangerous one across cluster nodes); None if unknown."""
     try:
-        reply = client.config_get("maxmemory-policy")
+        if isinstance(client, RedisCluster):  # every primary: one evicting node is enough
+            reply = client.config_get("maxmemory-policy", target_nodes=RedisCluster.PRIMARIES)
+        else:
+            reply = client.config_get("maxmemory-policy")
     except (redis.ResponseError, RedisClusterException):
         return None  # NOPERM, renamed/disabled CONFIG on managed services
     values: list[str] = []
@@ -354,6 +357,30 @@ def check_eviction(client: Any) -> EvictionCheck:
     return classify_policy(read_policy(client))
 
 
+def check_eviction_for_beat(client: Any, *, refuse: bool) -> EvictionCheck | None:
+    """Beat's check at start: None when Redis cannot be asked now (beat retries anyway);
+    UserError on an ``allkeys-*`` policy when ``redbeat_sync_refuse_evicting_redis``."""
+    try:
+        found = check_eviction(client)
+    except (redis.RedisError, OSError):
+        return None
+    if found.evicting and refuse:
+        raise UserError(
+            f"{found.message}. Refusing to start beat (redbeat_sync_refuse_evicting_redis is True)"
+        )
+    return found
+
+
+def refuse_evicting(client: Any, *, allow: bool) -> EvictionCheck:
+    """Apply's check: UserError on an ``allkeys-*`` policy unless ``allow``."""
+    found = check_eviction(client)
+    if found.evicting and not allow:
+        raise UserError(
+            f"{found.message}. Refusing to apply; pass --allow-evicting-redis to apply anyway"
+        )
+    return found
+
+
 __all__ = [
     "CLUSTER_SCHEMES",
     "SENTINEL_SCHEMES",
@@ -361,6 +388,7 @@ __all__ = [
     "ParsedUrl",
     "check_cluster_prefix",
     "check_eviction",
+    "check_eviction_for_beat",
     "classify_policy",
     "cluster_client",
     "is_cluster",
@@ -369,5 +397,6 @@ __all__ = [
     "parse_multi_url",
     "prefix_slots",
     "read_policy",
+    "refuse_evicting",
     "sentinel_client",
 ]
