@@ -15,6 +15,7 @@ The order matters:
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import socket
@@ -56,8 +57,16 @@ class ApplyResult:
 def plan_digest(plan: Plan) -> str:
     """sha256 of the plan's compact JSON form: names the exact plan in the audit trail."""
     # Compact: with an indent json.dumps falls back to its pure-Python encoder, which
-    # made this digest most of apply's time for large plans.
-    return "sha256:" + hashlib.sha256(render_json(plan, indent=None).encode()).hexdigest()
+    # made this digest most of apply's time for large plans.  The cyclic GC is paused:
+    # rendering allocates millions of acyclic containers (2x slower at 100k with it).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        text = render_json(plan, indent=None)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def default_max_deletes(managed_count: int) -> int:
