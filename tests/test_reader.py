@@ -198,3 +198,46 @@ def test_schedule_key_of_the_wrong_type_is_a_user_error(redis_client: redis.Redi
     redis_client.set(LAYOUT.schedule_key, "oops")
     with pytest.raises(UserError, match="prefix 'rb:'"):
         read_state(redis_client, LAYOUT)
+
+
+def _mixed_store(client: redis.Redis) -> None:
+    put(client, every("a"), run=RunState(datetime(2025, 1, 1, tzinfo=UTC), 2))
+    put(client, every("b"), managed=False, score=7)
+    put(client, Entry(name="at", task="t", schedule=At(datetime(2030, 1, 1, tzinfo=UTC))))
+    client.set("rb:wrong", "x")
+    client.zadd(LAYOUT.schedule_key, {"rb:wrong": 3, "rb:gone": 4})
+    client.sadd(LAYOUT.inventory_key, "ghost")
+    client.hset("rb:bad", "definition", "{")
+    client.zadd(LAYOUT.schedule_key, {"rb:bad": 5})
+
+
+def test_script_and_pipeline_paths_read_the_same(redis_client: redis.Redis):
+    empty = (read_state(redis_client, LAYOUT), read_state(redis_client, LAYOUT, use_script=False))
+    assert empty[0] == empty[1]
+    _mixed_store(redis_client)
+    scripted = read_state(redis_client, LAYOUT, chunk_size=2)
+    piped = read_state(redis_client, LAYOUT, chunk_size=2, use_script=False)
+    assert scripted == piped
+    assert set(scripted.entries) == {"a", "b", "at", "wrong", "bad"}
+
+
+def test_falls_back_to_pipelines_when_scripting_is_denied(
+    redis_url: str, redis_client: redis.Redis
+):
+    _mixed_store(redis_client)
+    expected = read_state(redis_client, LAYOUT)
+    redis_client.execute_command(
+        "ACL", "SETUSER", "noscript", "on", ">pw", "~*", "+@all", "-@scripting"
+    )
+    try:
+        hostport = redis_url.split("://", 1)[1]
+        limited = redis.Redis.from_url(f"redis://noscript:pw@{hostport}", decode_responses=True)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            limited.eval("return 1", 0)  # the server really refuses scripts to this user
+        assert read_state(limited, LAYOUT) == expected
+        assert read_entries(limited, LAYOUT, ["a", "wrong"]) == {
+            n: expected.entries[n] for n in ("a", "wrong")
+        }
+        limited.close()
+    finally:
+        redis_client.execute_command("ACL", "DELUSER", "noscript")

@@ -1,8 +1,9 @@
 """Read what Redis holds: every entry (RedBeat's and ours) plus our inventory.
 
 Entry names are the members of RedBeat's schedule sorted set (keys ``prefix+name``)
-together with the names in our inventory set.  Their hash fields are fetched with
-pipelined HMGETs in chunks, so 100k entries cost ~50 round trips, not 100k.
+together with the names in our inventory set.  Their hash fields are fetched in
+chunks of 2000 (one small read-only Lua call per chunk, or pipelined HMGETs where
+scripting is refused), so 100k entries cost ~50 round trips, not 100k.
 An entry that cannot be decoded comes back with ``entry=None`` and an ``error``:
 reading never fails because of one bad entry.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -127,10 +129,114 @@ def _fetch(
     inventory: frozenset[str] | None,
     beat_timezone: str,
     chunk_size: int,
+    use_script: bool = True,
 ) -> dict[str, StoredEntry]:
     """Fetch and decode ``names``; scores/inventory membership are looked up when None."""
     with _gc_paused():
-        return _fetch_chunks(client, layout, names, scores, inventory, beat_timezone, chunk_size)
+        return _fetch_chunks(
+            client, layout, names, scores, inventory, beat_timezone, chunk_size, use_script
+        )
+
+
+_READ_SCRIPT = """
+-- Fields of every entry hash in KEYS as ONE JSON reply: the client then parses one
+-- string (in C) instead of four RESP replies per entry (in Python).  A key of the
+-- wrong type gives its error text in place of its fields.  ARGV: the three fields.
+local out = {}
+for i, key in ipairs(KEYS) do
+  local fields = redis.pcall('HMGET', key, ARGV[1], ARGV[2], ARGV[3])
+  if type(fields) == 'table' and fields.err then
+    out[i] = fields.err
+  else
+    for j = 1, 3 do
+      if not fields[j] then fields[j] = cjson.null end
+    end
+    out[i] = fields
+  end
+end
+return cjson.encode(out)
+"""
+
+
+_INDEX_SCRIPT = """
+-- The schedule (members and scores, flat) and our inventory as ONE JSON reply.
+return cjson.encode({
+  redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'),
+  redis.call('SMEMBERS', KEYS[2]),
+})
+"""
+
+
+def _json_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # Lua's cjson writes {} for empty
+
+
+def _read_index(
+    client: redis.Redis, layout: Layout, use_script: bool
+) -> tuple[list[tuple[str, float]], list[str]]:
+    """Schedule members with scores, and inventory names (one reply when scripting)."""
+    keys = [layout.schedule_key, layout.inventory_key]
+    if use_script:
+        try:
+            flat, inventory = json.loads(client.register_script(_INDEX_SCRIPT)(keys=keys))
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except (redis.RedisError, ValueError):
+            pass  # scripting refused, or (WRONGTYPE) let the plain commands report it
+        else:
+            flat = _json_list(flat)
+            pairs = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+            return pairs, _json_list(inventory)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zrange(layout.schedule_key, 0, -1, withscores=True)
+            pipe.smembers(layout.inventory_key)
+            members, inventory_names = pipe.execute()
+    except redis.ResponseError as exc:  # e.g. WRONGTYPE: the prefix holds something else
+        raise UserError(f"cannot read the schedule under prefix {layout.prefix!r}: {exc}") from None
+    return members, list(inventory_names)
+
+
+class _Rows:
+    """Fetches entry fields chunk by chunk: one Lua call per chunk when the server
+    allows scripting (about 3x less client CPU), pipelined HMGETs otherwise."""
+
+    def __init__(self, client: redis.Redis, layout: Layout, use_script: bool) -> None:
+        self.client = client
+        self.layout = layout
+        self.script = client.register_script(_READ_SCRIPT) if use_script else None
+
+    def fields(self, chunk: Sequence[str]) -> list[Any]:
+        """Per name: [definition, meta, extra] or an Exception (e.g. WRONGTYPE)."""
+        keys = [self.layout.entry_key(name) for name in chunk]
+        if self.script is not None:
+            try:
+                rows = json.loads(self.script(keys=keys, args=_FIELDS))
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise
+            except (redis.RedisError, ValueError):
+                # scripting disabled or denied, keys in several cluster slots...
+                self.script = None
+            else:
+                return [redis.ResponseError(row) if isinstance(row, str) else row for row in rows]
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.execute_command("HMGET", key, *_FIELDS)
+            # One key of the wrong type must not hide every other entry.
+            return pipe.execute(raise_on_error=False)
+
+    def scores_and_membership(self, chunk: Sequence[str]) -> tuple[list[Any], list[bool]]:
+        with self.client.pipeline(transaction=False) as pipe:
+            for name in chunk:
+                pipe.zscore(self.layout.schedule_key, self.layout.entry_key(name))
+            for name in chunk:
+                pipe.sismember(self.layout.inventory_key, name)
+            replies = pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):  # the schedule or inventory key itself
+                raise UserError(f"cannot read {self.layout.prefix!r} schedule: {reply}")
+        n = len(chunk)
+        return replies[:n], [bool(r) for r in replies[n:]]
 
 
 def _fetch_chunks(
@@ -141,31 +247,18 @@ def _fetch_chunks(
     inventory: frozenset[str] | None,
     beat_timezone: str,
     chunk_size: int,
+    use_script: bool = True,
 ) -> dict[str, StoredEntry]:
     found: dict[str, StoredEntry] = {}
+    rows = _Rows(client, layout, use_script)
     for chunk in _chunks(names, chunk_size):
-        with client.pipeline(transaction=False) as pipe:
-            for name in chunk:
-                pipe.execute_command("HMGET", layout.entry_key(name), *_FIELDS)
-            if scores is None:
-                for name in chunk:
-                    pipe.zscore(layout.schedule_key, layout.entry_key(name))
-            if inventory is None:
-                for name in chunk:
-                    pipe.sismember(layout.inventory_key, name)
-            # One key of the wrong type must not hide every other entry.
-            replies = pipe.execute(raise_on_error=False)
-        n = len(chunk)
-        for reply in replies[n:]:
-            if isinstance(reply, Exception):  # the schedule or inventory key itself
-                raise UserError(f"cannot read {layout.prefix!r} schedule: {reply}")
+        all_fields = rows.fields(chunk)
+        if scores is None or inventory is None:
+            chunk_scores, chunk_managed = rows.scores_and_membership(chunk)
         for i, name in enumerate(chunk):
-            fields = replies[i]
-            score = replies[n + i] if scores is None else scores.get(name)
-            if inventory is None:
-                managed = bool(replies[(2 if scores is None else 1) * n + i])
-            else:
-                managed = name in inventory
+            fields = all_fields[i]
+            score = chunk_scores[i] if scores is None else scores.get(name)
+            managed = chunk_managed[i] if inventory is None else name in inventory
             if isinstance(fields, Exception):
                 found[name] = _not_an_entry(layout, name, fields, score, managed)
                 continue
@@ -199,18 +292,15 @@ def read_state(
     *,
     beat_timezone: str = "UTC",
     chunk_size: int = CHUNK_SIZE,
+    use_script: bool = True,
 ) -> State:
-    """Every entry under ``layout``'s prefix, our inventory and the state fingerprint."""
+    """Every entry under ``layout``'s prefix, our inventory and the state fingerprint.
+
+    ``use_script=False`` never uses Lua (pipelined HMGETs only); the script path is
+    also left automatically when the server refuses it.
+    """
     with _gc_paused():
-        try:
-            with client.pipeline(transaction=False) as pipe:
-                pipe.zrange(layout.schedule_key, 0, -1, withscores=True)
-                pipe.smembers(layout.inventory_key)
-                members, inventory_names = pipe.execute()
-        except redis.ResponseError as exc:  # e.g. WRONGTYPE: the prefix holds something else
-            raise UserError(
-                f"cannot read the schedule under prefix {layout.prefix!r}: {exc}"
-            ) from None
+        members, inventory_names = _read_index(client, layout, use_script)
     prefix = layout.prefix
     scores = {
         member[len(prefix) :]: score
@@ -219,7 +309,9 @@ def read_state(
     }
     inventory = frozenset(inventory_names)
     names = sorted(scores.keys() | inventory)
-    entries = _fetch(client, layout, names, scores, inventory, beat_timezone, chunk_size)
+    entries = _fetch(
+        client, layout, names, scores, inventory, beat_timezone, chunk_size, use_script
+    )
     return State(
         entries=entries, inventory=inventory, fingerprint=fingerprint(layout, entries, inventory)
     )
@@ -232,7 +324,8 @@ def read_entries(
     *,
     beat_timezone: str = "UTC",
     chunk_size: int = CHUNK_SIZE,
+    use_script: bool = True,
 ) -> dict[str, StoredEntry]:
     """The named entries that exist (missing names are simply absent)."""
     wanted = sorted(set(names))
-    return _fetch(client, layout, wanted, None, None, beat_timezone, chunk_size)
+    return _fetch(client, layout, wanted, None, None, beat_timezone, chunk_size, use_script)
