@@ -26,6 +26,7 @@ import io
 import json
 import pstats
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -357,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         child_plan(args.url, args.child_plan)
         return 0
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    # Background runs ignore SIGINT: let SIGTERM unwind so the redis-server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = RedisServer().start()
     try:
         client = connect(server.url)
