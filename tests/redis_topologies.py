@@ -331,3 +331,70 @@ def start_tls(files: TlsFiles, *, auth_clients: str = "optional") -> Proc:
         "ssl_cert_reqs": ssl.CERT_REQUIRED,
     }
     return Proc(config, port=port, tls=tls).start()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def all(self) -> str:
+        return self.stdout + self.stderr
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run ``redbeat-sync ARGS`` in-process; tracebacks are test failures."""
+    from click.testing import CliRunner
+
+    from redbeat_sync.cli import main
+
+    clean = {"REDBEAT_SYNC_REDIS_URL": None, "REDBEAT_SYNC_KEY_PREFIX": None, "NO_COLOR": "1"}
+    result = CliRunner().invoke(main, list(args), env={**clean, **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+SPEC_YAML = """\
+version: 1
+entries:
+  conn-every-second:
+    task: tests.beat_app.record
+    schedule: {every: 1s}
+    args: [conn-every-second]
+  conn-hourly:
+    task: tests.beat_app.record
+    schedule: {cron: "0 * * * *"}
+  conn-daily:
+    task: tests.beat_app.record
+    schedule: {every: 1d}
+"""
+SPEC_NAMES = ("conn-every-second", "conn-hourly", "conn-daily")
+
+
+def write_spec(directory: Path, text: str = SPEC_YAML) -> str:
+    path = Path(directory, "schedules.yaml")
+    path.write_text(text)
+    return str(path)
+
+
+def plan_apply_show(url: str, spec: str, *, prefix: str = "redbeat:") -> list[CliResult]:
+    """plan (changes) -> apply -> plan (no changes) -> show: every result, asserted."""
+    common = ["--redis-url", url, "--key-prefix", prefix]
+    first = cli("plan", spec, "--detailed-exitcode", *common)
+    assert first.code == 2, first.all
+    applied = cli("apply", spec, "--auto-approve", *common)
+    assert applied.code == 0, applied.all
+    assert "Apply complete!" in applied.stdout
+    again = cli("plan", spec, "--detailed-exitcode", *common)
+    assert again.code == 0, again.all
+    shown = cli("show", "--format", "json", *common)
+    assert shown.code == 0, shown.all
+    for name in SPEC_NAMES:
+        assert name in shown.stdout
+    return [first, applied, again, shown]

@@ -25,6 +25,7 @@ from typing import Any
 from celery.beat import ScheduleEntry
 from celery.schedules import BaseSchedule, crontab, schedstate
 from celery.schedules import schedule as interval_schedule
+from redis.cluster import ClusterPipeline
 
 from .. import timing
 from ..entry import RRULE_FREQUENCIES, Cron, Entry, Every, RRule, RunState, Schedule
@@ -288,7 +289,19 @@ class SchedulerEntry(ScheduleEntry):
     # --- writes -----------------------------------------------------------------------
     def _notify(self, pipe: Any) -> None:
         payload = {"count": 1, "names": [self.name]}
-        pipe.publish(self.conf.layout.changes_channel, json.dumps(payload))
+        channel, message = self.conf.layout.changes_channel, json.dumps(payload)
+        if isinstance(pipe, ClusterPipeline):
+            # Cluster pipelines refuse PUBLISH: publish right after the pipeline ran.
+            execute = pipe.execute
+
+            def execute_then_publish(*args: Any, **kwargs: Any) -> Any:
+                result = execute(*args, **kwargs)
+                get_redis(self.app).publish(channel, message)
+                return result
+
+            pipe.execute = execute_then_publish
+            return
+        pipe.publish(channel, message)
 
     def save(self) -> SchedulerEntry:
         """Write definition (and extra field), create meta if missing, set the score."""
