@@ -200,3 +200,19 @@ def test_round_trip_of_many_entries_sorted_by_name(many: list[Entry]) -> None:
     back = round_trip(many)
     expected = sorted(many, key=lambda e: e.name)
     assert [e.to_canonical() for e in back] == [e.to_canonical() for e in expected]
+
+
+TRICKY_TEXT = [
+    "a\n\nb\n", "  lead", "\u2028x", "x\x85y", "trail  ", "\n", "\n\n", "a\n  b\n\n\n c",
+    "\t\tx\n\ty", "#x", " # y", "- a", "key: v", "\ufeffbom", "é\u2029\n\u2028", "\x00\x07",
+    "\r\n", "a\rb", "\\\\x", "*/5 * * * *", "<<", "yes", "0o17", "1:30", "2024-01-01",
+    "a" * 300 + " " + "b" * 300, " ".join(["word"] * 80) + "\n" + " ".join(["w"] * 90),
+]  # fmt: skip
+
+
+def test_tricky_strings_round_trip() -> None:
+    entries = [
+        Entry(f"n{i:02}", "a.b", Every(1.0), args=[t], kwargs={t: t}, description=t, labels={t: t})
+        for i, t in enumerate(TRICKY_TEXT)
+    ]
+    assert [e.to_canonical() for e in round_trip(entries)] == [e.to_canonical() for e in entries]

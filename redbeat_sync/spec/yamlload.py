@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from yaml import events as ev
 
-MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a 100k-entry export is about 33 MB
 MAX_DEPTH = 100
 ALIAS_BASE_BUDGET = 10_000
 ALIAS_FACTOR = 10
