@@ -134,6 +134,7 @@ class LockKeeper(threading.Thread):
         self.became_leader = threading.Event()
         self._halt = threading.Event()
         self._leader = False
+        self.term = 0  # incremented each time leadership is gained
         self._valid_until = 0.0  # monotonic
         self._redis_down = False
 
@@ -192,6 +193,7 @@ class LockKeeper(threading.Thread):
             return
         self._leader = leader
         if leader:
+            self.term += 1
             self.became_leader.set()
             logger.info(
                 "beat: Leadership gained: holding %s (timeout %ss, renewed every %.1fs)",

@@ -98,7 +98,7 @@ class Scheduler(CeleryScheduler):
         self.listener: ChangeListener | None = None
         self.dispatcher: Dispatcher | None = None
         self._started = False
-        self._term_ready = False  # statics written for the current leadership term
+        self._ready_term = -1  # leadership term whose start-up work (statics...) is done
         self._redis_down = False
         self._backoff = 0.0
         self._start_lock = threading.Lock()
@@ -161,7 +161,6 @@ class Scheduler(CeleryScheduler):
                 logger.warning("beat: redbeat_lock_key is None: running without a leader lock")
 
     def _leadership_changed(self, leader: bool) -> None:
-        self._term_ready = False
         if self.listener is not None:
             self.listener.event.set()  # wake the tick to start (or stop) at once
 
@@ -176,6 +175,9 @@ class Scheduler(CeleryScheduler):
         self.start()
         assert self.listener is not None
         if not self.is_leader():
+            # Changes seen while standing by are covered by the re-check every new
+            # term starts with; drop them so they don't pile up.
+            self.listener.take_changes()
             if self.keeper is not None:
                 self.keeper.became_leader.wait(min(self.max_interval, _STANDBY_WAIT))
             return 0
@@ -205,10 +207,13 @@ class Scheduler(CeleryScheduler):
         """
         assert self.dispatcher is not None and self.listener is not None
         clock = (lambda: now) if now is not None else self._now
-        if not self._term_ready:
+        # A term number, not a flag reset by the lock thread: a loss and regain racing
+        # with this very block can then never skip the next term's start-up work.
+        term = self.keeper.term if self.keeper is not None else 0
+        if self._ready_term != term:
             write_statics(self, self.client)
             self.dispatcher.recheck_parked(clock(), self.token)
-            self._term_ready = True
+            self._ready_term = term
         names, everything = self.listener.take_changes()
         if everything:
             self.dispatcher.recheck_parked(clock(), self.token)
