@@ -184,6 +184,42 @@ def bench_dispatch(
     return lines
 
 
+def _ping_rtt(client: redis.Redis, n: int = 200) -> float:
+    client.ping()
+    started = time.perf_counter()
+    for _ in range(n):
+        client.ping()
+    return (time.perf_counter() - started) / n
+
+
+def bench_dispatch_remote(port: int, client: redis.Redis, args: argparse.Namespace) -> list[str]:
+    from redbeat_sync.devserver import free_port
+
+    proxy_port = free_port()
+    proxy = subprocess.Popen(
+        [sys.executable, __file__, "--proxy", str(proxy_port), str(port), str(args.rtt_ms)]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=proxy_port).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        # asyncio timers are coarse (epoll waits in whole ms): report the RTT measured.
+        rtt = _ping_rtt(redis.Redis(port=proxy_port)) * 1000
+        direct = _ping_rtt(client) * 1000
+        label = f"[Redis RTT {rtt:.2f} ms via proxy, {direct:.2f} ms direct]"
+        print(f"-- {label}", flush=True)
+        url = f"redis://127.0.0.1:{proxy_port}/0"
+        lines = bench_dispatch(url, client, args.total, args.due, args.repeats)
+        return [f"{label} {line}" for line in lines]
+    finally:
+        proxy.kill()
+        proxy.wait(5)
+
+
 # --------------------------------------------------------------------------- 2. pick-up
 
 
@@ -322,6 +358,57 @@ def bench_failover(url: str, client: redis.Redis, rounds: int = 3) -> list[str]:
     return [line]
 
 
+# --------------------------------------------------------------------------- latency
+
+
+async def _delay_line(reader: Any, writer: Any, delay: float) -> None:
+    """Copy reader to writer, each chunk delivered ``delay`` s after it arrived."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def receive() -> None:
+        while data := await reader.read(1 << 16):
+            queue.put_nowait((loop.time() + delay, data))
+        queue.put_nowait((0.0, b""))
+
+    async def deliver() -> None:
+        while True:
+            due, data = await queue.get()
+            if not data:
+                break
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    await asyncio.gather(receive(), deliver())
+
+
+def serve_proxy(listen_port: int, upstream_port: int, rtt_ms: float) -> None:
+    """A TCP proxy adding ``rtt_ms`` of round-trip time (half each way): Redis on
+    another host, for both schedulers alike."""
+    import asyncio
+
+    delay = rtt_ms / 2000
+
+    async def handle(reader: Any, writer: Any) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(
+            _delay_line(reader, up_writer, delay), _delay_line(up_reader, writer, delay)
+        )
+
+    async def run() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--total", type=int, default=100_000)
@@ -329,7 +416,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-failover", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.0,
+        help="also compare through a proxy adding about this round-trip time (Redis on "
+        "another host); the RTT actually measured is printed",
+    )  # fmt: skip
+    parser.add_argument("--proxy", nargs=3, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.proxy:  # internal: run as the latency proxy process
+        serve_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
+        return
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("celery").setLevel(logging.WARNING)
     lines: list[str] = []
@@ -337,6 +433,8 @@ def main() -> None:
         url = server.url
         client = redis.Redis.from_url(url, decode_responses=True)
         lines += bench_dispatch(url, client, args.total, args.due, args.repeats)
+        if args.rtt_ms:
+            lines += bench_dispatch_remote(server.port, client, args)
         lines += bench_pickup(url, client)
         if not args.skip_failover:
             lines += bench_failover(url, client)
