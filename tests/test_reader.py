@@ -181,6 +181,7 @@ def test_ten_thousand_entries_read_quickly(redis_client: redis.Redis):
     elapsed = time.perf_counter() - started
     assert len(state.entries) == n and all(e.error is None for e in state.entries.values())
     assert elapsed < 3.0, f"read {n} entries in {elapsed:.2f}s"  # ~0.4 s idle; the box is shared
+    assert read_state(redis_client, LAYOUT, use_script=True) == state  # 500 keys per call
 
 
 def test_a_key_of_the_wrong_type_is_reported_not_fatal(redis_client: redis.Redis):
@@ -212,11 +213,11 @@ def _mixed_store(client: redis.Redis) -> None:
 
 
 def test_script_and_pipeline_paths_read_the_same(redis_client: redis.Redis):
-    empty = (read_state(redis_client, LAYOUT), read_state(redis_client, LAYOUT, use_script=False))
+    empty = (read_state(redis_client, LAYOUT, use_script=True), read_state(redis_client, LAYOUT))
     assert empty[0] == empty[1]
     _mixed_store(redis_client)
-    scripted = read_state(redis_client, LAYOUT, chunk_size=2)
-    piped = read_state(redis_client, LAYOUT, chunk_size=2, use_script=False)
+    scripted = read_state(redis_client, LAYOUT, chunk_size=2, use_script=True)
+    piped = read_state(redis_client, LAYOUT, chunk_size=2)
     assert scripted == piped
     assert set(scripted.entries) == {"a", "b", "at", "wrong", "bad"}
 
@@ -234,8 +235,8 @@ def test_falls_back_to_pipelines_when_scripting_is_denied(
         limited = redis.Redis.from_url(f"redis://noscript:pw@{hostport}", decode_responses=True)
         with pytest.raises(redis.exceptions.NoPermissionError):
             limited.eval("return 1", 0)  # the server really refuses scripts to this user
-        assert read_state(limited, LAYOUT) == expected
-        assert read_entries(limited, LAYOUT, ["a", "wrong"]) == {
+        assert read_state(limited, LAYOUT, use_script=True) == expected
+        assert read_entries(limited, LAYOUT, ["a", "wrong"], use_script=True) == {
             n: expected.entries[n] for n in ("a", "wrong")
         }
         limited.close()
