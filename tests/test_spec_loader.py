@@ -477,3 +477,21 @@ def test_huge_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert (problem.file, problem.line) == (str(path), 0)
     assert "limit; split the schedule into several files" in problem.message
+
+
+def test_defaults_options_are_checked_once_at_their_place() -> None:
+    problems = problems_of(
+        """\
+        version: 1
+        defaults: {options: {eta: 2030-01-01T00:00:00, bad: .nan}}
+        entries:
+          a: {task: x.y, schedule: {every: 1m}}
+          b: {task: x.y, schedule: {every: 1m}}
+        """
+    )
+    assert where(problems) == [(2, 53, "defaults.options.bad")]
+    [a] = load_text(
+        "version: 1\ndefaults: {options: {eta: 2030-01-01T00:00:00}}\n"
+        "entries: {a: {task: x.y, schedule: {every: 1m}}}\n"
+    ).entries
+    assert a.entry.options == {"eta": datetime(2030, 1, 1, tzinfo=timezone.utc)}

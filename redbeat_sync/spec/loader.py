@@ -172,6 +172,7 @@ class _FileChecker:
         # Paths the YAML layer already complained about: no second complaint below them.
         self.reported = {p.path for p in document.problems if p.path}
         self.names: list[_Name] = []  # every entry name with its place, valid or not
+        self.default_options: dict[str, Any] = {}
 
     def check(self) -> list[SpecEntry]:
         for p in self.doc.problems:
@@ -221,6 +222,12 @@ class _FileChecker:
     # ------------------------------------------------------------------ head
 
     def _check_head(self, root: dict[str, Any]) -> DefaultsModel | None:
+        defaults = self._validate_head(root)
+        if defaults is not None:
+            self.default_options = self._json_ready(defaults.options, ("defaults", "options"))
+        return defaults
+
+    def _validate_head(self, root: dict[str, Any]) -> DefaultsModel | None:
         try:
             head = FileHead.model_validate(root)
         except ValidationError as error:
@@ -272,7 +279,7 @@ class _FileChecker:
         end_at = self._instant(m.end_at, zone, (*path, "end_at"))
         if start_at and end_at and end_at <= start_at:
             self._add((*path, "end_at"), "end_at must be after start_at")
-        options = self._json_ready({**d.options, **m.options}, (*path, "options"))
+        options = {**self.default_options, **self._json_ready(m.options, (*path, "options"))}
         args = self._json_ready(m.args, (*path, "args"))
         kwargs = self._json_ready(m.kwargs, (*path, "kwargs"))
         if schedule is None:
@@ -301,11 +308,11 @@ class _FileChecker:
             return Cron.from_expression(s.cron)
         if isinstance(s, models.EverySchedule):
             return Every(s.every, s.relative)
-        where = (*path, "schedule", s.__class__.__name__.removesuffix("Schedule").lower())
         if isinstance(s, models.AtSchedule):
-            when = self._instant(s.at, zone, where)
+            when = self._instant(s.at, zone, (*path, "schedule", "at"))
             return At(when) if when else None
         r = s.rrule
+        where = (*path, "schedule", "rrule")
         dtstart = self._instant(r.dtstart, zone, (*where, "dtstart"))
         until = self._instant(r.until, zone, (*where, "until"))
         if dtstart and until and until < dtstart:

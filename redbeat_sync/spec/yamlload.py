@@ -184,6 +184,18 @@ def load_text(text: str) -> YamlDocument:
     return load_bytes(text.encode("utf-8", "surrogatepass"))
 
 
+def _reader_problem(data: bytes, exc: yaml.reader.ReaderError) -> YamlProblem:
+    """A bad character (e.g. NUL) as one line at its line and column."""
+    offset = max(0, min(int(exc.position), len(data)))
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - data.rfind(b"\n", 0, offset)
+    char = exc.character
+    shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+    return YamlProblem(
+        line, column, (), f"invalid YAML: unacceptable character {shown}: {exc.reason}"
+    )
+
+
 class _Builder:
     """Turns libyaml's events into values and positions (one flat loop: this is hot)."""
 
@@ -215,6 +227,10 @@ class _Builder:
                 message = f"{exc.context}: {message}"
             message += _syntax_hint(message, self.data, line, column)
             problem = YamlProblem(line, column, (), f"invalid YAML: {message}")
+            return self._document(None, (0, 0, None), problem)
+        except yaml.reader.ReaderError as exc:
+            # Not a MarkedYAMLError: only a byte offset, and str() spans two lines.
+            problem = _reader_problem(self.data, exc)
             return self._document(None, (0, 0, None), problem)
         except yaml.YAMLError as exc:
             problem = YamlProblem(0, 0, (), f"invalid YAML: {exc}")
