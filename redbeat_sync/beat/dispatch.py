@@ -61,8 +61,9 @@ class Due:
 class BatchResult:
     runs: list[Due]
     read: int  # keys read from the schedule
-    full: bool  # the batch was full: more may be due right now
+    full: bool  # the batch was full of real work: more may be due right now
     next_fire: datetime | None  # earliest sub-second fire time among waiting entries
+    lost: int = 0  # claims that lost a compare-and-set: re-read them soon
 
 
 class Dispatcher:
@@ -163,11 +164,15 @@ class Dispatcher:
             for d, ok in zip(pending, claimed, strict=True)
             if d is not None and d.decision.kind == "wait" and d.decision.fire_at is not None
         ]
+        # A full batch of entries that only wait for a fire time later in this very
+        # second (scores are floored) is no reason to loop: sleep until that time.
+        busy = any(d is None or d.decision.kind != "wait" for d in pending)
         return BatchResult(
             [r for r in runs if r.decision.kind == "run"],
             len(keys),
-            len(keys) >= self.batch_size,
+            len(keys) >= self.batch_size and busy,
             min(waits) if waits else None,
+            lost=claimed.count(False),
         )
 
     def decide_all(

@@ -49,6 +49,8 @@ COVERS_FROM_HEADER = "redbeat_sync_covers_from"
 _MAX_BACKOFF = 30.0
 #: A standby re-checks at least this often whether it should stop waiting.
 _STANDBY_WAIT = 1.0
+#: Sleep before re-reading entries whose claim lost a compare-and-set.
+_RETRY_LOST = 0.05
 
 
 class ClaimedRun:
@@ -225,6 +227,10 @@ class Scheduler(CeleryScheduler):
             self.send(due)
         if result.full:
             return 0
+        if result.lost:
+            # Someone changed those entries between our read and our claim (a
+            # reschedule(), another writer): look at them again shortly.
+            return _RETRY_LOST
         wake = self.dispatcher.next_score_after(started)
         candidates = [self.max_interval]
         if wake is not None:
