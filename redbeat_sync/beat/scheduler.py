@@ -15,6 +15,19 @@ The tick, in order:
 
 Redis errors are retried with exponential backoff and logged once per outage.
 Nothing is sent unless the claim (which checks the lock in Redis) succeeded.
+
+Running it: ``celery beat -S redbeat_sync.Scheduler``, or embedded in a worker with
+``celery worker --beat --scheduler redbeat_sync.Scheduler`` (in ``celery worker``
+``-S`` means ``--statedb``), or ``beat_scheduler = "redbeat_sync.Scheduler"``.
+
+Settings: RedBeat's (see ``config``), plus ``redbeat_sync_batch_size`` (entries
+loaded and claimed per script call, default 1000).
+
+Every task sent carries two headers: ``redbeat_sync_slot`` (ISO time of the slot the
+run is for) and ``redbeat_sync_covers_from`` (the first slot it stands for when
+missed slots were coalesced into it); a task reads them as ``self.request.<name>``.
+At-most-once: a run is claimed before it is sent, so a broker failure at that
+moment loses that run (logged by Celery's ``apply_entry``) rather than doubling it.
 """
 
 from __future__ import annotations
