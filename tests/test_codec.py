@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState
 from redbeat_sync.state import codec
@@ -312,3 +315,57 @@ def test_rrule_offsets_are_those_of_the_zone_the_rule_is_read_in():
     assert body["dtstart_tz"] == 120.0
     decoded = decode_entry("r", encode_entry(zoned).definition, encode_entry(zoned).extra)[0]
     assert decoded.schedule.dtstart.utcoffset() == timedelta(hours=2)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+schedule_like = st.fixed_dictionaries(
+    {"__type__": st.sampled_from(["interval", "crontab", "rrule", "datetime", "weekday"])},
+    optional={
+        k: json_values
+        for k in ("every", "relative", "minute", "hour", "freq", "interval", "dtstart",
+                  "dtstart_tz", "byweekday", "bysetpos", "count", "wkst", "until", "until_tz",
+                  "year", "timezone")
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    schedule=schedule_like | json_values,
+    args=json_values,
+    kwargs=json_values,
+    options=json_values,
+    enabled=json_values,
+    extra=st.none() | json_values.map(json.dumps),
+    meta=st.none() | json_values.map(json.dumps),
+)
+def test_any_stored_json_decodes_or_raises_decode_error(
+    schedule, args, kwargs, options, enabled, extra, meta
+):
+    raw = json.dumps(
+        {"name": "n", "task": "t", "args": args, "kwargs": kwargs, "options": options}
+        | {"schedule": schedule, "enabled": enabled}
+    )
+    try:
+        entry, _marked = decode_entry("n", raw, extra)
+    except DecodeError:
+        pass
+    else:
+        encode_entry(entry)  # whatever decodes must encode again
+    with contextlib.suppress(DecodeError):
+        codec.decode_meta(meta)
+
+
+def test_crontab_that_cannot_run_is_a_decode_error():
+    bad = definition(
+        {"__type__": "crontab", "minute": 0, "hour": 25, "day_of_week": "*", "day_of_month": "*"}
+        | {"month_of_year": "*"}
+    )
+    with pytest.raises(DecodeError, match="not a valid cron"):
+        decode_entry("n", bad, None)

@@ -27,6 +27,8 @@ from functools import lru_cache
 from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
+
 from ..entry import (
     RRULE_FREQUENCIES,
     At,
@@ -75,7 +77,7 @@ def encode_datetime(value: datetime) -> dict[str, Any]:
     zone: str | float
     if value.tzinfo is None:
         zone = "UTC"
-    elif isinstance(value.tzinfo, ZoneInfo):
+    elif isinstance(value.tzinfo, ZoneInfo) and value.tzinfo.key:
         zone = value.tzinfo.key
     else:
         offset = value.utcoffset()
@@ -252,13 +254,21 @@ def _optional_int(data: dict[str, Any], name: str) -> int | None:
 @lru_cache(maxsize=4096)
 def _crontab(minute: str, hour: str, day_of_week: str, day_of_month: str, month: str) -> Cron:
     """Many entries share a few expressions: decode (and allocate) each once."""
-    return Cron(
-        _cron_value(minute, "minute"),
-        _cron_value(hour, "hour"),
-        _cron_value(day_of_month, "day_of_month"),
-        _cron_value(month, "month_of_year"),
-        _cron_value(day_of_week, "day_of_week"),
+    return _checked_cron(
+        Cron(
+            _cron_value(minute, "minute"),
+            _cron_value(hour, "hour"),
+            _cron_value(day_of_month, "day_of_month"),
+            _cron_value(month, "month_of_year"),
+            _cron_value(day_of_week, "day_of_week"),
+        )
     )
+
+
+def _checked_cron(cron: Cron) -> Cron:
+    if not croniter.is_valid(cron.expression):
+        raise DecodeError(f"crontab {cron.expression!r} is not a valid cron expression")
+    return cron
 
 
 def decode_schedule(data: Any) -> Schedule:
@@ -275,7 +285,7 @@ def decode_schedule(data: Any) -> Schedule:
         if all(type(v) is str for v in raw):  # the usual shape: share one parsed value
             return _crontab(*raw)
         values = {f: _cron_value(data.get(f, "*"), f) for f in CRON_FIELDS}
-        return Cron(**values)
+        return _checked_cron(Cron(**values))
     if kind == "rrule":
         freq = data.get("freq")
         if isinstance(freq, str) and freq.lower() in RRULE_FREQUENCIES:
@@ -413,7 +423,22 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
 def decode_entry(
     name: str, definition_raw: str, extra_raw: str | None, *, beat_timezone: str = "UTC"
 ) -> tuple[Entry, bool]:
-    """The canonical Entry stored under ``name`` and whether it carries our marker."""
+    """The canonical Entry stored under ``name`` and whether it carries our marker.
+
+    Raises DecodeError (only) for anything celery-redbeat 2.4 or we could not have
+    written.
+    """
+    try:
+        return _decode_entry(name, definition_raw, extra_raw, beat_timezone)
+    except DecodeError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise DecodeError(f"unreadable entry: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode_entry(
+    name: str, definition_raw: str, extra_raw: str | None, beat_timezone: str
+) -> tuple[Entry, bool]:
     data = _parse_json(definition_raw, "definition")
     if not isinstance(data, dict):
         raise DecodeError("definition is not a JSON object")
@@ -474,6 +499,15 @@ def encode_meta(run: RunState) -> str:
 
 def decode_meta(raw: str | None) -> RunState:
     """RedBeat's run history; missing (never run) gives RunState(None, 0)."""
+    try:
+        return _decode_meta(raw)
+    except DecodeError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise DecodeError(f"unreadable meta: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode_meta(raw: str | None) -> RunState:
     if not raw:
         return RunState()
     data = _parse_json(raw, "meta")
