@@ -42,8 +42,11 @@ MAX_NAME_LENGTH = 200
 # --------------------------------------------------------------------------- names
 
 
-_TASK_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-TASK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# Celery lets a task take any name (``@app.task(name="send-email")``) and RedBeat stores
+# whatever it was given, so only what can never be a usable name is refused: blanks,
+# whitespace and control characters. Dotted module paths are the convention, not a rule.
+_TASK_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,255}")
+TASK_PATTERN = r"^[^\s\x00-\x1f\x7f]{1,255}$"
 # Names RedBeat stores as `<prefix><name>`; a leading ':' would land on its own keys
 # (`redbeat::schedule`, `redbeat::lock`, ...).
 NAME_PATTERN = (
@@ -76,8 +79,8 @@ def _is_task_name(value: str) -> bool:
 def _check_task(value: str) -> str:
     if not _is_task_name(value):
         raise ValueError(
-            f"expected a dotted Python name of a Celery task, like app.tasks.send_report; "
-            f"got {value!r}"
+            f"expected a Celery task name without spaces, usually dotted like "
+            f"app.tasks.send_report; got {value!r}"
         )
     return value
 
@@ -484,7 +487,9 @@ _MISFIRE_HELP = (
 class EntryModel(_Model):
     """One schedule entry (its name is the key under `entries`)."""
 
-    task: TaskName = Field(description="Dotted name of the Celery task, e.g. app.tasks.report.")
+    task: TaskName = Field(
+        description="Name of the Celery task, usually dotted, e.g. app.tasks.report."
+    )
     schedule: ScheduleModel = Field(
         description="Exactly one of {cron: ...}, {every: ...}, {rrule: {...}}, {at: ...}."
     )
