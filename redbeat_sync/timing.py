@@ -43,9 +43,12 @@ intervals use Celery's own rounding (``celery.utils.time.remaining``), as RedBea
 A cron expression that names no date (``0 0 30 2 *``), or an rrule whose by-rules
 select nothing, never fires (None).
 
-RRule: evaluated with dateutil, ``dtstart`` converted to the entry's zone so ``byhour``
-means local hours; no ``dtstart`` means "from now".  ``count``/``until`` exhaustion
-gives None.
+RRule: evaluated with dateutil in the zone ``rule_zone`` picks: the entry's zone
+(DST-correct) unless dtstart carries a different fixed offset, which is then kept
+(that is how RedBeat reads a rule it stored).  No ``dtstart`` means "from now"; a
+never-run rule's first occurrence is dtstart itself when it matches (inclusive).
+``count``/``until`` exhaustion gives None.  Rules without ``count`` are fast-forwarded
+by whole periods, so an old dtstart costs nothing.
 
 Windows: no fire before ``start_at``; None once the next fire would be after ``end_at``.
 """
