@@ -19,6 +19,7 @@ Everything runs on a throwaway redis-server this script starts and stops.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -361,52 +362,59 @@ def bench_failover(url: str, client: redis.Redis, rounds: int = 3) -> list[str]:
 # --------------------------------------------------------------------------- latency
 
 
-async def _delay_line(reader: Any, writer: Any, delay: float) -> None:
-    """Copy reader to writer, each chunk delivered ``delay`` s after it arrived."""
-    import asyncio
+def _delay_line(src: Any, dst: Any, delay: float) -> None:
+    """Copy socket ``src`` to ``dst``, each chunk delivered ``delay`` s after it came.
 
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+    Threads and ``time.sleep`` (sub-millisecond precision), not asyncio: its timers
+    wait in whole milliseconds, which made a "0.5 ms" proxy add 3 ms.
+    """
+    import queue
+    import socket as socket_module
 
-    async def receive() -> None:
-        while data := await reader.read(1 << 16):
-            queue.put_nowait((loop.time() + delay, data))
-        queue.put_nowait((0.0, b""))
+    chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
 
-    async def deliver() -> None:
+    def deliver() -> None:
         while True:
-            due, data = await queue.get()
+            due, data = chunks.get()
             if not data:
                 break
-            wait = due - loop.time()
+            wait = due - time.perf_counter()
             if wait > 0:
-                await asyncio.sleep(wait)
-            writer.write(data)
-            await writer.drain()
-        writer.close()
+                time.sleep(wait)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket_module.SHUT_WR)
 
-    await asyncio.gather(receive(), deliver())
+    sender = threading.Thread(target=deliver, daemon=True)
+    sender.start()
+    while True:
+        try:
+            data = src.recv(1 << 16)
+        except OSError:
+            data = b""
+        chunks.put((time.perf_counter() + delay, data))
+        if not data:
+            break
+    sender.join()
 
 
 def serve_proxy(listen_port: int, upstream_port: int, rtt_ms: float) -> None:
-    """A TCP proxy adding ``rtt_ms`` of round-trip time (half each way): Redis on
+    """A TCP proxy adding about ``rtt_ms`` of round-trip time (half each way): Redis on
     another host, for both schedulers alike."""
-    import asyncio
+    import socket as socket_module
 
     delay = rtt_ms / 2000
-
-    async def handle(reader: Any, writer: Any) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        await asyncio.gather(
-            _delay_line(reader, up_writer, delay), _delay_line(up_reader, writer, delay)
-        )
-
-    async def run() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(run())
+    server = socket_module.create_server(("127.0.0.1", listen_port))
+    while True:
+        client, _ = server.accept()
+        upstream = socket_module.create_connection(("127.0.0.1", upstream_port))
+        for sock in (client, upstream):
+            sock.setsockopt(socket_module.IPPROTO_TCP, socket_module.TCP_NODELAY, 1)
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_delay_line, args=(src, dst, delay), daemon=True).start()
 
 
 def main() -> None:
