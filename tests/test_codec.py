@@ -369,3 +369,79 @@ def test_crontab_that_cannot_run_is_a_decode_error():
     )
     with pytest.raises(DecodeError, match="not a valid cron"):
         decode_entry("n", bad, None)
+
+
+# --------------------------------------------------------------------------- property: round trip
+
+ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]
+aware_datetimes = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(
+        [UTC, PARIS, ZoneInfo("America/New_York"), timezone(timedelta(hours=5, minutes=30))]
+    ),
+)
+whole_second_datetimes = aware_datetimes.map(lambda d: d.replace(microsecond=0))
+int_tuples = st.none() | st.sets(st.integers(1, 12), min_size=1, max_size=3).map(
+    lambda s: tuple(sorted(s))
+)
+schedules = st.one_of(
+    st.builds(Every, st.floats(0.001, 1e7), st.booleans()),
+    st.sampled_from(["*/5 * * * *", "0 9 * * mon-fri", "30 2 1,15 * *", "0 0 * jan,jul sun"]).map(
+        Cron.from_expression
+    ),
+    st.builds(
+        RRule,
+        freq=st.sampled_from(["yearly", "monthly", "weekly", "daily", "hourly"]),
+        interval=st.integers(1, 5),
+        dtstart=st.none() | whole_second_datetimes,
+        until=st.none() | whole_second_datetimes,
+        count=st.none() | st.integers(1, 50),
+        wkst=st.none() | st.integers(0, 6),
+        bymonth=int_tuples,
+        byweekday=st.none()
+        | st.sets(st.integers(0, 6), min_size=1).map(lambda s: tuple(sorted(s))),
+        byhour=int_tuples,
+    ),
+    st.builds(At, aware_datetimes),
+)
+plain_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+entries = st.builds(
+    Entry,
+    name=st.just("e"),
+    task=st.text(min_size=1, max_size=10),
+    schedule=schedules,
+    args=st.lists(plain_json | aware_datetimes, max_size=3),
+    kwargs=st.dictionaries(st.text(max_size=5), plain_json | aware_datetimes, max_size=3),
+    options=st.dictionaries(
+        st.sampled_from(["queue", "expires", "priority"]), plain_json | aware_datetimes
+    ),
+    enabled=st.booleans(),
+    timezone=st.sampled_from(ZONES),
+    description=st.none() | st.text(max_size=20),
+    labels=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    start_at=st.none() | aware_datetimes,
+    end_at=st.none() | aware_datetimes,
+    jitter=st.floats(0, 100),
+    misfire=st.sampled_from(["catch_up", "skip", "deadline"]),
+    deadline=st.none() | st.floats(0, 1e5),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(entry=entries, beat_timezone=st.sampled_from(ZONES), managed=st.booleans())
+def test_every_entry_round_trips(entry: Entry, beat_timezone: str, managed: bool):
+    encoded = encode_entry(entry, beat_timezone=beat_timezone, managed=managed)
+    decoded, marked = decode_entry(
+        entry.name, encoded.definition, encoded.extra, beat_timezone=beat_timezone
+    )
+    assert decoded.to_canonical() == entry.to_canonical()
+    assert marked is managed
+    definition = json.loads(encoded.definition)
+    assert definition["enabled"] is (entry.enabled and not encoded.requires_scheduler)
