@@ -112,3 +112,4 @@ def test_leadership_ends_locally_when_redis_cannot_confirm(redis_client: redis.R
     assert keeper.is_leader()
     time.sleep(1.0)  # no renewal happened (no thread): the deadline passed
     assert not keeper.is_leader()
+    assert not keeper.became_leader.is_set()  # standbys wait on it: no busy loop

@@ -137,10 +137,18 @@ class LockKeeper(threading.Thread):
         self.term = 0  # incremented each time leadership is gained
         self._valid_until = 0.0  # monotonic
         self._redis_down = False
+        self._state_lock = threading.RLock()
 
     # --- queries (any thread) ---------------------------------------------------
     def is_leader(self) -> bool:
-        return self._leader and time.monotonic() < self._valid_until
+        if not self._leader:
+            return False
+        if time.monotonic() < self._valid_until:
+            return True
+        # Renewals failed until the lock may have expired in Redis: stand down now,
+        # not at the next renewal attempt (and let waiters see it at once).
+        self._set_leader(False, reason="could not renew it before it expired")
+        return False
 
     @property
     def token(self) -> str:
@@ -176,8 +184,7 @@ class LockKeeper(threading.Thread):
             ok = self.lock.renew() if self._leader else self.lock.acquire()
         except redis.RedisError as exc:
             self._redis_state(down=True, exc=exc)
-            if self._leader and not self.is_leader():
-                self._set_leader(False, reason="could not renew it before it expired")
+            self.is_leader()  # stands down once the local deadline has passed
             return
         self._redis_state(down=False)
         if ok:
@@ -189,9 +196,15 @@ class LockKeeper(threading.Thread):
             self._set_leader(False, reason="another beat holds it now")
 
     def _set_leader(self, leader: bool, *, reason: str = "", quiet: bool = False) -> None:
-        if leader == self._leader:
-            return
-        self._leader = leader
+        with self._state_lock:  # the lock thread and the tick may both get here
+            if leader == self._leader:
+                return
+            self._leader = leader
+            self._announce(leader, reason, quiet)
+        if self.on_change is not None:
+            self.on_change(leader)
+
+    def _announce(self, leader: bool, reason: str, quiet: bool) -> None:
         if leader:
             self.term += 1
             self.became_leader.set()
@@ -209,8 +222,6 @@ class LockKeeper(threading.Thread):
                     "beat: Leadership lost (%s): not sending anything, standing by", reason
                 )
             self.lock.fresh_token()
-        if self.on_change is not None:
-            self.on_change(leader)
 
     def _redis_state(self, *, down: bool, exc: Exception | None = None) -> None:
         if down == self._redis_down:

@@ -20,6 +20,7 @@ from deepdiff import DeepDiff
 from .. import timing
 from ..entry import Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
+from ..insights import semantics
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.model import State, StoredEntry
@@ -203,6 +204,8 @@ def _plan_wanted(
     old = stored.entry.to_canonical()
     new = desired.to_canonical()
     changes = [] if canonical_equal(old, new) else field_changes(old, new)
+    # An equivalent cron (*/15 vs 0,15,30,45) is no change: Redis keeps what it holds.
+    changes = [c for c in changes if not semantics.equivalent_change(c.path, c.old, c.new)]
     if not changes and stored_inert(stored) != bool(requires):
         # Same entry, but stored for the other scheduler (e.g. beat's timezone
         # changed): rewrite it so celery-redbeat runs it, or stops running it wrongly.
