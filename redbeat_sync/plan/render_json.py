@@ -24,6 +24,7 @@ that could break a reader bumps the version)::
           "next_runs": ["2026-11-25T03:00:00+01:00", …],   # creates/reschedules, entry's zone
           "requires_scheduler": ["cron in Europe/Paris, beat runs in UTC"],
           "warnings": ["…"],
+          "frequency": {"before": 96, "after": 24, "unit": "day"} | null,
           "before": {canonical entry} | null,   # as stored in Redis (null: none/undecodable)
           "after": {canonical entry} | null     # as the files want it (null: delete)
         }
@@ -40,8 +41,10 @@ timezone, description, labels, start_at, end_at, jitter, misfire, deadline.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from ..insights import semantics
 from .actions import ABSENT, Action, FieldChange, Plan
 
 FORMAT_VERSION = "1"
@@ -56,7 +59,7 @@ def _change(change: FieldChange) -> dict[str, Any]:
     }
 
 
-def action_to_json(action: Action) -> dict[str, Any]:
+def action_to_json(action: Action, now: datetime | None = None) -> dict[str, Any]:
     before = None
     if action.current is not None and action.current.entry is not None:
         before = action.current.entry.to_canonical()
@@ -68,6 +71,8 @@ def action_to_json(action: Action) -> dict[str, Any]:
         "next_runs": [t.isoformat() for t in action.next_runs],
         "requires_scheduler": list(action.requires_scheduler),
         "warnings": list(action.warnings),
+        # {"before": 96, "after": 24, "unit": "day"} when the run rate changes, else null
+        "frequency": semantics.action_frequency(action, now),
         "before": before,
         "after": action.desired.to_canonical() if action.desired is not None else None,
     }
@@ -81,7 +86,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "fingerprint": plan.fingerprint,
         "created_at": plan.created_at.isoformat(),
         "summary": plan.summary(),
-        "actions": [action_to_json(a) for a in plan.changes],
+        "actions": [action_to_json(a, plan.created_at) for a in plan.changes],
         "unmanaged": list(plan.unmanaged),
         "warnings": list(plan.warnings),
     }

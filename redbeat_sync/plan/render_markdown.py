@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ..entry import Entry
+from ..insights import semantics
 from .actions import ABSENT, Action, Plan
 
 #: GitHub refuses comments longer than 65,536 characters; keep room for a wrapper.
@@ -161,7 +162,7 @@ def _no_field_note(action: Action) -> str | None:
     return None
 
 
-def render_section(action: Action) -> str:
+def render_section(action: Action, now: datetime | None = None) -> str:
     """One collapsed ``<details>`` block for one changed entry."""
     label = _KIND_LABELS[action.kind]
     sign = html.escape(_KIND_SIGNS[action.kind])
@@ -177,6 +178,9 @@ def render_section(action: Action) -> str:
         note = _no_field_note(action)
         if note:
             lines += [note, ""]
+    frequency = semantics.action_frequency(action, now)
+    if frequency:
+        lines += [f"**Frequency:** {escape_text(semantics.format_frequency(frequency))}", ""]
     if action.next_runs:
         times = ", ".join(code_span(format_time(t)) for t in action.next_runs)
         lines += [f"**Next runs:** {times}", ""]
@@ -247,7 +251,7 @@ def render_markdown(
     budget = max_chars - len(head) - len(tail) - reserve
     sections: list[str] = []
     for action in changes:
-        section = render_section(action)
+        section = render_section(action, plan.created_at)
         if len(section) > budget:
             break
         sections.append(section)

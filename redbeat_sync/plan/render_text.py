@@ -21,6 +21,7 @@ from typing import Any
 
 from ..describe import describe_schedule
 from ..entry import Entry
+from ..insights import semantics
 from .actions import ABSENT, Action, Plan
 
 MAX_VALUE_CHARS = 72
@@ -72,7 +73,7 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{_COLORS[style]}{text}{_RESET}" if color else text
 
 
-def _render_action(action: Action, color: bool) -> list[str]:
+def _render_action(action: Action, color: bool, now: datetime | None = None) -> list[str]:
     head = f"{_MARKERS[action.kind]} {action.name}"
     if action.kind in ("reschedule", "adopt"):
         head += f" ({action.kind})"
@@ -87,6 +88,9 @@ def _render_action(action: Action, color: bool) -> list[str]:
         lines.append(f"{indent}{change.path}: {old} → {new}")
     if action.kind == "adopt" and not action.changes:
         lines.append(f"{indent}(taken over as stored; run history kept)")
+    frequency = semantics.action_frequency(action, now)
+    if frequency:
+        lines.append(f"{indent}frequency: {semantics.format_frequency(frequency)}")
     if action.next_runs:
         lines.append(f"{indent}next: " + ", ".join(format_time(t) for t in action.next_runs))
     if action.requires_scheduler:
@@ -115,7 +119,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     """The whole plan as text; ANSI colours only when ``color`` (the CLI: on a TTY)."""
     lines: list[str] = []
     for action in plan.changes:
-        lines += _render_action(action, color)
+        lines += _render_action(action, color, plan.created_at)
     if plan.unmanaged:
         shown = ", ".join(plan.unmanaged[:MAX_UNMANAGED_NAMES])
         more = len(plan.unmanaged) - MAX_UNMANAGED_NAMES

@@ -1,0 +1,229 @@
+"""When two schedules are the same schedule, and how often a schedule fires.
+
+Equivalence is decided on the *expanded* cron fields, with the semantics of Celery's
+``crontab`` (the one RedBeat runs): ``*/15`` and ``0,15,30,45``, ``mon-fri`` and
+``1-5``, ``0-59`` and ``*`` expand to the same sets, so they are one schedule.  This
+is the only place that equality lives; the planner asks ``equivalent_schedules``.
+Digests and fingerprints stay over the raw stored bytes: an equivalent expression
+in Redis is left as it is (no rewrite), it is just not reported as a change.
+
+Frequency is a plain count per unit (day, week or year): ``96 → 24 runs/day``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from celery.schedules import crontab
+
+from .. import timing
+from ..entry import At, Cron, Entry, Every, RRule, Schedule
+
+UTC = timezone.utc
+UNITS = ("day", "week", "year")
+_UNIT_SECONDS = {"day": 86400.0, "week": 7 * 86400.0, "year": 365 * 86400.0}
+#: A non-leap year starting on a Friday: the reference calendar for yearly counts.
+_REFERENCE_YEAR = 2027
+_MAX_RRULE_STEPS = 5000
+
+
+@dataclass(frozen=True)
+class CronSets:
+    """A cron expression expanded to the values each field matches (Celery's rules).
+
+    ``day_of_week`` uses Celery's numbering: 0 = Sunday ... 6 = Saturday.
+    """
+
+    minute: frozenset[int]
+    hour: frozenset[int]
+    day_of_month: frozenset[int]
+    month_of_year: frozenset[int]
+    day_of_week: frozenset[int]
+
+    def matches_day(self, day: date) -> bool:
+        """Celery ANDs day-of-month and day-of-week (classic cron ORs them)."""
+        return (
+            day.month in self.month_of_year
+            and day.day in self.day_of_month
+            and (day.weekday() + 1) % 7 in self.day_of_week
+        )
+
+    @property
+    def runs_per_day(self) -> int:
+        return len(self.minute) * len(self.hour)
+
+    @property
+    def every_day(self) -> bool:
+        return (
+            len(self.day_of_month) == 31
+            and len(self.month_of_year) == 12
+            and len(self.day_of_week) == 7
+        )
+
+    @property
+    def weekly(self) -> bool:
+        """Only the weekday is restricted: a whole number of runs each week."""
+        return len(self.day_of_month) == 31 and len(self.month_of_year) == 12
+
+
+@lru_cache(maxsize=8192)
+def cron_sets(expression: str) -> CronSets:
+    """Expand ``expression`` with Celery's own crontab parser."""
+    cron = Cron.from_expression(expression)
+    parsed = crontab(
+        minute=cron.minute,
+        hour=cron.hour,
+        day_of_month=cron.day_of_month,
+        month_of_year=cron.month_of_year,
+        day_of_week=cron.day_of_week,
+    )
+    return CronSets(
+        frozenset(parsed.minute),
+        frozenset(parsed.hour),
+        frozenset(parsed.day_of_month),
+        frozenset(parsed.month_of_year),
+        frozenset(parsed.day_of_week),
+    )
+
+
+def schedule_key(schedule: Schedule) -> Hashable:
+    """A value equal for two schedules exactly when they fire at the same times."""
+    if isinstance(schedule, Cron):
+        try:
+            return ("cron", cron_sets(schedule.expression))
+        except (ValueError, KeyError, TypeError):  # not Celery-parsable: compare as written
+            return ("cron-text", schedule.expression)
+    return schedule
+
+
+def equivalent_schedules(a: Any, b: Any) -> bool:
+    """Whether two schedules (``Schedule`` objects or canonical dicts) are the same."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys() or "cron" not in a:
+            return bool(a == b)
+        return schedule_key(Cron.from_expression(a["cron"])) == schedule_key(
+            Cron.from_expression(b["cron"])
+        )
+    return schedule_key(a) == schedule_key(b)
+
+
+# --------------------------------------------------------------------------- frequency
+
+
+@lru_cache(maxsize=4096)
+def _cron_days_in_year(expression: str) -> int:
+    sets = cron_sets(expression)
+    days = 366 if calendar.isleap(_REFERENCE_YEAR) else 365
+    start = date(_REFERENCE_YEAR, 1, 1)
+    return sum(sets.matches_day(start + timedelta(days=i)) for i in range(days))
+
+
+def _cron_rate(expression: str) -> tuple[float, str]:
+    """(runs, unit) for a cron: exact per day or week when possible, else per year."""
+    sets = cron_sets(expression)
+    if sets.every_day:
+        return float(sets.runs_per_day), "day"
+    if sets.weekly:
+        return float(sets.runs_per_day * len(sets.day_of_week)), "week"
+    return float(sets.runs_per_day * _cron_days_in_year(expression)), "year"
+
+
+def _rrule_rate(rule: RRule, zone_name: str, now: datetime) -> tuple[float, str]:
+    """Count the rule's occurrences over the next week (or year, if rarer)."""
+    entry = Entry(name="", task="", schedule=rule, timezone=zone_name)
+    for unit in ("day", "week", "year"):
+        end = now + timedelta(seconds=_UNIT_SECONDS[unit])
+        cursor, count = now, 0
+        while count < _MAX_RRULE_STEPS:
+            found = timing.next_fire_after(entry, cursor)
+            if found is None or found > end:
+                break
+            count, cursor = count + 1, found
+        if count >= _MAX_RRULE_STEPS:  # very frequent: extrapolate from the steps seen
+            span = (cursor - now).total_seconds() or 1.0
+            return count * _UNIT_SECONDS[unit] / span, unit
+        if count or unit == "year":
+            return float(count), unit
+    return 0.0, "year"  # pragma: no cover - the loop returns at "year"
+
+
+def schedule_rate(
+    schedule: Schedule, zone_name: str = "UTC", now: datetime | None = None
+) -> tuple[float, str] | None:
+    """How often a schedule fires, as (runs, unit); None when that is not a rate."""
+    if isinstance(schedule, Cron):
+        try:
+            return _cron_rate(schedule.expression)
+        except (ValueError, KeyError, TypeError):
+            return None
+    if isinstance(schedule, Every):
+        per_day = 86400.0 / schedule.seconds
+        if per_day >= 1:
+            return per_day, "day"
+        per_week = per_day * 7
+        return (per_week, "week") if per_week >= 1 else (per_day * 365, "year")
+    if isinstance(schedule, RRule):
+        return _rrule_rate(schedule, zone_name, now or datetime.now(UTC))
+    if isinstance(schedule, At):
+        return None
+    kind = getattr(schedule, "kind", None)
+    if kind == "solar":
+        return 1.0, "day"  # one event a day (none on some days near the poles)
+    return None
+
+
+def _convert(rate: tuple[float, str], unit: str) -> float:
+    runs, own = rate
+    return runs * _UNIT_SECONDS[unit] / _UNIT_SECONDS[own]
+
+
+def _rounded(value: float) -> float | int:
+    return round(value) if abs(value - round(value)) < 1e-6 else round(value, 2)
+
+
+def frequency_change(
+    old: Entry | None, new: Entry | None, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """``{"before": 96, "after": 24, "unit": "day"}`` when the run rate changes."""
+    if old is None or new is None:
+        return None
+    if old.schedule == new.schedule and old.timezone == new.timezone:
+        return None
+    before = schedule_rate(old.schedule, old.timezone, now)
+    after = schedule_rate(new.schedule, new.timezone, now)
+    if before is None or after is None:
+        return None
+    unit = max(before[1], after[1], key=UNITS.index)
+    values = _rounded(_convert(before, unit)), _rounded(_convert(after, unit))
+    if values[0] == values[1]:
+        return None
+    return {"before": values[0], "after": values[1], "unit": unit}
+
+
+def format_frequency(change: dict[str, Any]) -> str:
+    """``96 → 24 runs/day``."""
+    return f"{change['before']} → {change['after']} runs/{change['unit']}"
+
+
+def action_frequency(action: Any, now: datetime | None = None) -> dict[str, Any] | None:
+    """The frequency change an update/reschedule/adopt brings (for the renderers)."""
+    if getattr(action, "kind", None) not in ("reschedule", "update", "adopt"):
+        return None
+    current = getattr(action, "current", None)
+    old = current.entry if current is not None else None
+    return frequency_change(old, action.desired, now)
+
+
+def equivalent_change(path: str, old: Any, new: Any) -> bool:
+    """Whether a planned field change only rewrites a cron into an equivalent one."""
+    if path != "schedule.cron" or not isinstance(old, str) or not isinstance(new, str):
+        return False
+    try:
+        return schedule_key(Cron.from_expression(old)) == schedule_key(Cron.from_expression(new))
+    except ValueError:
+        return False

@@ -1,0 +1,128 @@
+"""Equivalent schedules plan as no change; changes say what they do to the run rate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from plan_helpers import NOW, entry, every, spec, state, stored
+
+from redbeat_sync.apply import apply_plan
+from redbeat_sync.entry import Cron, Every, RRule
+from redbeat_sync.insights import semantics
+from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.plan.render_json import plan_to_json
+from redbeat_sync.plan.render_markdown import render_markdown
+from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.state.layout import Layout
+from redbeat_sync.state.reader import read_state
+
+LAYOUT = Layout("rs-sem:")
+
+
+def cron(expression: str) -> Cron:
+    return Cron.from_expression(expression)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("*/15 * * * *", "0,15,30,45 * * * *"),
+        ("0 9 * * mon-fri", "0 9 * * 1-5"),
+        ("0-59 * * * *", "* * * * *"),
+        ("0 0 1 jan *", "0 0 1 1 *"),
+        ("0 */6 * * *", "0 0,6,12,18 * * *"),
+    ],
+)
+def test_equivalent_crons(a: str, b: str) -> None:
+    assert semantics.equivalent_schedules(cron(a), cron(b))
+    assert semantics.equivalent_schedules({"cron": a}, {"cron": b})
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("*/15 * * * *", "*/20 * * * *"),
+        ("0 9 * * mon-fri", "0 9 * * 0-4"),
+        ("0 3 * * *", "0 4 * * *"),
+    ],
+)
+def test_different_crons(a: str, b: str) -> None:
+    assert not semantics.equivalent_schedules(cron(a), cron(b))
+
+
+def test_interval_forms_are_equal() -> None:
+    assert semantics.equivalent_schedules(Every(3600.0), Every(3600.0))
+    assert not semantics.equivalent_schedules(Every(3600.0), cron("0 * * * *"))
+
+
+def test_planner_sees_equivalent_cron_as_noop() -> None:
+    held = entry("job", schedule=cron("0,15,30,45 * * * *"))
+    wanted = entry("job", schedule=cron("*/15 * * * *"))
+    plan = compute_plan(spec(wanted), state(stored(held)), now=NOW)
+    assert not plan.has_changes
+    assert [a.kind for a in plan.actions] == ["noop"]
+
+
+def test_equivalent_cron_with_another_change_keeps_only_that_change() -> None:
+    held = entry("job", schedule=cron("0 9 * * 1-5"))
+    wanted = entry("job", schedule=cron("0 9 * * mon-fri"), options={"queue": "q"})
+    (action,) = compute_plan(spec(wanted), state(stored(held)), now=NOW).actions
+    assert [c.path for c in action.changes] == ["options.queue"]
+    assert action.kind == "update"
+
+
+def test_real_round_trip_apply_then_equivalent_expression(redis_client: redis.Redis) -> None:
+    def plan_for(*entries):  # type: ignore[no-untyped-def]
+        current = read_state(redis_client, LAYOUT)
+        return compute_plan(spec(*entries), current, prefix=LAYOUT.prefix)
+
+    first = plan_for(entry("job", schedule=cron("0,15,30,45 * * * *")))
+    apply_plan(
+        redis_client, LAYOUT, first, beat_timezone="UTC", max_deletes=None,
+        allow_mass_delete=False, lock_timeout=2.0, message=None, who="t",
+    )  # fmt: skip
+    raw_before = redis_client.hget(LAYOUT.entry_key("job"), "definition")
+    plan = plan_for(entry("job", schedule=cron("*/15 * * * *")))
+    assert render_text(plan).strip() == "No changes."
+    # Nothing to rewrite: the stored expression stays as it was applied.
+    assert redis_client.hget(LAYOUT.entry_key("job"), "definition") == raw_before
+    assert "0,15,30,45" in str(raw_before)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (cron("*/15 * * * *"), (96.0, "day")),
+        (cron("0 * * * *"), (24.0, "day")),
+        (cron("0 9 * * mon-fri"), (5.0, "week")),
+        (cron("0 0 1 * *"), (12.0, "year")),
+        (Every(3600.0), (24.0, "day")),
+        (Every(7 * 86400.0), (1.0, "week")),
+        (RRule("hourly", dtstart=NOW), (24.0, "day")),
+        (RRule("weekly", dtstart=NOW), (1.0, "week")),
+    ],
+)
+def test_rates(schedule, expected) -> None:  # type: ignore[no-untyped-def]
+    assert semantics.schedule_rate(schedule, "UTC", NOW) == expected
+
+
+def test_frequency_change_in_text_json_and_markdown() -> None:
+    held = entry("job", schedule=cron("*/15 * * * *"))
+    wanted = entry("job", schedule=cron("0 * * * *"))
+    plan = compute_plan(spec(wanted), state(stored(held)), now=NOW)
+    (action,) = plan.actions
+    assert action.kind == "reschedule"
+    assert "frequency: 96 → 24 runs/day" in render_text(plan)
+    data = plan_to_json(plan)
+    assert data["actions"][0]["frequency"] == {"before": 96, "after": 24, "unit": "day"}
+    json.dumps(data)
+    assert "**Frequency:** 96 → 24 runs/day" in render_markdown(plan)
+
+
+def test_frequency_mixed_units_uses_coarser_unit() -> None:
+    old = entry("job", schedule=cron("0 9 * * *"))
+    new = entry("job", schedule=cron("0 9 * * mon-fri"))
+    assert semantics.frequency_change(old, new) == {"before": 7, "after": 5, "unit": "week"}
+    assert semantics.frequency_change(every("a", 60), every("a", 60)) is None
