@@ -23,7 +23,9 @@ class Problem:
         where = self.file
         if self.line:
             where += f":{self.line}:{self.column or 1}"
-        field = f" {self.field}:" if self.field else ""
+        # A key may hold control characters or line breaks: never print them raw.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.field)
+        field = f" {shown}:" if self.field else ""
         return f"{where}:{field} {self.message}"
 
 

@@ -152,6 +152,18 @@ def use_color(flag: bool | None) -> bool:
 def run_guarded(func: Callable[[], int]) -> int:
     """Run a command body; user and environment mistakes become one line and exit 1."""
     try:
+        return _guarded(func)
+    except MemoryError:
+        pass  # report after leaving the handler: its traceback still holds the memory
+    echo_err(
+        "Error: ran out of memory (schedule files too large to load here?); "
+        "split them into smaller files or give the process more memory."
+    )
+    return EXIT_ERROR
+
+
+def _guarded(func: Callable[[], int]) -> int:
+    try:
         return func()
     except ProblemsFound as exc:
         echo_err(exc.format())
