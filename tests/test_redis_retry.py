@@ -101,7 +101,7 @@ def test_retry_period_maps_to_a_bounded_retry() -> None:
     assert build_retry(0).get_retries() == 0
     assert build_retry(-1).get_retries() == -1
     retry = build_retry(20)
-    assert retry is not None and retry.get_retries() == attempts_for(20, cap=5.0)
+    assert retry is not None and retry.get_retries() == attempts_for(20, cap=1.0) >= 20
     with pytest.raises(UserError):
         build_retry("soon")
 

@@ -37,6 +37,8 @@ from ..errors import UserError
 
 #: Longest single wait between two attempts (RedBeat waits at most 30 s too).
 MAX_WAIT = 30.0
+#: Longest wait when retrying forever (``retry_period < 0``).
+FOREVER_WAIT = 5.0
 #: First wait; doubles on every further failure.
 FIRST_WAIT = 0.05
 
@@ -71,8 +73,10 @@ def build_retry(retry_period: Any) -> Retry | None:
     if period == 0:
         return Retry(NoBackoff(), 0)
     if period < 0:
-        return Retry(ExponentialBackoff(cap=MAX_WAIT, base=FIRST_WAIT), -1)
-    cap = min(MAX_WAIT, max(1.0, period / 4))
+        return Retry(ExponentialBackoff(cap=FOREVER_WAIT, base=FIRST_WAIT), -1)
+    # A Sentinel failover or a restart is over within seconds: keep polling often
+    # (one connect attempt per second costs nothing) unless the period is long.
+    cap = min(MAX_WAIT, max(1.0, period / 30))
     return Retry(ExponentialBackoff(cap=cap, base=FIRST_WAIT), attempts_for(period, cap=cap))
 
 
