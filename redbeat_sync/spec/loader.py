@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule
 from ..errors import Problem, ProblemsFound
+from ..insights import spread
 from . import models, yamlload
 from .models import DefaultsModel, EntryModel, FileHead
 
@@ -305,7 +306,8 @@ class _FileChecker:
     def _schedule(self, m: EntryModel, zone: ZoneInfo, path: tuple[Any, ...]) -> Schedule | None:
         s = m.schedule
         if isinstance(s, models.CronSchedule):
-            return Cron.from_expression(s.cron)
+            # ``H`` fields get this entry's hashed value (insights.spread): Redis holds plain cron.
+            return Cron.from_expression(spread.resolve(s.cron, path[1]))
         if isinstance(s, models.EverySchedule):
             return Every(s.every, s.relative)
         if isinstance(s, models.AtSchedule):

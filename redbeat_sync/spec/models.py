@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..insights import spread
 from .durations import DURATION_HELP, parse_duration
 
 FORMAT_VERSION = 1
@@ -200,6 +201,12 @@ def _cron_field_problem(index: int, part: str) -> str | None:
 @lru_cache(maxsize=8192)
 def cron_problem(expression: str) -> str | None:
     """Why ``expression`` is not a cron both croniter and Celery's crontab can run."""
+    if spread.uses_hash(expression):
+        # ``H`` is resolved per entry name at load; check the shape it resolves to.
+        try:
+            expression = spread.resolve(expression, "")
+        except ValueError as exc:
+            return str(exc)
     parts = expression.split()
     if expression.strip().startswith("@"):
         return "cron macros like @daily are not supported by Celery's crontab; write 5 fields"
