@@ -225,9 +225,15 @@ def test_beat_survives_cut_connections(real_redis: RedisServer, tmp_path: Path) 
     assert 1 <= losses <= len(LOSS_MARKERS) * len(OUTAGES), log
     assert backs <= len(BACK_MARKERS) * len(OUTAGES), log
     assert backs >= 1, log
+    # A 0.5 s outage is shorter than the lock's slack: the leader renews through it.
+    # Longer ones may cost leadership (the lock expires), regained after the outage.
+    lost_terms = log.count("Leadership lost")
+    assert lost_terms <= len(OUTAGES) - 1, log
+    assert "another beat holds it" not in log, log  # there is no other beat
     print(
         f"\nFAULT beat-cuts {OUTAGES}: catch-1s runs {catch['runs']} dup {catch['duplicated']} "
         f"lost {catch['lost']}; skip-1s runs {skip['runs']} dup {skip['duplicated']} "
-        f"max gap {skip['max_gap']}s; recovery after each outage "
-        f"{', '.join(f'{r:.1f}s' for r in recoveries)}; log lines loss {losses} back {backs}"
+        f"lost {skip['lost']} max gap {skip['max_gap']}s; recovery after each outage "
+        f"{', '.join(f'{r:.1f}s' for r in recoveries)}; log lines loss {losses} back {backs}; "
+        f"leadership lost {lost_terms}x"
     )

@@ -175,7 +175,10 @@ class LockKeeper(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             self.step()
-            self._halt.wait(self.renew_every if self._leader else self.retry_every)
+            # A leader whose renewal just failed retries sooner: it may still renew
+            # before the lock expires and so keep leading through a short outage.
+            steady = self._leader and not self._redis_down
+            self._halt.wait(self.renew_every if steady else self.retry_every)
 
     def step(self) -> None:
         """One renewal (leader) or acquisition attempt (standby)."""
@@ -193,7 +196,15 @@ class LockKeeper(threading.Thread):
             if not self._leader:
                 self._set_leader(True)
         elif self._leader:
-            self._set_leader(False, reason="another beat holds it now")
+            self._set_leader(False, reason=self._lost_reason())
+
+    def _lost_reason(self) -> str:
+        # After an outage the lock has usually just expired: don't blame another beat.
+        try:
+            taken = self.lock.client.exists(self.lock.key)
+        except redis.RedisError:
+            taken = True
+        return "another beat holds it now" if taken else "it expired before it could be renewed"
 
     def _set_leader(self, leader: bool, *, reason: str = "", quiet: bool = False) -> None:
         with self._state_lock:  # the lock thread and the tick may both get here
