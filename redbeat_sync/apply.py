@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import redis
@@ -29,8 +30,9 @@ from .plan.actions import Action, Plan
 from .plan.compare import is_reschedule
 from .plan.render_json import render_json
 from .state import audit, reader, writer
+from .state.codec import encode_entry
 from .state.layout import Layout
-from .state.model import Put, Remove, WriteOp
+from .state.model import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
 from .state.topology import refuse_evicting
 
@@ -51,6 +53,10 @@ class ApplyResult:
         text = f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted"
         if counts.get("adopt"):
             text += f", {counts['adopt']} adopted"
+        if counts.get("move"):
+            text += f", {counts['move']} moved"
+        if counts.get("release"):
+            text += f", {counts['release']} released"
         return text + "."
 
 
@@ -96,12 +102,25 @@ def check_prune_guards(
         )
 
 
-def action_to_op(action: Action) -> WriteOp | None:
+def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
     """The writer operation for one action (None for a no-op)."""
     if action.kind == "noop":
         return None
     if action.kind == "delete":
         return Remove(action.name, action.expect_digest)
+    if action.kind == "release":
+        assert action.current is not None, "release without a stored entry"
+        return Release(
+            action.name, action.expect_digest, release_extra(action.current, beat_timezone)
+        )
+    if action.kind == "move":
+        assert action.desired is not None and action.current is not None
+        return Move(
+            entry=action.desired,
+            old_name=action.current.name,
+            expect_old_digest=action.current.digest,
+            run=action.current.run,
+        )
     assert action.desired is not None, f"{action.kind} without a desired entry"
     run = action.current.run if action.current is not None else None
     extra = {"last_run_at_hint": run} if run is not None else {}
@@ -120,14 +139,37 @@ def action_to_op(action: Action) -> WriteOp | None:
     )
 
 
+def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None:
+    """Our field as a released entry keeps it: None when nothing in it is still needed.
+
+    An entry stored inert for RedBeat keeps its real schedule here, and zone, window,
+    jitter or misfire change how redbeat_sync.Scheduler runs it: dropping the field
+    would change the entry. Only the ownership marker goes then.
+    """
+    if stored.extra_raw is None or stored.entry is None:
+        return None
+    # What an unmanaged entry would need stored besides RedBeat's fields (prune aside).
+    plain = replace(stored.entry, prune=True)
+    if encode_entry(plain, beat_timezone=beat_timezone, managed=False).extra is None:
+        return None
+    try:
+        extra = json.loads(stored.extra_raw)
+    except ValueError:
+        return None
+    extra["managed"] = False
+    extra.pop("prune", None)  # no longer ours to prune or keep
+    return json.dumps(extra, sort_keys=True)
+
+
 def plan_to_ops(plan: Plan) -> list[WriteOp]:
-    return [op for op in map(action_to_op, plan.actions) if op is not None]
+    ops = (action_to_op(action, plan.beat_timezone) for action in plan.actions)
+    return [op for op in ops if op is not None]
 
 
 def _stale_message(plan: Plan, fresh_entries: dict[str, object], fingerprint: str) -> str:
     changed: list[str] = []
     for action in plan.changes:
-        now_there = fresh_entries.get(action.name)
+        now_there = fresh_entries.get(action.moved_from or action.name)
         digest_now = getattr(now_there, "digest", None)
         if digest_now != action.expect_digest:
             changed.append(action.name)
@@ -253,5 +295,7 @@ def _written(report: writer.WriteReport) -> dict[str, int]:
         "created": report.created,
         "updated": report.updated,
         "deleted": report.deleted,
+        "released": report.released,
+        "moved": report.moved,
         "batches": report.batches,
     }

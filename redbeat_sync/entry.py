@@ -205,6 +205,9 @@ class Entry:
     jitter: float = 0.0  # seconds of random delay added to each run
     misfire: MisfirePolicy = "catch_up"  # what to do with runs missed while beat was down
     deadline: float | None = None  # with misfire="deadline": max lateness in seconds
+    # Lifecycle flag, not part of what runs: False keeps the entry in Redis (released,
+    # no longer managed) when it leaves the files instead of deleting it.
+    prune: bool = True
 
     def to_canonical(self) -> dict[str, Any]:
         """JSON-able dict with every field, the form diffs and fingerprints use."""
@@ -224,6 +227,8 @@ class Entry:
             "jitter": float(self.jitter),
             "misfire": self.misfire,
             "deadline": self.deadline,
+            # Only when set: entries without it keep their canonical form (and digests).
+            **({} if self.prune else {"prune": False}),
         }
 
     @classmethod

@@ -245,7 +245,8 @@ def test_plan_metadata_and_order() -> None:
     assert plan.fingerprint == "fp-1"
     assert plan.prefix == "x:" and plan.created_at == NOW
     assert plan.summary() == {
-        "create": 1, "update": 1, "delete": 1, "adopt": 0, "noop": 0, "unmanaged": 0,
+        "create": 1, "update": 1, "delete": 1, "adopt": 0, "move": 0, "release": 0,
+        "noop": 0, "unmanaged": 0,
     }  # fmt: skip
 
 

@@ -97,7 +97,8 @@ def test_json_shape() -> None:
     assert data["fingerprint"] == "fp-1"
     assert data["created_at"] == "2026-11-24T22:00:00+00:00"
     assert data["summary"] == {
-        "create": 1, "update": 2, "delete": 1, "adopt": 2, "noop": 0, "unmanaged": 1,
+        "create": 1, "update": 2, "delete": 1, "adopt": 2, "move": 0, "release": 0,
+        "noop": 0, "unmanaged": 1,
     }  # fmt: skip
     assert data["unmanaged"] == ["other"]
     by_name = {a["name"]: a for a in data["actions"]}

@@ -13,15 +13,17 @@ from typing import Any, Literal
 from ..entry import Entry
 from ..state.model import StoredEntry
 
-ActionKind = Literal["create", "update", "reschedule", "delete", "adopt", "noop"]
+ActionKind = Literal["create", "update", "reschedule", "delete", "adopt", "move", "release", "noop"]
 ChangeKind = Literal["changed", "added", "removed"]
 
 #: Order actions are listed in (and applied in): like a terraform plan.
 ACTION_ORDER: tuple[ActionKind, ...] = (
     "create",
     "adopt",
+    "move",
     "update",
     "reschedule",
+    "release",
     "delete",
     "noop",
 )
@@ -72,9 +74,10 @@ class FieldChange:
 class Action:
     """What apply will do to one entry, and why.
 
-    ``desired`` is the entry as the files want it (None for delete); ``current`` is the
-    entry as Redis held it when the plan was made (None for create, and for a delete
-    whose key is already gone).
+    ``desired`` is the entry as the files want it (None for delete and release);
+    ``current`` is the entry as Redis held it when the plan was made (None for create,
+    and for a delete whose key is already gone).  For a ``move``, ``current`` is the
+    entry stored under the old name ``moved_from``; ``name`` is the new one.
     """
 
     kind: ActionKind
@@ -86,6 +89,7 @@ class Action:
     requires_scheduler: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: str | None = None  # "file:line" of the entry in the schedule files
+    moved_from: str | None = None  # for a move: the old name (its key goes)
 
     @property
     def expect_digest(self) -> str | None:
@@ -138,6 +142,8 @@ class Plan:
             "update": counts["update"] + counts["reschedule"],
             "delete": counts["delete"],
             "adopt": counts["adopt"],
+            "move": counts["move"],
+            "release": counts["release"],
             "noop": counts["noop"],
             "unmanaged": counts["unmanaged"],
         }

@@ -222,6 +222,53 @@ def _plan_wanted(
     return action("update", changes)
 
 
+def _plan_move(
+    spec_entry: SpecEntry,
+    old: StoredEntry,
+    old_managed: bool,
+    beat_timezone: str,
+    now: datetime,
+) -> Action:
+    """Rename ``old`` to the entry the files name; field changes are shown beside it."""
+    desired = spec_entry.entry
+    requires, warnings = _entry_notes(desired, beat_timezone)
+    changes: list[FieldChange] = []
+    if old.entry is None:
+        warnings = [
+            f"stored definition of {old.name!r} could not be decoded ({old.error}); "
+            "apply rewrites it from the files, keeping the run history",
+            *warnings,
+        ]
+    else:
+        before = {**old.entry.to_canonical(), "name": desired.name}
+        after = desired.to_canonical()
+        if not canonical_equal(before, after):
+            changes = field_changes(before, after)
+    if not old_managed:
+        warnings = [f"{old.name!r} was not managed: the move adopts it", *warnings]
+    return Action(
+        kind="move",
+        name=desired.name,
+        desired=desired,
+        current=old,
+        changes=changes,
+        next_runs=_next_runs(desired, now),
+        requires_scheduler=requires,
+        warnings=warnings,
+        source=_source(spec_entry),
+        moved_from=old.name,
+    )
+
+
+def _release_note(stored: StoredEntry) -> str:
+    if stored_inert(stored):
+        return (
+            "prune: false: released, not deleted; its schedule only redbeat_sync.Scheduler "
+            "can run stays in its redbeat_sync field (marker off)"
+        )
+    return "prune: false: released (no longer managed), not deleted"
+
+
 def compute_plan(
     spec: Spec,
     state: State,
@@ -265,20 +312,36 @@ def _compute_plan(
 
     actions: list[Action] = []
     inventory = state.inventory
+    moved: set[str] = set()  # old names a move takes away
     for name, spec_entry in wanted.items():
         stored = state.entries.get(name)
-        actions.append(_plan_wanted(spec_entry, stored, name in inventory, beat_timezone, now))
+        old_name = spec_entry.moved_from
+        old = state.entries.get(old_name) if old_name is not None else None
+        if old is not None and stored is None:
+            moved.add(old.name)
+            actions.append(_plan_move(spec_entry, old, old.name in inventory, beat_timezone, now))
+            continue
+        action = _plan_wanted(spec_entry, stored, name in inventory, beat_timezone, now)
+        if old is not None:  # both names exist: nothing to move, the old one is left over
+            action.warnings.append(
+                f"moved_from: {old_name!r} still exists but {name!r} does too, so nothing "
+                f"is moved; {old_name!r} is handled like any entry the files do not name"
+            )
+        actions.append(action)
 
-    for name in sorted(inventory - wanted.keys()):
+    for name in sorted(inventory - wanted.keys() - moved):
         stored = state.entries.get(name)
         warnings = [] if stored is not None else ["already gone from Redis: only forgets it"]
         if stored is not None and stored.entry is None:
             warnings.append(f"stored definition could not be decoded ({stored.error})")
+        if stored is not None and stored.entry is not None and not stored.entry.prune:
+            actions.append(Action("release", name, None, stored, warnings=[_release_note(stored)]))
+            continue
         actions.append(Action("delete", name, None, stored, warnings=warnings))
 
     unmanaged: list[str] = []
     plan_warnings: list[str] = []
-    for name in sorted(state.entries.keys() - inventory - wanted.keys()):
+    for name in sorted(state.entries.keys() - inventory - wanted.keys() - moved):
         unmanaged.append(name)
         stored = state.entries[name]
         if stored.entry is None:

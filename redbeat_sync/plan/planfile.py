@@ -34,7 +34,7 @@ from .actions import ABSENT, Action, FieldChange, Plan
 
 FORMAT_VERSION = "1"
 KIND = "redbeat-sync-plan"
-_FILE_ACTIONS = frozenset({"create", "update", "reschedule", "delete", "adopt"})
+_FILE_ACTIONS = frozenset({"create", "update", "reschedule", "delete", "adopt", "move", "release"})
 
 
 def _checksum(body: dict[str, Any]) -> str:
@@ -111,6 +111,7 @@ def _action_to_json(action: Action) -> dict[str, Any]:
     return {
         "action": action.kind,
         "name": action.name,
+        "moved_from": action.moved_from,
         "source": action.source,
         "changes": [
             {
@@ -204,16 +205,19 @@ def _action_from_json(data: dict[str, Any]) -> Action:
     name = data["name"]
     desired = _entry_from_json(data["desired"]) if data["desired"] is not None else None
     zone = desired.timezone if desired is not None else "UTC"
+    moved_from = data.get("moved_from")  # absent in files saved before moves existed
+    current = data["current"]
     return Action(
         kind=data["action"],
         name=name,
         desired=desired,
-        current=_current_from_json(name, data["current"]) if data["current"] else None,
+        current=_current_from_json(moved_from or name, current) if current else None,
         changes=[_change_from_json(c) for c in data["changes"]],
         next_runs=[_in_zone(t, zone) for t in data["next_runs"]],
         requires_scheduler=list(data["requires_scheduler"]),
         warnings=list(data["warnings"]),
         source=data["source"],
+        moved_from=moved_from,
     )
 
 

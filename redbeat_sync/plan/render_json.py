@@ -14,8 +14,10 @@ that could break a reader bumps the version)::
       },
       "actions": [                          # changes only (no-ops are only counted)
         {
-          "action": "create" | "update" | "reschedule" | "delete" | "adopt",
+          "action": "create" | "update" | "reschedule" | "delete" | "adopt"
+                    | "move" | "release",
           "name": "nightly-report",
+          "moved_from": "old-name" | null,  # move: the old name (its key goes)
           "source": "schedules/reports.yaml:12" | null,
           "changes": [                      # field-level; empty for create/delete
             {"path": "options.queue", "change": "changed" | "added" | "removed",
@@ -66,6 +68,7 @@ def action_to_json(action: Action, now: datetime | None = None) -> dict[str, Any
     return {
         "action": action.kind,
         "name": action.name,
+        "moved_from": action.moved_from,
         "source": action.source,
         "changes": [_change(c) for c in action.changes],
         "next_runs": [t.isoformat() for t in action.next_runs],

@@ -39,8 +39,18 @@ _KIND_LABELS = {
     "reschedule": "reschedule",
     "delete": "delete",
     "adopt": "adopt",
+    "move": "move",
+    "release": "release",
 }
-_KIND_SIGNS = {"create": "+", "update": "~", "reschedule": "~", "delete": "-", "adopt": "<="}
+_KIND_SIGNS = {
+    "create": "+",
+    "update": "~",
+    "reschedule": "~",
+    "delete": "-",
+    "adopt": "<=",
+    "move": "->",
+    "release": "=>",
+}
 #: Fields always shown for a created or deleted entry; others only when not default.
 _ALWAYS_SHOWN = ("task", "schedule", "timezone")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -100,6 +110,10 @@ def summary_sentence(plan: Plan) -> str:
     )
     if counts["adopt"]:
         sentence += f", {counts['adopt']} to adopt"
+    if counts.get("move"):
+        sentence += f", {counts['move']} to move"
+    if counts.get("release"):
+        sentence += f", {counts['release']} to release"
     return sentence + "."
 
 
@@ -113,6 +127,8 @@ def counts_line(plan: Plan) -> str:
         update,
         f"delete **{counts['delete']}**",
         f"adopt **{counts['adopt']}**",
+        *([f"move **{counts['move']}**"] if counts.get("move") else []),
+        *([f"release **{counts['release']}**"] if counts.get("release") else []),
         f"unchanged {counts['noop']}",
         f"unmanaged {counts['unmanaged']}",
     ]
@@ -159,6 +175,8 @@ def _no_field_note(action: Action) -> str | None:
         return "Taken over as stored; run history kept."
     if action.kind == "delete":
         return "The stored definition is gone or could not be read."
+    if action.kind == "release":
+        return "No longer managed; left in Redis as it is (prune: false)."
     return None
 
 
@@ -166,11 +184,17 @@ def render_section(action: Action, now: datetime | None = None) -> str:
     """One collapsed ``<details>`` block for one changed entry."""
     label = _KIND_LABELS[action.kind]
     sign = html.escape(_KIND_SIGNS[action.kind])
-    summary = f"<code>{sign} {html.escape(action.name)}</code> <b>{label}</b>"
+    shown = action.name
+    if action.kind == "move":
+        shown = f"{action.moved_from} → {action.name}"
+    summary = f"<code>{sign} {html.escape(shown)}</code> <b>{label}</b>"
     if action.source:
         summary += f" <sub>{html.escape(action.source)}</sub>"
     # The blank line after <summary> lets GitHub render the body as Markdown.
     lines = [f"<details><summary>{summary}</summary>", ""]
+    if action.kind == "move":
+        moved = f"{code_span(action.moved_from or '')} → {code_span(action.name)}"
+        lines += [f"{moved} has moved; run history kept.", ""]
     rows = _rows(action)
     if rows:
         lines += [*_table(rows), ""]

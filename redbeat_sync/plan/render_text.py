@@ -6,6 +6,8 @@
     ~ cleanup                              update, with ``field: old → new`` lines
     ~ hourly-sync (reschedule)             the next due time is recomputed
     <= legacy-job (adopt)                  redbeat-sync takes ownership, run history kept
+    -> old-name → new-name (move)          renamed in place, run history kept
+    => kept-job (release)                  no longer managed, left in Redis (prune: false)
     - old-job                              delete
 
 followed by the next fire times of creates and reschedules, the reasons an entry
@@ -33,11 +35,21 @@ _COLORS = {
     "update": "\033[33m",  # yellow
     "reschedule": "\033[33m",
     "adopt": "\033[36m",  # cyan
+    "move": "\033[36m",
+    "release": "\033[36m",
     "delete": "\033[31m",  # red
     "warning": "\033[33m",
     "dim": "\033[2m",
 }
-_MARKERS = {"create": "+", "update": "~", "reschedule": "~", "delete": "-", "adopt": "<="}
+_MARKERS = {
+    "create": "+",
+    "update": "~",
+    "reschedule": "~",
+    "delete": "-",
+    "adopt": "<=",
+    "move": "->",
+    "release": "=>",
+}
 
 
 def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
@@ -75,10 +87,14 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 def _render_action(action: Action, color: bool, now: datetime | None = None) -> list[str]:
     head = f"{_MARKERS[action.kind]} {action.name}"
-    if action.kind in ("reschedule", "adopt"):
+    if action.kind == "move":
+        head = f"{_MARKERS['move']} {action.moved_from} → {action.name}"
+    if action.kind in ("reschedule", "adopt", "move", "release"):
         head += f" ({action.kind})"
     lines = [_paint(head, action.kind, color)]
     indent = "    "
+    if action.kind == "move":
+        lines.append(f"{indent}{action.moved_from} → {action.name} has moved (run history kept)")
     if action.kind == "create" and action.desired is not None:
         lines += [indent + line for line in _describe_entry(action.desired)]
     elif action.kind == "delete" and action.current is not None and action.current.entry:
@@ -112,6 +128,10 @@ def summary_line(plan: Plan) -> str:
     )
     if counts["adopt"]:
         line += f", {counts['adopt']} to adopt"
+    if counts.get("move"):
+        line += f", {counts['move']} to move"
+    if counts.get("release"):
+        line += f", {counts['release']} to release"
     return line + "."
 
 

@@ -152,6 +152,8 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
         out["misfire"] = entry.misfire
     if entry.deadline is not None:
         out["deadline"] = format_duration(entry.deadline)
+    if not entry.prune:
+        out["prune"] = False
     return out
 
 

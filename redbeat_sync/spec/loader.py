@@ -34,6 +34,7 @@ class SpecEntry:
     file: str
     line: int  # position of the entry's name key
     column: int
+    moved_from: str | None = None  # former name: apply renames it, keeping run history
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def load_paths(
             document = yamlload.read_file(file, max_bytes=max_file_bytes, full_positions=False)
             entries.extend(_check_file(file, document, problems, names, read_fully))
     _check_unique_names(names, problems)
+    _check_moves(entries, names, problems)
     if problems:
         raise ProblemsFound(problems)
     return Spec(entries, files)
@@ -84,7 +86,9 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
     problems: list[Problem] = []
     with yamlload.gc_paused():
         document = yamlload.load_bytes(data, full_positions=False)
-        entries = _check_file(file, document, problems, [], lambda: yamlload.load_bytes(data))
+        names: list[_Name] = []
+        entries = _check_file(file, document, problems, names, lambda: yamlload.load_bytes(data))
+    _check_moves(entries, names, problems)
     if problems:
         raise ProblemsFound(problems)
     return Spec(entries, [file])
@@ -162,6 +166,36 @@ def _check_unique_names(names: list[_Name], problems: list[Problem]) -> None:
             )
 
 
+def _check_moves(entries: list[SpecEntry], names: list[_Name], problems: list[Problem]) -> None:
+    """``moved_from`` must name an entry the files no longer have, once."""
+    present = {item.name for item in names}
+    claimed: dict[str, SpecEntry] = {}
+    for item in entries:
+        old = item.moved_from
+        if old is None:
+            continue
+        where = field_path(("entries", item.entry.name, "moved_from"))
+
+        def add(message: str, item: SpecEntry = item, where: str = where) -> None:
+            problems.append(Problem(item.file, item.line, item.column, where, message))
+
+        if old == item.entry.name:
+            add("moved_from names the entry itself; remove it")
+        elif old in present:
+            add(
+                f"moved_from: {old!r} is still defined in the files; remove that entry "
+                "(a move renames it) or drop moved_from"
+            )
+        elif old in claimed:
+            first = claimed[old]
+            add(
+                f"moved_from: {old!r} is also the former name of {first.entry.name!r} "
+                f"({first.file}:{first.line}); one entry can only move to one name"
+            )
+        else:
+            claimed[old] = item
+
+
 # --------------------------------------------------------------------------- one file
 
 
@@ -201,7 +235,8 @@ class _FileChecker:
             self.names.append(_Name(name, self.file, line, column))
             built = self._check_entry(name, raw, defaults)
             if built is not None:
-                out.append(SpecEntry(built, self.file, line, column))
+                moved_from = raw.get("moved_from")  # validated: a string or absent
+                out.append(SpecEntry(built, self.file, line, column, moved_from))
         return out
 
     # ------------------------------------------------------------------ reporting
@@ -249,6 +284,10 @@ class _FileChecker:
         problem = models.entry_name_problem(name)
         if problem:
             self._add(path, problem, at_key=True)
+        old = raw.get("moved_from") if isinstance(raw, dict) else None
+        old_problem = models.entry_name_problem(old) if isinstance(old, str) else None
+        if old_problem:
+            self._add((*path, "moved_from"), old_problem.replace("entry names", "names"))
         try:
             model = EntryModel.model_validate(raw)
         except ValidationError as error:
@@ -301,6 +340,7 @@ class _FileChecker:
             jitter=m.jitter if m.jitter is not None else (d.jitter or 0.0),
             misfire=misfire,
             deadline=deadline,
+            prune=m.prune if m.prune is not None else (d.prune is not False),
         )
 
     def _schedule(self, m: EntryModel, zone: ZoneInfo, path: tuple[Any, ...]) -> Schedule | None:

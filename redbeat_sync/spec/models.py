@@ -527,6 +527,20 @@ class EntryModel(_Model):
     deadline: Duration | None = Field(
         default=None, description="With misfire: deadline, the most a run may be late."
     )
+    prune: StrictBool | None = Field(
+        default=None,
+        description=(
+            "false: when this entry leaves the files, stop managing it (release) instead "
+            "of deleting it from Redis. Default: defaults.prune, else true."
+        ),
+    )
+    moved_from: StrictStr | None = Field(
+        default=None,
+        description=(
+            "Former name of this entry: apply renames it in place, keeping its run history "
+            "(last_run_at, total_run_count). Harmless to leave once moved."
+        ),
+    )
 
 
 class DefaultsModel(_Model):
@@ -541,6 +555,9 @@ class DefaultsModel(_Model):
     jitter: Duration | None = Field(default=None, description="Default jitter.")
     misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
     deadline: Duration | None = Field(default=None, description="Default deadline.")
+    prune: StrictBool | None = Field(
+        default=None, description="Default for prune (false: release instead of delete)."
+    )
 
 
 _NAMES_JSON = {"minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}

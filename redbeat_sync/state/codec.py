@@ -320,6 +320,7 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
         or bool(entry.jitter)
         or entry.misfire != "catch_up"
         or entry.deadline is not None
+        or not entry.prune
     )
 
 
@@ -352,6 +353,9 @@ def encode_entry(entry: Entry, *, beat_timezone: str = "UTC", managed: bool = Tr
         "deadline": entry.deadline,
         "definition_sha1": sha1(definition_raw),
     }
+    if not entry.prune:
+        # Remembered here so an entry that left the files is released, not deleted.
+        extra["prune"] = False
     if inert:
         extra["schedule"] = entry.schedule.to_canonical()
         extra["enabled"] = entry.enabled
@@ -408,7 +412,11 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
             isinstance(number, bool) or not isinstance(number, (int, float))
         ):
             raise DecodeError(f"bad {label} {number!r}")
+    prune = extra.get("prune", True)
+    if not isinstance(prune, bool):
+        raise DecodeError(f"bad prune {prune!r}")
     return {
+        "prune": prune,
         "timezone": zone,
         "description": description,
         "labels": dict(labels),

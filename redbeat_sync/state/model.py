@@ -81,10 +81,32 @@ class Remove:
 
 @dataclass(frozen=True)
 class Release:
-    """Stop managing an entry without deleting it (inventory name and marker go)."""
+    """Stop managing an entry without deleting it (inventory name and marker go).
+
+    ``keep_extra``: the extra field to leave in place of ours (same data, marker
+    off) when it holds something the entry needs to run as before (e.g. the real
+    schedule of an entry stored inert for RedBeat); None deletes the field.
+    """
 
     name: str
     expect_digest: str | None
+    keep_extra: str | None = None
 
 
-WriteOp = Put | Remove | Release
+@dataclass(frozen=True)
+class Move:
+    """Rename ``old_name`` to ``entry.name`` in one step, keeping its run history.
+
+    The new key must not exist; the old one must still have ``expect_old_digest``.
+    The new hash gets ``entry``'s fields and the old ``meta``; the old hash, its
+    schedule member and its inventory name go; the new member's score is computed
+    from ``run`` (the old run history as read at plan time: early or exact).
+    """
+
+    entry: Entry
+    old_name: str
+    expect_old_digest: str
+    run: RunState = field(default_factory=RunState)
+
+
+WriteOp = Put | Remove | Release | Move

@@ -18,8 +18,11 @@ What is written, and why:
   plan read, which is at most as recent as what Redis holds now, so the score can only
   be earlier than the true next due time.
 - ``Remove`` deletes the hash, the schedule member and the inventory name.
-- ``Release`` drops the inventory name and our extra field, keeping definition and
-  run history so the entry runs on untouched.
+- ``Release`` drops the inventory name and our extra field (or only its marker, see
+  ``model.Release.keep_extra``), keeping definition and run history so the entry
+  runs on untouched.
+- ``Move`` is two script ops on two keys, always in one batch: ``moveout`` deletes
+  the old entry and carries its ``meta`` to the ``put`` of the new name right after.
 
 - A ``Put`` that is not a reschedule keeps beat's score, adding one only when the
   entry has no schedule member at all (``ZADD NX``).
@@ -63,7 +66,7 @@ from ..errors import UserError
 from . import layout as layout_module
 from .codec import encode_entry, encode_meta
 from .layout import Layout
-from .model import Put, Release, Remove, WriteOp
+from .model import Move, Put, Release, Remove, WriteOp
 
 DEFAULT_BATCH_SIZE = 10_000
 #: Up to this many changed names are listed in the change notification.
@@ -77,6 +80,7 @@ class WriteReport:
     deleted: int = 0
     released: int = 0
     batches: int = 0
+    moved: int = 0
 
     def __add__(self, other: WriteReport) -> WriteReport:
         return WriteReport(
@@ -85,6 +89,7 @@ class WriteReport:
             self.deleted + other.deleted,
             self.released + other.released,
             self.batches + other.batches,
+            self.moved + other.moved,
         )
 
 
@@ -183,8 +188,13 @@ class _ScoreCache:
         return value
 
 
-def _op_name(op: WriteOp) -> str:
-    return op.entry.name if isinstance(op, Put) else op.name
+def _op_names(op: WriteOp) -> list[str]:
+    """The entry names (one key each) an operation touches, in script-op order."""
+    if isinstance(op, Put):
+        return [op.entry.name]
+    if isinstance(op, Move):
+        return [op.old_name, op.entry.name]
+    return [op.name]
 
 
 class _Encoder:
@@ -239,20 +249,40 @@ class _Encoder:
             str(score),
         ]
 
-    def op(self, op: WriteOp) -> list[str]:
+    def move(self, op: Move) -> list[list[str]]:
+        encoded = encode_entry(op.entry, beat_timezone=self.beat_timezone, managed=True)
+        flags = "DC" + ("X" if encoded.extra is not None else "x") + "S"
+        # The kept last_run_at decides the new due time, as for a reschedule.
+        score = self.scores.score(op.entry, op.run.last_run_at)
+        out = ["moveout", op.old_name, op.expect_old_digest, "", "", "", "", ""]
+        put = ["put", op.entry.name, "", flags, encoded.definition, encoded.extra or ""]
+        return [out, [*put, "", str(score)]]
+
+    def ops(self, op: WriteOp) -> list[list[str]]:
+        """The script ops of one operation (a move is two)."""
         if isinstance(op, Put):
-            return self.put(op)
+            return [self.put(op)]
+        if isinstance(op, Move):
+            return self.move(op)
         if isinstance(op, Remove):
-            return ["remove", op.name, op.expect_digest or "", "", "", "", "", ""]
+            return [["remove", op.name, op.expect_digest or "", "", "", "", "", ""]]
         if isinstance(op, Release):
-            return ["release", op.name, op.expect_digest or "", "", "", "", "", ""]
+            keep = op.keep_extra or ""
+            return [["release", op.name, op.expect_digest or "", "", "", keep, "", ""]]
         raise TypeError(f"not a write operation: {op!r}")
+
+    def op(self, op: WriteOp) -> list[str]:
+        """The script op of a one-key operation (kept for callers of one op)."""
+        (single,) = self.ops(op)
+        return single
 
 
 def _tally(ops: Sequence[WriteOp]) -> WriteReport:
-    created = updated = deleted = released = 0
+    created = updated = deleted = released = moved = 0
     for op in ops:
-        if isinstance(op, Put):
+        if isinstance(op, Move):
+            moved += 1
+        elif isinstance(op, Put):
             if op.expect_digest is None:
                 created += 1
             else:
@@ -261,7 +291,7 @@ def _tally(ops: Sequence[WriteOp]) -> WriteReport:
             deleted += 1
         else:
             released += 1
-    return WriteReport(created, updated, deleted, released, 1)
+    return WriteReport(created, updated, deleted, released, 1, moved)
 
 
 # --------------------------------------------------------------------------- write
@@ -290,7 +320,8 @@ def write(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    names = [_op_name(op) for op in ops]
+    op_names = [_op_names(op) for op in ops]
+    names = [name for per_op in op_names for name in per_op]
     dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         # Two ops on one key in one plan is a planner bug, and would defeat the guards.
@@ -307,7 +338,7 @@ def write(
     def encode_batch(batch: slice) -> str:
         # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
         # script's JSON decoder passes through byte for byte.
-        ops_json = [encoder.op(op) for op in ops[batch]]
+        ops_json = [script_op for op in ops[batch] for script_op in encoder.ops(op)]
         return json.dumps(ops_json, ensure_ascii=False, separators=(",", ":"))
 
     script = _script(client)
@@ -323,7 +354,7 @@ def write(
     def partial(number: int, cause: str, changed: Sequence[str] = ()) -> PartialApply:
         # Wake beat for what did land; after a lost connection this may fail too.
         with contextlib.suppress(redis.RedisError):
-            _notify(client, layout, names[:applied_ops])
+            _notify(client, layout, [n for per_op in op_names[:applied_ops] for n in per_op])
         return PartialApply(
             applied_batches=number,
             total_batches=len(batches),
@@ -363,7 +394,7 @@ def write(
                         raise
                     raise partial(number, f"could not encode an entry: {exc!r}") from exc
                 keys = [layout.schedule_key, layout.inventory_key]
-                keys.extend(layout.entry_key(name) for name in names[batch])
+                keys.extend(layout.entry_key(n) for per_op in op_names[batch] for n in per_op)
                 keys.append(layout.applied_key)
                 mark = f"{write_id}:{number}"
                 try:

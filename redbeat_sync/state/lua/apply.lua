@@ -15,7 +15,9 @@
 --              packing hundreds of thousands of arguments cost more than the writes)
 --              of arrays [kind, name, expect, flags, definition, extra, meta, score],
 --              in KEYS order:
---   kind        "put" | "remove" | "release"
+--   kind        "put" | "remove" | "release" | "moveout"
+--               ("moveout" is the first half of a rename: it deletes the old entry
+--               and carries its meta to the "put" right after it, flag C)
 --   name        entry name (inventory member)
 --   expect      "" : the key must not exist
 --               hex: sha1(definition .. "\0" .. extra), missing fields read as ""
@@ -24,9 +26,12 @@
 --                 D write definition   X write extra   x delete extra
 --                 M create meta (HSETNX: never overwrites beat's run history)
 --                 S set score          N add score only if the member is missing
+--                 C write the meta carried from the "moveout" just before (if any)
 --                 H (without D) replace, in extra, the sha1 given as definition by
 --                   the sha1 of the definition stored now
 --   definition, extra, meta, score     values for the flags above ("" when unused)
+--               "release": extra (op[6]) non-empty replaces our field instead of
+--               deleting it (keeps data the entry still needs, marker off)
 --
 -- ARGV[5]      optional batch mark (unique per batch of one write); then the LAST
 --              key is the "applied" key (prefix .. ":sync:applied").  A batch whose
@@ -68,7 +73,7 @@ for i = 1, n do
     return redis.error_reply("redbeat-sync apply.lua: malformed op")
   end
   local kind, expect = op[1], op[3]
-  if kind ~= "put" and kind ~= "remove" and kind ~= "release" then
+  if kind ~= "put" and kind ~= "remove" and kind ~= "release" and kind ~= "moveout" then
     -- checked here, before any write: a script error half-way would not roll back
     return redis.error_reply("redbeat-sync apply.lua: unknown op kind " .. kind)
   end
@@ -91,6 +96,7 @@ if #changed > 1 then
 end
 
 -- 2. writes: every guard held
+local carried = false -- meta of the entry a "moveout" just removed
 for i = 1, n do
   local key = KEYS[2 + i]
   local op = ops[i]
@@ -121,6 +127,12 @@ for i = 1, n do
     if has(flags, "M") then
       redis.call("HSETNX", key, F_META, op[7])
     end
+    if has(flags, "C") then
+      if carried then
+        redis.call("HSET", key, F_META, carried)
+      end
+      carried = false
+    end
     if has(flags, "S") then
       redis.call("ZADD", schedule, op[8], key)
     elseif has(flags, "N") then
@@ -131,9 +143,18 @@ for i = 1, n do
     redis.call("DEL", key)
     redis.call("ZREM", schedule, key)
     redis.call("SREM", inventory, name)
+  elseif kind == "moveout" then
+    carried = redis.call("HGET", key, F_META)
+    redis.call("DEL", key)
+    redis.call("ZREM", schedule, key)
+    redis.call("SREM", inventory, name)
   else -- "release"
     redis.call("SREM", inventory, name)
-    redis.call("HDEL", key, F_EXTRA)
+    if op[6] ~= nil and op[6] ~= "" then
+      redis.call("HSET", key, F_EXTRA, op[6])
+    else
+      redis.call("HDEL", key, F_EXTRA)
+    end
   end
 end
 if marked then

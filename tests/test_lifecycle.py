@@ -1,0 +1,252 @@
+"""Entry lifecycle against a real redis-server: moved_from renames, prune: false releases.
+
+Run history is written by celery-redbeat itself (``RedBeatSchedulerEntry.save()`` and
+``.next()``, what its beat does after a dispatch), so a move is checked against the
+peer's own format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+import redis
+from celery import Celery
+from redbeat.schedulers import RedBeatSchedulerEntry
+
+from redbeat_sync import timing
+from redbeat_sync.apply import apply_plan
+from redbeat_sync.errors import ProblemsFound, UserError
+from redbeat_sync.plan.actions import Plan
+from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.plan.planfile import load_plan, save_plan
+from redbeat_sync.plan.render_json import render_json
+from redbeat_sync.plan.render_markdown import render_markdown
+from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.spec.loader import load_text
+from redbeat_sync.state.codec import decode_meta
+from redbeat_sync.state.layout import Layout
+from redbeat_sync.state.reader import read_state
+
+LAYOUT = Layout("rs-life:")
+SCHEDULE_KEY = LAYOUT.schedule_key
+
+
+@pytest.fixture
+def app(redis_url: str) -> Iterator[Celery]:
+    celery_app = Celery("lifecycle-test", set_as_current=False)
+    celery_app.conf.update(
+        redbeat_redis_url=redis_url, redbeat_key_prefix=LAYOUT.prefix, timezone="UTC"
+    )
+    yield celery_app
+    celery_app.close()
+
+
+def yaml_file(*entries: str, defaults: str = "") -> str:
+    body = "".join(f"  {line}\n" for line in entries)
+    head = f"defaults: {defaults}\n" if defaults else ""
+    return f"version: 1\n{head}entries:\n{body}"
+
+
+def plan_of(client: redis.Redis, text: str) -> Plan:
+    state = read_state(client, LAYOUT)
+    return compute_plan(load_text(text), state, prefix=LAYOUT.prefix)
+
+
+def apply(client: redis.Redis, plan: Plan):  # type: ignore[no-untyped-def]
+    return apply_plan(client, LAYOUT, plan, lock_timeout=2.0, who="tester@ci")
+
+
+def run_by_redbeat(app: Celery, name: str, times: int) -> None:
+    """What RedBeat's beat does after dispatching: ``next()`` bumps and saves meta."""
+    stored = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key(name), app=app)
+    for _ in range(times):
+        stored = stored.next()
+
+
+OLD = "old-report: {task: app.tasks.report, schedule: {every: 1h}, args: [1]}"
+NEW_MOVED = (
+    "new-report: {task: app.tasks.report, schedule: {every: 1h}, args: [1], moved_from: old-report}"
+)
+
+
+def test_move_keeps_run_history_written_by_redbeat(app: Celery, redis_client: redis.Redis) -> None:
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    run_by_redbeat(app, "old-report", 3)
+    meta_before = redis_client.hget(LAYOUT.entry_key("old-report"), "meta")
+    assert decode_meta(meta_before).total_run_count == 3
+
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED))
+    assert [(a.kind, a.name, a.moved_from) for a in plan.changes] == [
+        ("move", "new-report", "old-report")
+    ]
+    assert plan.counts["delete"] == 0 and plan.counts["create"] == 0
+    text = render_text(plan)
+    assert "-> old-report → new-report (move)" in text
+    assert "old-report → new-report has moved" in text
+    assert "1 to move" in text
+    result = apply(redis_client, plan)
+    assert result.report.moved == 1
+
+    assert not redis_client.exists(LAYOUT.entry_key("old-report"))
+    assert redis_client.zscore(SCHEDULE_KEY, LAYOUT.entry_key("old-report")) is None
+    assert redis_client.smembers(LAYOUT.inventory_key) == {"new-report"}
+    assert redis_client.hget(LAYOUT.entry_key("new-report"), "meta") == meta_before
+    # The score is the next due time from the kept last_run_at.
+    run = decode_meta(meta_before)
+    entry = load_text(yaml_file(NEW_MOVED)).entries[0].entry
+    expected = timing.score(timing.next_due(entry, run.last_run_at, datetime.now(timezone.utc)))
+    assert redis_client.zscore(SCHEDULE_KEY, LAYOUT.entry_key("new-report")) == expected
+    # celery-redbeat loads the moved entry with its history.
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("new-report"), app=app)
+    assert loaded.total_run_count == 3 and loaded.name == "new-report"
+
+    # moved_from may stay in the file: the next plan has nothing to do.
+    again = plan_of(redis_client, yaml_file(NEW_MOVED))
+    assert not again.has_changes
+
+
+def test_move_with_field_changes_and_outputs(app: Celery, redis_client: redis.Redis) -> None:
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    changed = NEW_MOVED.replace("args: [1]", "args: [2]")
+    plan = plan_of(redis_client, yaml_file(changed))
+    (action,) = plan.changes
+    assert action.kind == "move"
+    assert [(c.path, c.old, c.new) for c in action.changes] == [("args[0]", 1, 2)]
+    assert "args[0]: 1 → 2" in render_text(plan)
+    data = json.loads(render_json(plan))
+    assert data["actions"][0]["action"] == "move"
+    assert data["actions"][0]["moved_from"] == "old-report"
+    assert data["summary"]["move"] == 1
+    markdown = render_markdown(plan)
+    assert "<b>move</b>" in markdown and "has moved" in markdown
+    assert "1 to move" in markdown
+    apply(redis_client, plan)
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("new-report"), app=app)
+    assert loaded.args == [2]
+
+
+def test_move_through_a_plan_file(tmp_path, redis_client: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    path = tmp_path / "plan.json"
+    save_plan(plan_of(redis_client, yaml_file(NEW_MOVED)), path)
+    loaded = load_plan(path)
+    assert loaded.changes[0].moved_from == "old-report"
+    apply(redis_client, loaded)
+    assert redis_client.smembers(LAYOUT.inventory_key) == {"new-report"}
+
+
+def test_move_when_old_is_gone_is_a_create_or_noop(redis_client: redis.Redis) -> None:
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED))
+    assert [a.kind for a in plan.changes] == ["create"]
+    apply(redis_client, plan)
+    assert not plan_of(redis_client, yaml_file(NEW_MOVED)).has_changes
+
+
+def test_move_adopts_an_unmanaged_entry(app: Celery, redis_client: redis.Redis) -> None:
+    from celery.schedules import schedule
+
+    RedBeatSchedulerEntry(
+        "old-report", "app.tasks.report", schedule(3600), args=[1], app=app
+    ).save()
+    run_by_redbeat(app, "old-report", 2)
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED))
+    (action,) = plan.changes
+    assert action.kind == "move"
+    assert any("adopts" in w for w in action.warnings)
+    apply(redis_client, plan)
+    assert redis_client.smembers(LAYOUT.inventory_key) == {"new-report"}
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("new-report"), app=app)
+    assert loaded.total_run_count == 2
+    assert not plan_of(redis_client, yaml_file(NEW_MOVED)).has_changes
+
+
+def test_move_is_guarded_on_the_old_entry(app: Celery, redis_client: redis.Redis) -> None:
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED))
+    # Someone edits the old entry through RedBeat between plan and apply.
+    stored = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("old-report"), app=app)
+    stored.args = [9]
+    stored.save()
+    with pytest.raises(UserError, match="changed"):
+        apply(redis_client, plan)
+    assert redis_client.exists(LAYOUT.entry_key("old-report"))
+    assert not redis_client.exists(LAYOUT.entry_key("new-report"))
+
+
+def test_move_validation_problems() -> None:
+    twice = yaml_file(
+        "a: {task: t.a, schedule: {every: 1m}, moved_from: old}",
+        "b: {task: t.b, schedule: {every: 1m}, moved_from: old}",
+    )
+    with pytest.raises(ProblemsFound) as caught:
+        load_text(twice)
+    assert "also the former name of 'a'" in caught.value.format()
+    still_there = yaml_file(
+        "a: {task: t.a, schedule: {every: 1m}}",
+        "b: {task: t.b, schedule: {every: 1m}, moved_from: a}",
+    )
+    with pytest.raises(ProblemsFound) as caught:
+        load_text(still_there)
+    assert "'a' is still defined in the files" in caught.value.format()
+    assert "<text>:4:3: entries.b.moved_from" in caught.value.format()
+
+
+# --------------------------------------------------------------------------- prune
+
+
+def test_prune_false_entry_is_released_not_deleted(app: Celery, redis_client: redis.Redis) -> None:
+    keep = "keep: {task: app.tasks.keep, schedule: {every: 5m}, prune: false}"
+    gone = "gone: {task: app.tasks.gone, schedule: {every: 5m}}"
+    apply(redis_client, plan_of(redis_client, yaml_file(keep, gone)))
+    plan = plan_of(redis_client, yaml_file("other: {task: t.o, schedule: {every: 1m}}"))
+    kinds = {a.name: a.kind for a in plan.changes}
+    assert kinds == {"other": "create", "keep": "release", "gone": "delete"}
+    assert "=> keep (release)" in render_text(plan)
+    assert "1 to release" in render_text(plan)
+    apply(redis_client, plan)
+    assert redis_client.smembers(LAYOUT.inventory_key) == {"other"}
+    assert not redis_client.exists(LAYOUT.entry_key("gone"))
+    fields = redis_client.hgetall(LAYOUT.entry_key("keep"))
+    assert set(fields) == {"definition", "meta"}  # plain RedBeat entry now
+    loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("keep"), app=app)
+    assert loaded.task == "app.tasks.keep"
+    assert redis_client.zscore(SCHEDULE_KEY, LAYOUT.entry_key("keep")) is not None
+    after = plan_of(redis_client, yaml_file("other: {task: t.o, schedule: {every: 1m}}"))
+    assert after.unmanaged == ["keep"]
+
+
+def test_prune_from_defaults_and_changing_it_is_an_update(redis_client: redis.Redis) -> None:
+    entry = "job: {task: app.tasks.job, schedule: {every: 5m}}"
+    apply(redis_client, plan_of(redis_client, yaml_file(entry)))
+    definition = redis_client.hget(LAYOUT.entry_key("job"), "definition")
+    plan = plan_of(redis_client, yaml_file(entry, defaults="{prune: false}"))
+    (action,) = plan.changes
+    assert action.kind == "update"
+    assert [(c.path, c.new) for c in action.changes] == [("prune", False)]
+    apply(redis_client, plan)
+    assert redis_client.hget(LAYOUT.entry_key("job"), "definition") == definition
+    assert json.loads(redis_client.hget(LAYOUT.entry_key("job"), "redbeat_sync"))["prune"] is False
+
+
+def test_release_of_an_inert_entry_keeps_its_real_schedule(redis_client: redis.Redis) -> None:
+    # A cron in another zone than beat's is stored inert for RedBeat: the real
+    # schedule lives in our field, so releasing must keep it (marker off).
+    paris = (
+        "paris: {task: app.tasks.p, schedule: {cron: '0 9 * * *'}, "
+        "timezone: Europe/Paris, prune: false}"
+    )
+    apply(redis_client, plan_of(redis_client, yaml_file(paris)))
+    plan = plan_of(redis_client, yaml_file("x: {task: t.x, schedule: {every: 1m}}"))
+    release = next(a for a in plan.changes if a.kind == "release")
+    assert "stays in its redbeat_sync field" in release.warnings[0]
+    apply(redis_client, plan)
+    extra = json.loads(redis_client.hget(LAYOUT.entry_key("paris"), "redbeat_sync"))
+    assert extra["managed"] is False and extra["schedule"] == {"cron": "0 9 * * *"}
+    state = read_state(redis_client, LAYOUT)
+    kept = state.entries["paris"]
+    assert not kept.marked and kept.entry is not None
+    assert kept.entry.timezone == "Europe/Paris"
+    assert kept.entry.schedule.to_canonical() == {"cron": "0 9 * * *"}
