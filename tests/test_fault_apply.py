@@ -302,3 +302,33 @@ def test_redis_sigkilled_between_batches(big_spec: Path, aof_server: RedisServer
     print(
         f"\nFAULT redis-kill@batches: landed {len(inventory)}/{ENTRIES}, converged {recovery:.1f}s"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tear", ["mid-transaction", "after-exec"])
+def test_torn_aof_tail_loads_all_or_nothing(
+    tear: str, big_spec: Path, aof_server: RedisServer
+) -> None:
+    """A crash that tore the AOF's last write: the batch's MULTI/EXEC (how Redis logs a
+    script's effects) is dropped whole on load (aof-load-truncated yes), never half."""
+    done = cli("apply", "--auto-approve", str(big_spec), url=aof_server.url)
+    assert done.returncode == 0, done.stderr
+    aof_server.kill()
+    incr = next(Path(aof_server.workdir, "appendonlydir").glob("*.incr.aof"))
+    data = incr.read_bytes()
+    begin = data.rindex(b"*1\r\n$5\r\nMULTI\r\n")
+    end = data.index(b"*1\r\n$4\r\nEXEC\r\n", begin) + len(b"*1\r\n$4\r\nEXEC\r\n")
+    # The lock SET comes before the batch; the audit XADD and the lock DEL after it.
+    cut = (begin + end) // 2 if tear == "mid-transaction" else end + 20
+    with open(incr, "r+b") as handle:
+        handle.truncate(cut)
+    aof_server.start()
+    client = redis.Redis.from_url(aof_server.url, decode_responses=True)
+    try:
+        landed = check_all_or_nothing(client)
+        assert landed == (0 if tear == "mid-transaction" else ENTRIES)
+        assert client.exists(LAYOUT.sync_lock_key), "the lock's DEL was torn off too"
+        recovery = free_stale_lock_and_converge(big_spec, aof_server.url, client)
+    finally:
+        client.close()
+    print(f"\nFAULT torn-aof@{tear}: landed {landed}/{ENTRIES}, converged in {recovery:.1f}s")
