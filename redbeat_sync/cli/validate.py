@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..insights import notes
 from ..spec.loader import load_paths
-from ._common import EXIT_OK, run_guarded
+from ._common import EXIT_OK, echo_err, run_guarded
 
 
 @click.command("validate")
@@ -17,6 +18,12 @@ def command(ctx: click.Context, paths: tuple[str, ...], quiet: bool) -> None:
 
     def body() -> int:
         spec = load_paths(list(paths))
+        if not quiet:
+            for line in notes.resolved_hashes(spec):
+                click.echo(line)
+        # Warnings never fail validation (exit 0), but are always shown.
+        for line in notes.spec_warnings(spec):
+            echo_err(f"warning: {line}")
         if not quiet:
             click.echo(f"OK: {len(spec.entries)} entries in {len(spec.files)} file(s) are valid.")
         return EXIT_OK

@@ -20,7 +20,7 @@ from deepdiff import DeepDiff
 from .. import timing
 from ..entry import Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
-from ..insights import semantics
+from ..insights import dst_lint, semantics
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.model import State, StoredEntry
@@ -152,6 +152,7 @@ def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]
         f"celery-redbeat's scheduler ignores {feature} (redbeat_sync.Scheduler honours it)"
         for feature in redbeat_ignored_features(entry)
     ]
+    warnings += dst_lint.dst_warnings(entry)  # fires in an hour DST skips or repeats
     return requires, warnings
 
 
