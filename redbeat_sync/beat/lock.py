@@ -93,11 +93,20 @@ class BeatLock:
         return max(1, int(self.timeout * 1000))
 
     def acquire(self) -> bool:
-        """Try once.  True if we hold the lock now."""
-        if self.client.set(self.key, self.token, nx=True, px=self.timeout_ms):
+        """Try once.  True if we hold the lock now.
+
+        The value we held before may still be ours in Redis (a SET whose reply was
+        lost, or a leader that stood down at its local deadline while Redis was slow
+        but kept the key): then renewing it is the acquisition.  Otherwise a fresh
+        value, so ``since`` says when this term began.
+        """
+        if self.renew():
             return True
-        # A previous SET of ours may have succeeded with its reply lost: still ours.
-        return self.renew()
+        candidate = make_token()
+        if self.client.set(self.key, candidate, nx=True, px=self.timeout_ms):
+            self.token = candidate
+            return True
+        return False
 
     def renew(self) -> bool:
         """Extend to a full timeout if still ours.  False: somebody else holds it."""
@@ -105,10 +114,6 @@ class BeatLock:
 
     def release(self) -> bool:
         return bool(self._release(keys=[self.key], args=[self.token]))
-
-    def fresh_token(self) -> None:
-        """A new value (and ``since``) for the next term of leadership."""
-        self.token = make_token()
 
 
 class LockKeeper(threading.Thread):
@@ -232,7 +237,6 @@ class LockKeeper(threading.Thread):
                 logger.warning(
                     "beat: Leadership lost (%s): not sending anything, standing by", reason
                 )
-            self.lock.fresh_token()
 
     def _redis_state(self, *, down: bool, exc: Exception | None = None) -> None:
         if down == self._redis_down:
