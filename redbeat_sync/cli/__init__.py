@@ -12,6 +12,7 @@ from . import apply as apply_cmd
 from . import export as export_cmd
 from . import force_unlock as force_unlock_cmd
 from . import history as history_cmd
+from . import load as load_cmd
 from . import plan as plan_cmd
 from . import schema as schema_cmd
 from . import show as show_cmd
@@ -35,6 +36,7 @@ for _module in (
     show_cmd,
     schema_cmd,
     history_cmd,
+    load_cmd,
     force_unlock_cmd,
 ):
     main.add_command(_module.command)

@@ -20,7 +20,7 @@ from deepdiff import DeepDiff
 from .. import timing
 from ..entry import Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
-from ..insights import dst_lint, semantics
+from ..insights import dst_lint, load, semantics
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.model import State, StoredEntry
@@ -350,6 +350,8 @@ def _compute_plan(
                 f"unmanaged entry {name!r} could not be decoded ({stored.error}); left as is"
             )
 
+    # 1-3 lines when many wanted entries start in the same minute (insights.load).
+    plan_warnings += load.plan_notes((item.entry for item in wanted.values()), now)
     order = {kind: i for i, kind in enumerate(ACTION_ORDER)}
     actions.sort(key=lambda a: (order[a.kind], a.name))
     return Plan(
