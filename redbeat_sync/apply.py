@@ -109,10 +109,9 @@ def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
     if action.kind == "delete":
         return Remove(action.name, action.expect_digest)
     if action.kind == "release":
-        assert action.current is not None, "release without a stored entry"
-        return Release(
-            action.name, action.expect_digest, release_extra(action.current, beat_timezone)
-        )
+        # No stored entry (abandoning a name whose key is gone): only the name goes.
+        keep = release_extra(action.current, beat_timezone) if action.current else None
+        return Release(action.name, action.expect_digest, keep)
     if action.kind == "move":
         assert action.desired is not None and action.current is not None
         return Move(

@@ -502,7 +502,8 @@ class Run:
 
     def do_drift(self) -> int:
         if has_cli_command("drift"):
-            result = self.cli("drift", *self.paths, *self.extra_args)
+            # Exit 2 on drift, like plan --detailed-exitcode (the step decides).
+            result = self.cli("drift", *self.paths, "--detailed-exitcode", *self.extra_args)
             plan = None
             if result.code in (EXIT_OK, EXIT_CHANGES):
                 self.publish(f"### redbeat-sync drift\n\n{fenced(result.stdout)}\n")

@@ -296,6 +296,9 @@ def test_drift_fails_unless_warn_only(tmp_path: Path, redis_url: str) -> None:
     failed = run_action(tmp_path / "a", event_name="schedule", inputs=inputs)
     assert failed.code == 1, failed.log
     assert failed.outputs["has-changes"] == "true"
+    # The `redbeat-sync drift` command ran (not the plan fallback) and said what drifted.
+    assert "### redbeat-sync drift" in failed.summary
+    assert "in the files, not in Redis" in failed.summary
     warned = run_action(
         tmp_path / "b", event_name="schedule", inputs={**inputs, "drift-warn-only": "true"}
     )

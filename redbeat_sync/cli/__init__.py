@@ -8,10 +8,13 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from . import abandon as abandon_cmd
 from . import apply as apply_cmd
+from . import drift as drift_cmd
 from . import export as export_cmd
 from . import force_unlock as force_unlock_cmd
 from . import history as history_cmd
+from . import import_ as import_cmd
 from . import load as load_cmd
 from . import plan as plan_cmd
 from . import schema as schema_cmd
@@ -38,5 +41,8 @@ for _module in (
     history_cmd,
     load_cmd,
     force_unlock_cmd,
+    drift_cmd,
+    abandon_cmd,
+    import_cmd,
 ):
     main.add_command(_module.command)

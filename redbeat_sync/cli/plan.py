@@ -12,6 +12,7 @@ from ..plan.render_text import render_text
 from ..spec.loader import load_paths
 from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
+from ._tasks import check_app_tasks
 
 
 def output_options(func):  # type: ignore[no-untyped-def]
@@ -58,6 +59,8 @@ def command(
 
     def body() -> int:
         spec = load_paths(list(paths))  # bad files fail before we touch Redis
+        # --app (read by target_options): unknown tasks and bad arguments are problems.
+        check_app_tasks(spec, ctx.params.get("app"))
         client = target.connect()
         state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
         plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)

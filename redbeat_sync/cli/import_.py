@@ -1,0 +1,67 @@
+"""``redbeat-sync import --from-app module:attr``: beat_schedule -> v1 YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..beat_import import convert_beat_schedule
+from ..errors import UserError
+from ..spec.dump import dump_entries
+from ._common import EXIT_ERROR, EXIT_OK, echo_err, load_celery_app, run_guarded
+
+
+@click.command("import")
+@click.option(
+    "--from-app",
+    "from_app",
+    required=True,
+    metavar="MODULE:ATTR",
+    help="Celery app whose beat_schedule setting is converted (like celery -A).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the YAML to this file (default: standard output).",
+)
+@click.option(
+    "--skip-unconvertible",
+    is_flag=True,
+    help="Write the entries that convert and exit 0 even if some do not.",
+)
+@click.pass_context
+def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertible: bool) -> None:
+    """Turn a Celery app's beat_schedule into a schedule file (v1 YAML).
+
+    Entries without an equivalent (e.g. solar) are listed; nothing is written and the
+    exit code is 1 unless --skip-unconvertible.
+    """
+
+    def body() -> int:
+        app = load_celery_app(from_app)
+        try:
+            entries, skipped = convert_beat_schedule(app)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        for item in skipped:
+            echo_err(f"cannot convert {item.format()}")
+        if skipped and not skip_unconvertible:
+            echo_err(
+                f"Error: {len(skipped)} of {len(entries) + len(skipped)} beat_schedule entries "
+                "cannot be converted; nothing was written (--skip-unconvertible writes the rest)."
+            )
+            return EXIT_ERROR
+        text = dump_entries(entries)
+        if out:
+            try:
+                Path(out).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+            echo_err(f"Wrote {len(entries)} entries to {out}.")
+        else:
+            click.echo(text, nl=False)
+        return EXIT_OK
+
+    ctx.exit(run_guarded(body))

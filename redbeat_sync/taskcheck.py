@@ -1,0 +1,68 @@
+"""Check the files' task names and arguments against a Celery app's registered tasks.
+
+A typo in a task name is otherwise only found when beat sends the task and a worker
+rejects it, maybe at 3 a.m.  The app's tasks are loaded the way a worker loads them:
+the ``imports``/``include`` settings and ``autodiscover_tasks`` packages
+(``loader.import_default_modules``), then ``app.tasks``.  No task is called and no
+broker or Redis is touched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import Problem, UserError
+from .spec.loader import SpecEntry, field_path
+
+
+def registered_tasks(app: Any) -> Mapping[str, Any]:
+    """The app's tasks after importing its task modules (like a worker does)."""
+    try:
+        app.loader.import_default_modules()
+        tasks = app.tasks  # finalizes the app: pending @app.task are registered
+    except Exception as exc:  # the user's task modules may fail in any way
+        raise UserError(f"cannot load the Celery app's tasks: {type(exc).__name__}: {exc}") from exc
+    return dict(tasks)
+
+
+def _user_tasks(tasks: Mapping[str, Any]) -> list[str]:
+    """Names to suggest from: Celery's own ``celery.*`` tasks are noise."""
+    return sorted(name for name in tasks if not name.startswith("celery."))
+
+
+def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+    """Why ``task(*args, **kwargs)`` would fail to bind, or None."""
+    try:
+        # ``run`` is a bound method for bind=True and class-based tasks: self is skipped.
+        signature = inspect.signature(task.run)
+    except (TypeError, ValueError):  # builtins and C functions: nothing to check
+        return None
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        return f"args/kwargs do not fit {task.name}{signature}: {exc}"
+    return None
+
+
+def check_tasks(entries: Iterable[SpecEntry], tasks: Mapping[str, Any]) -> list[Problem]:
+    """One problem per entry whose task is unknown or whose arguments do not bind."""
+    problems: list[Problem] = []
+    known = _user_tasks(tasks)
+    for item in entries:
+        entry = item.entry
+        task = tasks.get(entry.task)
+        if task is None:
+            close = difflib.get_close_matches(entry.task, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message = f"unknown task {entry.task!r}: the Celery app does not register it{hint}"
+            where = field_path(("entries", entry.name, "task"))
+            problems.append(Problem(item.file, item.line, item.column, where, message))
+            continue
+        problem = signature_problem(task, list(entry.args), dict(entry.kwargs))
+        if problem:
+            where = field_path(("entries", entry.name, "args"))
+            problems.append(Problem(item.file, item.line, item.column, where, problem))
+    return problems
