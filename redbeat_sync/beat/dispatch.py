@@ -2,14 +2,15 @@
 
 1. ``ZRANGEBYSCORE schedule 0 now LIMIT 0 batch``: the due keys (scores < 0 are
    parked entries and are never read here);
-2. one pipelined ``HMGET definition meta extra`` for the whole batch;
-3. one ``claim.lua`` call claiming every run decided on, fenced by the lock.
+2. one load script call for the whole batch (``claim.LOAD_SCRIPT``): meta, and the
+   definition only where it changed since this beat decoded it;
+3. one claim script call claiming every run decided on, fenced by the lock.
 
-RedBeat needs about two sequential round trips per due entry plus one per entry
-it merely looks at; thousands of due entries took it seconds.
+RedBeat needs about two sequential round trips per due entry; thousands of due
+entries took it seconds, and far longer when Redis is across a network.
 
-Decoded definitions are cached by their raw text, so a tick re-decodes only what
-changed since it last saw an entry.
+Decoded entries are cached by the digest of their stored fields (computed in
+Redis), so a running beat decodes an entry again only after it changed.
 """
 
 from __future__ import annotations
