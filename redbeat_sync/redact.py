@@ -8,6 +8,11 @@ import re
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*):(?P<secret>[^@\s/]+)@")
 
 
+# ...?password=secret&...  (redis-py reads these query parameters too)
+_QUERY_SECRET = re.compile(r"(?P<head>[?&;](?:password|pass|pwd|token)=)[^&\s]+", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
     """Replace the password of every URL inside ``text`` with ``***``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}***", text)

@@ -32,6 +32,7 @@ def test_celery_sentinel_spelling() -> None:
     assert parsed.db() == 1 and parsed.password == "pw"
     assert mask_url(url) == "sentinel://:***@h1:26379/1;sentinel://:***@h2:26380/1"
     assert "pw" not in redact(f"error talking to {url}")
+    assert redact("at redis://h/0?db=1&password=s3cr3t x") == "at redis://h/0?db=1&password=*** x"
 
 
 def test_kinds() -> None:
