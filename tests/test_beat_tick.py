@@ -14,7 +14,7 @@ from celery.schedules import schedule
 
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
-from redbeat_sync.entry import At, Entry
+from redbeat_sync.entry import At, Entry, Every
 from redbeat_sync.state.codec import decode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import Put
@@ -287,3 +287,34 @@ def test_redis_outage_is_survived_logged_once_and_never_sends_unfenced(
         beat.close()
     finally:
         server.stop()
+
+
+def test_early_scores_are_corrected_to_the_true_due_time(make_scheduler, broker, redis_client):
+    """RedBeat writes scores early (its #307); beat moves them to the real due time."""
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    every("early", 600, beat.app, now - timedelta(seconds=60))
+    redis_client.zadd(LAYOUT.schedule_key, {"redbeat:early": int(now.timestamp()) - 30})
+    wait = beat.dispatch_once(now)
+    assert queued(broker) == []
+    true_due = now - timedelta(seconds=60) + timedelta(seconds=600)
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:early") == int(true_due.timestamp())
+    assert beat.dispatcher is not None
+    assert "redbeat:early" not in beat.dispatcher.due_keys(now + timedelta(seconds=60))
+    assert 0 < wait <= beat.max_interval
+
+
+def test_options_reach_the_broker(make_scheduler, broker, redis_client) -> None:
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    expires = now + timedelta(hours=1)
+    entry = Entry(
+        "routed", TASK, Every(60.0), kwargs={"label": "r"},
+        options={"queue": "other", "expires": expires, "headers": {"mine": "1"}},
+    )  # fmt: skip
+    SchedulerEntry.from_entry(entry, decode_meta(None), app=beat.app).save()
+    beat.dispatch_once(now)  # never run: due now
+    (message,) = queued(broker, "other")
+    assert message["task"] == TASK
+    assert message["mine"] == "1" and SLOT_HEADER in message
+    assert datetime.fromisoformat(message["expires"]) == expires
