@@ -2,8 +2,10 @@
 
 Each entry of ``beat_schedule`` is ``{"task", "schedule", "args", "kwargs", "options",
 "relative"}``; the schedule may be a ``crontab``, a ``schedule``/``timedelta``, a number
-of seconds, RedBeat's ``rrule`` or a ``solar``.  Entries are converted one by one; what
-cannot be expressed in the v1 format is reported per entry, never silently dropped.
+of seconds, RedBeat's ``rrule`` or a ``solar`` (as ``{solar: ...}``, which only
+redbeat_sync.Scheduler runs, when this version has that kind).  Entries are
+converted one by one; what cannot be expressed in the v1 format is reported per
+entry, never silently dropped.
 
 Crontabs and intervals run in the app's ``timezone`` (as beat runs them), so the
 entries get that zone and compare equal to what celery-redbeat stores for them.
@@ -20,6 +22,7 @@ from typing import Any
 
 from celery.schedules import crontab, schedule, solar
 
+from . import entry as entry_module
 from .entry import DEFAULT_TIMEZONE, Cron, Entry, Every, Schedule
 from .spec.models import cron_problem, entry_name_problem, timezone_problem
 from .state.codec import DecodeError, decode_schedule
@@ -124,10 +127,7 @@ def convert_schedule(value: Any, relative: bool = False) -> Schedule:
     if isinstance(value, bool) or value is None:
         raise _Skip(f"schedule must be a crontab, interval or number, got {value!r}")
     if isinstance(value, solar):
-        raise _Skip(
-            f"solar schedule ({value.event} at {value.lat}, {value.lon}) has no "
-            "redbeat-sync equivalent in this version; keep it in beat_schedule"
-        )
+        return _solar(value)
     if isinstance(value, crontab):
         return _cron(value)
     if _is_redbeat_rrule(value):
@@ -139,6 +139,18 @@ def convert_schedule(value: Any, relative: bool = False) -> Schedule:
     if isinstance(value, Real):
         return _every(float(value), relative)
     raise _Skip(f"unsupported schedule type {type(value).__module__}.{type(value).__name__}")
+
+
+def _solar(value: solar) -> Schedule:
+    # The Solar kind (redbeat_sync.Scheduler only) may not exist in this version.
+    kind = getattr(entry_module, "Solar", None)
+    if kind is None:
+        raise _Skip(
+            f"solar schedule ({value.event} at {value.lat}, {value.lon}) has no "
+            "redbeat-sync equivalent in this version; keep it in beat_schedule"
+        )
+    converted: Schedule = kind(str(value.event), float(value.lat), float(value.lon))
+    return converted
 
 
 def _every(seconds: float, relative: bool) -> Every:
