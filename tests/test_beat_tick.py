@@ -13,6 +13,7 @@ from beat_app import broker_url_for, make_app, queued
 from celery.schedules import schedule
 
 from redbeat_sync import Scheduler, SchedulerEntry
+from redbeat_sync.beat.claim import LockLost
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
 from redbeat_sync.entry import At, Entry, Every
 from redbeat_sync.state.codec import decode_meta
@@ -105,14 +106,21 @@ def test_standby_sends_nothing(make_scheduler: MakeScheduler, broker) -> None:
 
 
 def test_old_leader_cannot_send_after_losing_the_lock(make_scheduler, broker, redis_client):
-    """Fencing: even if it still believes it leads, the claim is refused in Redis."""
+    """Fencing: a leader that still believes it leads (stalled past its lock, say) is
+    refused in Redis by the claim script, and nothing is sent or advanced."""
     beat = make_scheduler()
     now = datetime.now(UTC)
     every("due", 60, beat.app, now - timedelta(seconds=90))
+    beat.dispatch_once(now - timedelta(seconds=120))  # start-up work of the term done
+    meta_before = redis_client.hget("redbeat:due", "meta")
     redis_client.set(LAYOUT.beat_lock_key, "a-new-leader", px=60_000)  # taken over
-    assert beat.tick() == 0
+    with pytest.raises(LockLost):
+        beat.dispatch_once(now)  # straight to the claim, no local leadership check
     assert queued(broker) == []
+    assert redis_client.hget("redbeat:due", "meta") == meta_before
+    assert beat.tick() == 0  # the tick turns that into standing by
     assert not beat.is_leader()
+    assert queued(broker) == []
 
 
 def test_disabled_and_exhausted_entries_are_parked(make_scheduler, broker, redis_client):
