@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .entry import At, Cron, Every, RRule, Schedule
+from .entry import At, Cron, Every, RRule, Schedule, Solar
 from .spec.durations import format_duration
 
 _BY_FIELDS_SHOWN = ("bysetpos", "bymonth", "bymonthday", "byweekday", "byhour", "byminute")
@@ -34,4 +34,6 @@ def describe_schedule(schedule: Schedule) -> str:
         return " ".join(parts)
     if isinstance(schedule, At):
         return f"at {schedule.when.isoformat()}"
+    if isinstance(schedule, Solar):
+        return f"solar {schedule.event} at {schedule.lat:g}, {schedule.lon:g}"
     return str(schedule)

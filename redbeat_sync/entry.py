@@ -154,7 +154,30 @@ class At:
         return {"at": _iso(self.when)}
 
 
-Schedule = Cron | Every | RRule | At
+SOLAR_EVENTS = (
+    "sunrise", "sunset", "solar_noon",
+    "dawn_astronomical", "dawn_nautical", "dawn_civil",
+    "dusk_astronomical", "dusk_nautical", "dusk_civil",
+)  # fmt: skip
+"""Celery's solar event names."""
+
+
+@dataclass(frozen=True)
+class Solar:
+    """A solar event at a place (Celery's ``solar``; no RedBeat encoding: needs our
+    scheduler).  Computed with the optional ``ephem`` package, see ``solar``."""
+
+    event: str  # one of SOLAR_EVENTS
+    lat: float  # -90..90, degrees north
+    lon: float  # -180..180, degrees east
+
+    kind = "solar"
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {"solar": {"event": self.event, "lat": float(self.lat), "lon": float(self.lon)}}
+
+
+Schedule = Cron | Every | RRule | At | Solar
 
 
 def schedule_from_canonical(data: dict[str, Any]) -> Schedule:
@@ -162,6 +185,12 @@ def schedule_from_canonical(data: dict[str, Any]) -> Schedule:
         return Cron.from_expression(data["cron"])
     if "every" in data:
         return Every(float(data["every"]), bool(data.get("relative", False)))
+    if "solar" in data:
+        body = data["solar"]
+        solar = Solar(str(body["event"]), float(body["lat"]), float(body["lon"]))
+        if solar.event not in SOLAR_EVENTS or abs(solar.lat) > 90 or abs(solar.lon) > 180:
+            raise ValueError(f"bad solar schedule {body!r:.80}")
+        return solar
     if "at" in data:
         when = _from_iso(data["at"])
         assert when is not None
@@ -260,6 +289,8 @@ def scheduler_only_features(entry: Entry, beat_timezone: str = DEFAULT_TIMEZONE)
     reasons: list[str] = []
     if isinstance(entry.schedule, At):
         reasons.append("one-off 'at' schedule")
+    if isinstance(entry.schedule, Solar):
+        reasons.append("solar schedule")
     if isinstance(entry.schedule, Cron) and entry.timezone != beat_timezone:
         reasons.append(f"cron in {entry.timezone}, beat runs in {beat_timezone}")
     if entry.start_at is not None or entry.end_at is not None:

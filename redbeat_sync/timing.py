@@ -50,6 +50,9 @@ never-run rule's first occurrence is dtstart itself when it matches (inclusive).
 ``count``/``until`` exhaustion gives None.  Rules without ``count`` are fast-forwarded
 by whole periods, so an old dtstart costs nothing.
 
+Solar (``Solar``): the next event computed by ``solar`` with the optional ``ephem``,
+as Celery's ``solar`` computes it; None (no further run) when ephem is missing.
+
 Windows: no fire before ``start_at``; None once the next fire would be after ``end_at``.
 """
 
@@ -66,7 +69,8 @@ from celery.utils.time import remaining
 from croniter import CroniterBadDateError, croniter
 from dateutil import rrule as du_rrule
 
-from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule
+from . import solar
+from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule, Solar
 
 UTC = timezone.utc
 
@@ -342,6 +346,8 @@ def _schedule_after(
         return when if (when >= after if inclusive else when > after) else None
     if isinstance(schedule, Every):
         return after if inclusive else after + timedelta(seconds=schedule.seconds)
+    if isinstance(schedule, Solar):  # ephem, as Celery's solar (None without ephem)
+        return solar.next_event_after(schedule, after - _TINY if inclusive else after)
     raise TypeError(f"unknown schedule {schedule!r}")
 
 

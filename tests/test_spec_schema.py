@@ -28,7 +28,13 @@ def test_schema_shape_for_editors() -> None:
     for name in EntryModel.model_fields:
         assert entry["properties"][name].get("description"), name
     kinds = [ref["$ref"].rsplit("/", 1)[1] for ref in entry["properties"]["schedule"]["oneOf"]]
-    assert kinds == ["CronSchedule", "EverySchedule", "RRuleSchedule", "AtSchedule"]
+    assert kinds == [
+        "CronSchedule",
+        "EverySchedule",
+        "RRuleSchedule",
+        "AtSchedule",
+        "SolarSchedule",
+    ]
     json.dumps(generated)  # plain JSON
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule
+from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from .durations import format_duration
 from .models import FORMAT_VERSION, WEEKDAY_NAMES
 from .yamlload import gc_paused
@@ -178,6 +178,8 @@ def _schedule(schedule: Schedule) -> _Flow:
         return _Flow(at=_iso(schedule.when))  # a string: flow style would tag a timestamp
     if isinstance(schedule, RRule):
         return _Flow(rrule=_rrule(schedule))
+    if isinstance(schedule, Solar):
+        return _Flow(solar=_Flow(event=schedule.event, lat=schedule.lat, lon=schedule.lon))
     raise TypeError(f"unknown schedule type {type(schedule).__name__}")
 
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule
+from .. import solar
+from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..errors import Problem, ProblemsFound
 from ..insights import spread
 from . import models, yamlload
@@ -353,6 +354,11 @@ class _FileChecker:
         if isinstance(s, models.AtSchedule):
             when = self._instant(s.at, zone, (*path, "schedule", "at"))
             return At(when) if when else None
+        if isinstance(s, models.SolarSchedule):
+            if not solar.available():
+                self._add((*path, "schedule", "solar"), solar.MISSING_MESSAGE)
+                return None
+            return Solar(s.solar.event, s.solar.lat, s.solar.lon)
         r = s.rrule
         where = (*path, "schedule", "rrule")
         dtstart = self._instant(r.dtstart, zone, (*where, "dtstart"))
@@ -483,6 +489,8 @@ def _all_field_names() -> set[str]:
         models.RRuleSchedule,
         models.RRuleSpec,
         models.AtSchedule,
+        models.SolarSchedule,
+        models.SolarSpec,
     ]
     for cls in classes:
         names.update(cls.model_fields)

@@ -37,7 +37,7 @@ from ..insights import spread
 from .durations import DURATION_HELP, parse_duration
 
 FORMAT_VERSION = 1
-SCHEDULE_KINDS = ("cron", "every", "rrule", "at")
+SCHEDULE_KINDS = ("cron", "every", "rrule", "at", "solar")
 MAX_NAME_LENGTH = 200
 
 # --------------------------------------------------------------------------- names
@@ -346,7 +346,8 @@ class CronSchedule(_Model):
         description=(
             "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * mon-fri'. "
             "Names (mon-fri, jan) are allowed; croniter-only syntax (L, W, #, ?) is not, "
-            "because Celery's crontab (and RedBeat) cannot run it."
+            "because Celery's crontab (and RedBeat) cannot run it. H spreads a field by the "
+            "entry's name (H 3 * * *, H/15 * * * *, H(0-29) * * * *), resolved at load."
         )
     )
 
@@ -430,6 +431,40 @@ class AtSchedule(_Model):
     )
 
 
+SolarEvent = Literal[
+    "sunrise",
+    "sunset",
+    "solar_noon",
+    "dawn_astronomical",
+    "dawn_nautical",
+    "dawn_civil",
+    "dusk_astronomical",
+    "dusk_nautical",
+    "dusk_civil",
+]
+
+
+class SolarSpec(_Model):
+    """Where and which solar event (Celery's ``solar`` event names)."""
+
+    event: SolarEvent = Field(description="The solar event, e.g. sunrise, sunset, dusk_civil.")
+    lat: float = Field(
+        strict=True, ge=-90, le=90, description="Latitude in degrees (north positive)."
+    )
+    lon: float = Field(
+        strict=True, ge=-180, le=180, description="Longitude in degrees (east positive)."
+    )
+
+
+class SolarSchedule(_Model):
+    """Runs at a solar event (needs redbeat_sync.Scheduler and the optional ephem)."""
+
+    solar: SolarSpec = Field(
+        description="Event and place; needs the optional dependency: "
+        "pip install 'redbeat-sync[solar]'."
+    )
+
+
 def schedule_kind(value: Any) -> str | None:
     """Which schedule kind a mapping is; None unless it names exactly one."""
     if isinstance(value, dict):
@@ -445,11 +480,12 @@ ScheduleModel = Annotated[
     Annotated[CronSchedule, Tag("cron")]
     | Annotated[EverySchedule, Tag("every")]
     | Annotated[RRuleSchedule, Tag("rrule")]
-    | Annotated[AtSchedule, Tag("at")],
+    | Annotated[AtSchedule, Tag("at")]
+    | Annotated[SolarSchedule, Tag("solar")],
     Discriminator(
         schedule_kind,
         custom_error_type="schedule_kind",
-        custom_error_message="expected exactly one of cron, every, rrule or at",
+        custom_error_message="expected exactly one of cron, every, rrule, at or solar",
     ),
 ]
 
@@ -458,6 +494,7 @@ _KIND_MODELS: dict[str, type[BaseModel]] = {
     "every": EverySchedule,
     "rrule": RRuleSchedule,
     "at": AtSchedule,
+    "solar": SolarSchedule,
 }
 
 _OPTIONS_JSON: dict[str, Any] = {
@@ -498,7 +535,10 @@ class EntryModel(_Model):
         description="Name of the Celery task, usually dotted, e.g. app.tasks.report."
     )
     schedule: ScheduleModel = Field(
-        description="Exactly one of {cron: ...}, {every: ...}, {rrule: {...}}, {at: ...}."
+        description=(
+            "Exactly one of {cron: ...}, {every: ...}, {rrule: {...}}, {at: ...}, "
+            "{solar: {event: ..., lat: ..., lon: ...}}."
+        )
     )
     args: list[Any] = Field(default_factory=list, description="Positional arguments (a list).")
     kwargs: dict[StrictStr, Any] = Field(

@@ -39,6 +39,7 @@ from ..entry import (
     RRule,
     RunState,
     Schedule,
+    Solar,
     _from_iso,
     _iso,
     schedule_from_canonical,
@@ -158,7 +159,7 @@ def _epoch_and_offset_minutes(value: datetime, tz: tzinfo) -> tuple[int, float]:
 
 
 def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
-    """RedBeat's object for a schedule (At has none: an interval placeholder)."""
+    """RedBeat's object for a schedule (At and Solar have none: an interval placeholder)."""
     if isinstance(schedule, Every):
         return {
             "__type__": "interval",
@@ -190,7 +191,7 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
             if value is not None:
                 body[name], body[name + "_tz"] = _epoch_and_offset_minutes(value, tz)
         return body
-    if isinstance(schedule, At):
+    if isinstance(schedule, (At, Solar)):  # stored inert, the real schedule in extra
         return {"__type__": "interval", "every": INERT_PLACEHOLDER_SECONDS, "relative": False}
     raise TypeError(f"unknown schedule {schedule!r}")
 
