@@ -159,3 +159,47 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_celery_solar_in_beat_schedule_maps_to_solar() -> None:
+    from redbeat_sync.beat.entry import schedule_from_celery
+
+    app = Celery("solar-map", set_as_current=False)
+    assert schedule_from_celery(celery_solar("dusk_civil", 10, 20, app=app)) == Solar(
+        "dusk_civil", 10.0, 20.0
+    )
+    app.close()
+
+
+def test_real_scheduler_sends_a_solar_entry_at_sunset(redis_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    import redis
+    from beat_app import broker_url_for, make_app, queued
+
+    from redbeat_sync import Scheduler
+    from redbeat_sync.beat.scheduler import SLOT_HEADER
+    from redbeat_sync.state.layout import Layout
+    from redbeat_sync.state.model import Put
+    from redbeat_sync.state.writer import write
+
+    broker = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
+    broker.flushdb()
+    entry = Entry("lights-on", "tests.beat_app.record", Solar("sunset", *PARIS))
+    write(redis_client, Layout(), [Put(entry, None)], now=NOW)
+    (sunset,) = timing.next_fire_times(entry, 1, NOW)
+    beat = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
+    try:
+        beat.start()
+        assert beat.keeper is None or beat.keeper.became_leader.wait(3)
+
+        def sent() -> list[dict]:  # type: ignore[type-arg]
+            return [m for m in queued(broker) if m["task"] == entry.task]
+
+        beat.dispatch_once(sunset - timedelta(minutes=1))
+        assert sent() == []
+        beat.dispatch_once(sunset + timedelta(seconds=2))
+        (message,) = sent()
+        slot = datetime.fromisoformat(message[SLOT_HEADER])
+        assert abs(slot - sunset) < timedelta(seconds=1)
+    finally:
+        beat.close()
+        broker.close()

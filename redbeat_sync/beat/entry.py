@@ -25,10 +25,11 @@ from typing import Any
 from celery.beat import ScheduleEntry
 from celery.schedules import BaseSchedule, crontab, schedstate
 from celery.schedules import schedule as interval_schedule
+from celery.schedules import solar as celery_solar
 from redis.cluster import ClusterPipeline
 
 from .. import timing
-from ..entry import RRULE_FREQUENCIES, Cron, Entry, Every, RRule, RunState, Schedule
+from ..entry import RRULE_FREQUENCIES, Cron, Entry, Every, RRule, RunState, Schedule, Solar
 from ..errors import UserError
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD
@@ -106,6 +107,8 @@ def schedule_from_celery(value: Any) -> Schedule:
         )
     if isinstance(value, interval_schedule):
         return Every(value.run_every.total_seconds(), bool(value.relative))
+    if isinstance(value, celery_solar):  # needs ephem already, or Celery refused it
+        return Solar(str(value.event), float(value.lat), float(value.lon))
     if hasattr(value, "freq") and hasattr(value, "rrule"):  # RedBeat's rrule
         freq = value.freq
         return RRule(

@@ -22,7 +22,7 @@ from typing import Any
 from celery.schedules import crontab
 
 from .. import timing
-from ..entry import At, Cron, Entry, Every, RRule, Schedule
+from ..entry import Cron, Entry, Every, RRule, Schedule, Solar
 
 UTC = timezone.utc
 UNITS = ("day", "week", "year")
@@ -169,12 +169,9 @@ def schedule_rate(
         return (per_week, "week") if per_week >= 1 else (per_day * 365, "year")
     if isinstance(schedule, RRule):
         return _rrule_rate(schedule, zone_name, now or datetime.now(UTC))
-    if isinstance(schedule, At):
-        return None
-    kind = getattr(schedule, "kind", None)
-    if kind == "solar":
+    if isinstance(schedule, Solar):
         return 1.0, "day"  # one event a day (none on some days near the poles)
-    return None
+    return None  # a one-off ``at``
 
 
 def _convert(rate: tuple[float, str], unit: str) -> float:
