@@ -146,3 +146,9 @@ def test_cli_load_from_redis(redis_url: str, redis_client) -> None:  # type: ign
     result = CliRunner().invoke(main, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["groups"]["reports"]["runs"] == 240
+
+
+def test_weekday_pileups_are_grouped_by_clock_time() -> None:
+    entries = [cron(f"w{i}", "0 9 * * mon-fri") for i in range(15)]
+    report = load.compute_load(entries, window="7d", now=NOW)
+    assert [p.pattern for p in report.pileups()] == ["09:00 UTC on 5 days"]

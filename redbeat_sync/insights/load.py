@@ -116,6 +116,8 @@ class LoadReport:
                 top = max(c for _, c in items)
                 if days_in_window > 1 and len(items) >= days_in_window:
                     out.append(PileUp(group, f"every day at {clock} UTC", top, len(items)))
+                elif len(items) > 1:
+                    out.append(PileUp(group, f"{clock} UTC on {len(items)} days", top, len(items)))
                 else:
                     for i, count in items:
                         moment = self.start + timedelta(minutes=i)
