@@ -250,3 +250,48 @@ def test_release_of_an_inert_entry_keeps_its_real_schedule(redis_client: redis.R
     assert not kept.marked and kept.entry is not None
     assert kept.entry.timezone == "Europe/Paris"
     assert kept.entry.schedule.to_canonical() == {"cron": "0 9 * * *"}
+
+
+# --------------------------------------------------------------------------- statics
+
+
+def redbeat_beat_start(redis_url: str, beat_schedule: dict) -> None:  # type: ignore[type-arg]
+    """celery-redbeat's scheduler start: saves beat_schedule, prunes its :statics set."""
+    from redbeat.schedulers import RedBeatScheduler
+
+    starter = Celery("statics-test", set_as_current=False)
+    starter.conf.update(
+        redbeat_redis_url=redis_url,
+        redbeat_key_prefix=LAYOUT.prefix,
+        timezone="UTC",
+        beat_schedule=beat_schedule,
+    )
+    scheduler = RedBeatScheduler(app=starter, lock_key=None)
+    scheduler.close()
+    starter.close()
+
+
+def test_imported_static_entry_survives_redbeat_start_without_it(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from celery.schedules import crontab
+
+    from redbeat_sync.beat_import import convert_beat_schedule
+    from redbeat_sync.spec.dump import dump_entries
+
+    legacy = {"legacy": {"task": "app.tasks.legacy", "schedule": crontab(minute=5), "args": [1]}}
+    redbeat_beat_start(redis_url, legacy)
+    assert redis_client.smembers(LAYOUT.statics_key) == {"legacy"}
+    holder = Celery("holder", set_as_current=False)
+    holder.conf.update(timezone="UTC", beat_schedule=legacy)
+    entries, skipped = convert_beat_schedule(holder)
+    assert not skipped
+    plan = plan_of(redis_client, dump_entries(entries))
+    assert [a.kind for a in plan.changes] == ["adopt"]
+    assert not plan.changes[0].changes  # exactly what celery-redbeat stored
+    apply(redis_client, plan)
+    assert redis_client.smembers(LAYOUT.statics_key) == set()
+    # beat_schedule emptied, RedBeat's beat restarts: the managed entry stays.
+    redbeat_beat_start(redis_url, {})
+    assert redis_client.exists(LAYOUT.entry_key("legacy"))
+    assert not plan_of(redis_client, dump_entries(entries)).has_changes

@@ -84,7 +84,7 @@ def test_lua_digest_matches_python_field_digest(redis_client: redis.Redis) -> No
             redis_client.hset(key, "other", "1")  # the key exists, both fields missing
         good = field_digest(definition, extra)
         bad = field_digest(definition, (extra or "") + "!")
-        keys = [LAYOUT.schedule_key, LAYOUT.inventory_key, key]
+        keys = [LAYOUT.schedule_key, LAYOUT.inventory_key, LAYOUT.statics_key, key]
         assert script(keys=keys, args=release_args(bad)) == ["changed", "probe"]
         assert script(keys=keys, args=release_args(good)) == ["ok", "1"], (definition, extra)
 
@@ -111,7 +111,7 @@ def test_lua_and_python_agree_on_any_text(
     # Python sent, and its digest of the stored fields equals model.field_digest.
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)  # type: ignore[attr-defined]
     key = Layout("{prop}:").entry_key("probe")
-    keys = ["{prop}::schedule", "{prop}::sync:managed", key]
+    keys = ["{prop}::schedule", "{prop}::sync:managed", "{prop}::statics", key]
     try:
         client.delete(key)
         script = apply_script(client)
@@ -137,7 +137,8 @@ def test_lua_transport_is_byte_exact(
     ops = [["put", "probe", "", "DXM", tricky, tricky[::-1], "{}", ""]]
     key = LAYOUT.entry_key("probe")
     args = [DEF, META, EXTRA, json.dumps(ops, ensure_ascii=ensure_ascii)]
-    assert script(keys=[LAYOUT.schedule_key, LAYOUT.inventory_key, key], args=args) == ["ok", "1"]
+    keys = [LAYOUT.schedule_key, LAYOUT.inventory_key, LAYOUT.statics_key, key]
+    assert script(keys=keys, args=args) == ["ok", "1"]
     assert raw_client.hget(key, DEF) == tricky.encode()
     assert raw_client.hget(key, EXTRA) == tricky[::-1].encode()
 

@@ -31,7 +31,11 @@ Known limit: a celery-redbeat beat that loaded an entry just before a reschedule
 dispatches it just after writes a score from the OLD schedule, which may be late for
 the new one; redbeat_sync.Scheduler re-reads on the change notification instead.
 
-Redis Cluster: every key a batch touches (entry hashes, schedule, inventory) is passed
+- Every ``Put`` also takes the name out of RedBeat's ``:statics`` set: celery-redbeat's
+  beat deletes a name of that set that has left ``beat_schedule`` at its next start,
+  which would delete an entry imported from ``beat_schedule`` and now managed here.
+
+Redis Cluster: every key a batch touches (entry hashes, schedule, inventory, statics) is passed
 to the script in KEYS, so with a hash-tagged prefix (``{redbeat}:``) a batch routes to
 one slot.  The notification channel is not a key.
 
@@ -393,7 +397,7 @@ def write(
                     if number == 0:
                         raise
                     raise partial(number, f"could not encode an entry: {exc!r}") from exc
-                keys = [layout.schedule_key, layout.inventory_key]
+                keys = [layout.schedule_key, layout.inventory_key, layout.statics_key]
                 keys.extend(layout.entry_key(n) for per_op in op_names[batch] for n in per_op)
                 keys.append(layout.applied_key)
                 mark = f"{write_id}:{number}"

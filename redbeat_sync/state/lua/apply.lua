@@ -6,7 +6,10 @@
 --
 -- KEYS[1]      the schedule sorted set  (prefix .. ":schedule")
 -- KEYS[2]      the inventory set        (prefix .. ":sync:managed")
--- KEYS[2 + i]  the entry hash of op i   (prefix .. name)
+-- KEYS[3]      RedBeat's statics set    (prefix .. ":statics"): a name apply manages
+--              leaves it, or celery-redbeat's beat would delete the entry at its next
+--              start once the name is gone from beat_schedule (imported entries)
+-- KEYS[3 + i]  the entry hash of op i   (prefix .. name)
 -- Every key the script touches is passed in KEYS, so under Redis Cluster a
 -- hash-tagged prefix ("{redbeat}:") routes the whole batch to one slot.
 --
@@ -42,7 +45,7 @@
 -- a re-sent batch that had landed.
 
 local marked = #ARGV == 5
-local n = #KEYS - 2
+local n = #KEYS - 3
 if marked then
   n = n - 1
 end
@@ -57,7 +60,7 @@ if type(ops) ~= "table" or #ops ~= n then
   return redis.error_reply("redbeat-sync apply.lua: ops do not match keys")
 end
 
-local schedule, inventory = KEYS[1], KEYS[2]
+local schedule, inventory, statics = KEYS[1], KEYS[2], KEYS[3]
 local F_DEF, F_META, F_EXTRA = ARGV[1], ARGV[2], ARGV[3]
 
 local function has(flags, letter)
@@ -67,7 +70,7 @@ end
 -- 1. guards: read only
 local changed = { "changed" }
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local op = ops[i]
   if type(op) ~= "table" then
     return redis.error_reply("redbeat-sync apply.lua: malformed op")
@@ -98,7 +101,7 @@ end
 -- 2. writes: every guard held
 local carried = false -- meta of the entry a "moveout" just removed
 for i = 1, n do
-  local key = KEYS[2 + i]
+  local key = KEYS[3 + i]
   local op = ops[i]
   local kind, name, flags = op[1], op[2], op[4]
   if kind == "put" then
@@ -139,6 +142,7 @@ for i = 1, n do
       redis.call("ZADD", schedule, "NX", op[8], key)
     end
     redis.call("SADD", inventory, name)
+    redis.call("SREM", statics, name)
   elseif kind == "remove" then
     redis.call("DEL", key)
     redis.call("ZREM", schedule, key)
