@@ -62,6 +62,9 @@ class Cluster:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Own process group: a worker's embedded beat is a child process, and
+            # killing only the worker would leave it running (and leading).
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
@@ -107,10 +110,9 @@ class Cluster:
 
     def close(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                with _suppress():
-                    proc.send_signal(signal.SIGCONT)
-                proc.kill()
+            with _suppress():  # the group of a process we started (it may be gone)
+                os.killpg(proc.pid, signal.SIGCONT)
+                os.killpg(proc.pid, signal.SIGKILL)
         for proc in self.procs:
             with _suppress():
                 proc.wait(10)
