@@ -69,3 +69,19 @@ def test_bad_hash_forms_are_problems(expression: str) -> None:
 def test_resolve_is_a_pure_function() -> None:
     assert spread.resolve("H 3 * * *", "a") == spread.resolve("H 3 * * *", "a")
     assert spread.resolve("0 3 * * *", "a") == "0 3 * * *"
+
+
+def test_validate_lists_resolutions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from redbeat_sync.cli import main
+
+    lines = ["version: 1", "entries:"]
+    for i in range(25):
+        lines += [f"  job-{i}:", "    task: a.b", "    schedule: {cron: 'H 3 * * THU'}"]
+    (tmp_path / "s.yaml").write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    expected = spread.resolve("H 3 * * THU", "job-0")
+    assert f"job-0: cron 'H 3 * * THU' resolves to {expected!r}" in result.output
+    assert "… and 5 more cron(s) with H resolved" in result.output

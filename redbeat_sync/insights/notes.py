@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..spec import yamlload
@@ -11,12 +13,20 @@ from . import dst_lint, spread
 if TYPE_CHECKING:
     from ..spec.loader import Spec
 
+_HASH_BYTES = re.compile(rb"(?<![A-Za-z])H(?![A-Za-z])")
+
 
 def _raw_crons(files: list[str]) -> dict[str, str]:
     """Entry name -> cron as written, for the crons that use ``H``."""
     found: dict[str, str] = {}
     for file in files:
-        document = yamlload.read_file(file, full_positions=False)
+        try:
+            text = Path(file).read_bytes()
+        except OSError:
+            continue
+        if not _HASH_BYTES.search(text):  # most files: no second parse
+            continue
+        document = yamlload.load_bytes(text, full_positions=False)
         root: Any = document.value
         entries = root.get("entries") if isinstance(root, dict) else None
         if not isinstance(entries, dict):
@@ -29,8 +39,9 @@ def _raw_crons(files: list[str]) -> dict[str, str]:
     return found
 
 
-def resolved_hashes(spec: Spec) -> list[str]:
-    """``file:line: name: cron 'H 3 * * *' resolves to '17 3 * * *'`` lines."""
+def resolved_hashes(spec: Spec, limit: int = 20) -> list[str]:
+    """``file:line: name: cron 'H 3 * * *' resolves to '17 3 * * *'`` lines (``limit``
+    of them, then a count)."""
     raw = _raw_crons(list(spec.files))
     lines: list[str] = []
     for item in spec.entries:
@@ -39,6 +50,9 @@ def resolved_hashes(spec: Spec) -> list[str]:
             resolved = getattr(item.entry.schedule, "expression", "?")
             where = f"{item.file}:{item.line}"
             lines.append(f"{where}: {item.entry.name}: cron {written!r} resolves to {resolved!r}")
+    if len(lines) > limit:
+        more = len(lines) - limit
+        lines = [*lines[:limit], f"… and {more} more cron(s) with H resolved"]
     return lines
 
 
