@@ -216,3 +216,18 @@ def test_syntax_hints_for_common_mistakes() -> None:
     assert star.message.endswith('a value starting with * must be quoted, like cron: "*/5 * * * *"')
     [tab] = load_text("a:\n\tb: 1\n").problems
     assert (tab.line, tab.message.endswith("indent with spaces, not tabs")) == (2, True)
+
+
+def test_too_many_entries_in_one_file_stop_early(monkeypatch) -> None:
+    """A file with more entries than the cap is refused while parsing, not after."""
+    from redbeat_sync.spec import yamlload as module
+
+    monkeypatch.setattr(module, "MAX_ENTRIES_PER_FILE", 3)
+    body = "version: 1\nentries:\n" + "".join(
+        f"  e{i}: {{task: a.b, schedule: {{every: 1m}}}}\n" for i in range(5)
+    )
+    document = module.load_text(body)
+    assert not document.ok
+    messages = [p.message for p in document.problems]
+    assert any("more than 3 entries in one file" in m for m in messages), messages
+    assert document.problems[0].line == 6  # the fourth entry's key

@@ -34,6 +34,9 @@ from yaml import events as ev
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a 100k-entry export is about 33 MB
 MAX_DEPTH = 100
+#: Entries in one file. A bound on memory before validation starts (a 50 MB file of
+#: tiny entries would otherwise need gigabytes); split bigger schedules across files.
+MAX_ENTRIES_PER_FILE = 200_000
 ALIAS_BASE_BUDGET = 10_000
 ALIAS_FACTOR = 10
 
@@ -211,6 +214,7 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.problems: list[YamlProblem] = []
         self.nodes = 0
+        self.second_level_keys = 0
 
     def build(self) -> YamlDocument:
         loader = _Loader(self.data)
@@ -291,6 +295,18 @@ class _Builder:
                         top.key = skip_key
                     if shallow:
                         top.key_pos = (line, column)
+                    if len(stack) == 2:  # a key of `entries:` (or `defaults:`)
+                        self.second_level_keys += 1
+                        if self.second_level_keys > MAX_ENTRIES_PER_FILE:
+                            raise _Abort(
+                                YamlProblem(
+                                    line,
+                                    column,
+                                    self._path(),
+                                    f"more than {MAX_ENTRIES_PER_FILE:,} entries in one file; "
+                                    "split the schedules across several files",
+                                )
+                            )
                     if event.anchor is not None:
                         self.anchors[event.anchor] = (event.value, (line, column, None))
                     continue
