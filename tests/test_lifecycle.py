@@ -295,3 +295,22 @@ def test_imported_static_entry_survives_redbeat_start_without_it(
     redbeat_beat_start(redis_url, {})
     assert redis_client.exists(LAYOUT.entry_key("legacy"))
     assert not plan_of(redis_client, dump_entries(entries)).has_changes
+
+
+def test_drift_names_pending_moves_and_entries_gone_from_the_files(
+    redis_client: redis.Redis,
+) -> None:
+    from redbeat_sync.drift import drift_from_plan, render_drift_text
+
+    extra = "extra: {task: app.tasks.extra, schedule: {every: 1m}}"
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD, extra)))
+    state = read_state(redis_client, LAYOUT)
+    plan = compute_plan(load_text(yaml_file(NEW_MOVED)), state, prefix=LAYOUT.prefix)
+    drift = drift_from_plan(plan, state)
+    assert [(i.kind, i.name) for i in drift.items] == [
+        ("not_in_files", "extra"),
+        ("pending_move", "new-report"),
+    ]
+    text = render_drift_text(drift)
+    assert "old-report → new-report: apply renames it" in text
+    assert "extra: managed in Redis, not in the files" in text
