@@ -93,4 +93,3 @@ def test_validate_prints_warning_and_exits_zero(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "warning:" in result.output and "nightly: DST:" in result.output
     assert "OK: 1 entries" in result.output
-
