@@ -32,7 +32,7 @@ KIND_TITLES: dict[str, str] = {
     "missing": "managed but missing from Redis",
     "not_in_redis": "in the files, not in Redis",
     "unmanaged": "in Redis but not managed",
-    "not_in_files": "managed in Redis, not in the files",
+    "not_in_files": "managed in Redis but not in the files",
     "pending_move": "rename not applied",
 }
 

@@ -313,4 +313,4 @@ def test_drift_names_pending_moves_and_entries_gone_from_the_files(
     ]
     text = render_drift_text(drift)
     assert "old-report → new-report: apply renames it" in text
-    assert "extra: managed in Redis, not in the files" in text
+    assert "extra: managed in Redis but not in the files" in text
