@@ -153,13 +153,24 @@ def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, 
         "def report(self, day, fmt='pdf'):\n    return day\n",
         encoding="utf-8",
     )
+    # and one more found the autodiscover way (package.tasks), like a Django project
+    package = tmp_path / f"{name}_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "tasks.py").write_text(
+        f"from {name} import app\n\n"
+        "@app.task(name='proj.tasks.auto', shared=False)\n"
+        "def auto():\n    return 1\n",
+        encoding="utf-8",
+    )
     (tmp_path / f"{name}.py").write_text(
         "from datetime import timedelta\n"
         "from celery import Celery\n"
         "from celery.schedules import crontab, schedule\n"
         f"app = Celery({name!r}, set_as_current=False)\n"
         f"app.conf.update(redbeat_redis_url={redis_url!r}, redbeat_key_prefix={PREFIX!r},\n"
-        f"                imports=[{tasks!r}])\n" + body,
+        f"                imports=[{tasks!r}])\n"
+        f"app.autodiscover_tasks([{name + '_pkg'!r}])\n" + body,
         encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
@@ -199,7 +210,8 @@ def test_task_check_unknown_name_with_suggestion_and_bad_arguments(
         tmp_path,
         "version: 1\nentries:\n"
         "  sum: {task: proj.tasks.add, schedule: {every: 1m}, args: [1, 2], kwargs: {scale: 3}}\n"
-        "  daily: {task: proj.tasks.report, schedule: {cron: '0 3 * * *'}, args: [mon]}\n",
+        "  daily: {task: proj.tasks.report, schedule: {cron: '0 3 * * *'}, args: [mon]}\n"
+        "  auto: {task: proj.tasks.auto, schedule: {every: 1h}}\n",
         "good.yaml",
     )
     ok = cli(redis_url, "validate", good, "--app", target)
