@@ -102,7 +102,7 @@ class LockLost(Exception):
     """The claim script found the leader lock not ours: nothing was claimed."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Claim:
     key: str
     digest: str  # model.field_digest(definition, extra) as read
