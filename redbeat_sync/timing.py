@@ -59,6 +59,7 @@ Windows: no fire before ``start_at``; None once the next fire would be after ``e
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -109,6 +110,26 @@ class CronNeverMatches(ValueError):
     """The cron expression names no existing date (e.g. February 30th)."""
 
 
+_ONE_VALUE_RANGE = re.compile(r"(?<![\w-])(\w+)-(\w+)(?:/\d+)?(?![\w-])")
+
+
+def _one_value(match: re.Match[str]) -> str:
+    low, high = match.group(1).lower(), match.group(2).lower()
+    same = low == high or (low.isdigit() and high.isdigit() and int(low) == int(high))
+    return match.group(1) if same else match.group(0)
+
+
+def croniter_safe(expression: str) -> str:
+    """``expression`` with one-value ranges (``5-5``, ``mon-mon``, ``5-5/2``) as the value.
+
+    croniter 7 reads such a range as ``*``; Celery's crontab (so RedBeat) as the one
+    value.  Rewriting it keeps our fire times equal to RedBeat's.
+    """
+    if "-" not in expression:
+        return expression
+    return " ".join(_ONE_VALUE_RANGE.sub(_one_value, part) for part in expression.split())
+
+
 class _CronWalker:
     """One parsed croniter per expression, re-positioned for each query.
 
@@ -117,6 +138,7 @@ class _CronWalker:
     """
 
     def __init__(self, expression: str) -> None:
+        expression = croniter_safe(expression)
         self._iter = croniter(expression, datetime(2000, 1, 1), day_or=False)
         self._lock = threading.Lock()
 

@@ -126,3 +126,60 @@ def test_frequency_mixed_units_uses_coarser_unit() -> None:
     new = entry("job", schedule=cron("0 9 * * mon-fri"))
     assert semantics.frequency_change(old, new) == {"before": 7, "after": 5, "unit": "week"}
     assert semantics.frequency_change(every("a", 60), every("a", 60)) is None
+
+
+def _field(draw, low: int, high: int) -> str:  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    kind = draw(st.sampled_from(["star", "step", "range", "list"]))
+    if kind == "star":
+        return "*"
+    if kind == "step":
+        return f"*/{draw(st.integers(1, high - low + 1))}"
+    if kind == "range":
+        a = draw(st.integers(low, high))
+        return f"{a}-{draw(st.integers(a, high))}"
+    values = draw(st.sets(st.integers(low, high), min_size=1, max_size=4))
+    return ",".join(map(str, sorted(values)))
+
+
+def test_equivalent_keys_mean_the_same_fire_times() -> None:
+    from datetime import timedelta
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from redbeat_sync import timing
+
+    @st.composite
+    def crons(draw):  # type: ignore[no-untyped-def]
+        return " ".join([_field(draw, 0, 59), _field(draw, 0, 23), "*", "*", _field(draw, 0, 6)])
+
+    @settings(max_examples=100, deadline=None)
+    @given(crons())
+    def check(expression: str) -> None:
+        sets = semantics.cron_sets(expression)
+        listed = " ".join(
+            ",".join(map(str, sorted(values)))
+            for values in (sets.minute, sets.hour, sets.day_of_month, sets.month_of_year)
+        )
+        listed += " " + ",".join(map(str, sorted(sets.day_of_week)))
+        assert semantics.equivalent_schedules(cron(expression), cron(listed))
+        start = NOW + timedelta(days=1)
+        a = timing.next_fire_times(entry("a", schedule=cron(expression)), 5, start)
+        b = timing.next_fire_times(entry("a", schedule=cron(listed)), 5, start)
+        assert a == b
+
+    check()
+
+
+def test_one_value_ranges_fire_like_celery() -> None:
+    """croniter reads 5-5 as '*'; Celery's crontab (RedBeat) as 5: timing follows Celery."""
+    from redbeat_sync import timing
+
+    for expression, minute in (("5-5 * * * *", 5), ("0-0 * * * *", 0), ("7-7/2 * * * *", 7)):
+        times = timing.next_fire_times(entry("a", schedule=cron(expression)), 3, NOW)
+        assert [t.minute for t in times] == [minute] * 3, expression
+        assert semantics.cron_sets(expression).minute == {minute}
+    monday = timing.next_fire_times(entry("a", schedule=cron("0 0 * * mon-mon")), 2, NOW)
+    assert [t.weekday() for t in monday] == [0, 0]
