@@ -171,6 +171,8 @@ def _stale_message(plan: Plan, fresh_entries: dict[str, object], fingerprint: st
         now_there = fresh_entries.get(action.moved_from or action.name)
         digest_now = getattr(now_there, "digest", None)
         if digest_now != action.expect_digest:
+            changed.append(action.moved_from or action.name)
+        if action.moved_from and action.name in fresh_entries:  # the new name appeared
             changed.append(action.name)
     detail = f"fingerprint {plan.fingerprint[:12]} → {fingerprint[:12]}"
     if changed:

@@ -314,3 +314,48 @@ def test_drift_names_pending_moves_and_entries_gone_from_the_files(
     text = render_drift_text(drift)
     assert "old-report → new-report: apply renames it" in text
     assert "extra: managed in Redis but not in the files" in text
+
+
+def test_move_refused_when_the_new_name_appeared_and_atomic_in_small_batches(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    from celery.schedules import schedule
+
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED))
+    RedBeatSchedulerEntry("new-report", "app.tasks.other", schedule(60), app=app).save()
+    with pytest.raises(UserError, match="new-report"):
+        apply(redis_client, plan)
+    assert redis_client.exists(LAYOUT.entry_key("old-report"))
+    redis_client.delete(LAYOUT.entry_key("new-report"))
+    redis_client.zrem(SCHEDULE_KEY, LAYOUT.entry_key("new-report"))
+
+    # batch_size=1: a move is one operation on two keys, never split across batches
+    other = "other: {task: app.tasks.other, schedule: {every: 1m}}"
+    plan = plan_of(redis_client, yaml_file(NEW_MOVED, other))
+    result = apply_plan(redis_client, LAYOUT, plan, lock_timeout=2.0, who="tester@ci", batch_size=1)
+    assert result.report.batches == 2 and result.report.moved == 1
+    assert redis_client.smembers(LAYOUT.inventory_key) == {"new-report", "other"}
+    assert not redis_client.exists(LAYOUT.entry_key("old-report"))
+
+
+def test_writer_move_guards_both_keys(app: Celery, redis_client: redis.Redis) -> None:
+    from celery.schedules import schedule
+
+    from redbeat_sync.state import writer
+    from redbeat_sync.state.model import Move
+
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    old = read_state(redis_client, LAYOUT).entries["old-report"]
+    entry = load_text(yaml_file(NEW_MOVED)).entries[0].entry
+    RedBeatSchedulerEntry("new-report", "app.tasks.other", schedule(60), app=app).save()
+    move = Move(entry, "old-report", old.digest, old.run)
+    with pytest.raises(writer.StateChanged) as caught:
+        writer.write(redis_client, LAYOUT, [move])
+    assert caught.value.names == ["new-report"]
+    stale = Move(entry, "old-report", "0" * 40, old.run)
+    redis_client.delete(LAYOUT.entry_key("new-report"))
+    with pytest.raises(writer.StateChanged) as caught:
+        writer.write(redis_client, LAYOUT, [stale])
+    assert caught.value.names == ["old-report"]
+    assert writer.write(redis_client, LAYOUT, [move]).moved == 1
