@@ -131,9 +131,12 @@ def test_frequency_mixed_units_uses_coarser_unit() -> None:
 def _field(draw, low: int, high: int) -> str:  # type: ignore[no-untyped-def]
     from hypothesis import strategies as st
 
-    kind = draw(st.sampled_from(["star", "step", "range", "list"]))
+    kind = draw(st.sampled_from(["star", "step", "range", "range-step", "list"]))
     if kind == "star":
         return "*"
+    if kind == "range-step":
+        a = draw(st.integers(low, high))
+        return f"{a}-{draw(st.integers(a, high))}/{draw(st.integers(1, 5))}"
     if kind == "step":
         return f"*/{draw(st.integers(1, high - low + 1))}"
     if kind == "range":
@@ -153,7 +156,8 @@ def test_equivalent_keys_mean_the_same_fire_times() -> None:
 
     @st.composite
     def crons(draw):  # type: ignore[no-untyped-def]
-        return " ".join([_field(draw, 0, 59), _field(draw, 0, 23), "*", "*", _field(draw, 0, 6)])
+        ranges = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
+        return " ".join(_field(draw, low, high) for low, high in ranges)
 
     @settings(max_examples=100, deadline=None)
     @given(crons())
