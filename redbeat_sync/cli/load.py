@@ -41,7 +41,7 @@ from ._common import EXIT_OK, Target, run_guarded, target_options
 @click.option(
     "--from-redis",
     is_flag=True,
-    help="Count the entries stored in Redis (see the target options) instead of files.",
+    help="Count the entries stored in Redis (see the target options), with or without PATHS.",
 )
 @target_options
 @click.pass_context
