@@ -126,6 +126,35 @@ def decode_datetime(data: dict[str, Any]) -> datetime:
         raise DecodeError(f"bad datetime {data!r}: {exc}") from exc
 
 
+#: JSON scalars: nothing in them for ``_encode_value`` to convert.
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+#: ``json.dumps(..., sort_keys=True)`` without building an encoder per call.
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
+#: Placeholder for the schedule in a definition's text (see ``encode_entry``).
+_SCHEDULE_SLOT = "\x00schedule\x00"
+_SCHEDULE_SLOT_JSON = json.dumps(_SCHEDULE_SLOT)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``_encode_value`` would leave ``value``'s JSON text unchanged (no
+    datetime, only ``str`` keys): true for most args/kwargs/options, which then
+    skip the converted copy (exact types only, anything else takes the slow path)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind not in _SCALAR_TYPES:
+            return False
+    return True
+
+
 def _encode_value(value: Any) -> Any:
     """args/kwargs/options values: datetimes become RedBeat datetime objects."""
     if isinstance(value, datetime):
@@ -194,6 +223,24 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
     if isinstance(schedule, (At, Solar)):  # stored inert, the real schedule in extra
         return {"__type__": "interval", "every": INERT_PLACEHOLDER_SECONDS, "relative": False}
     raise TypeError(f"unknown schedule {schedule!r}")
+
+
+@lru_cache(maxsize=4096)
+def _cached_schedule_json(schedule: Schedule, zone_name: str, exact: tuple[str, ...]) -> str:
+    return json.dumps(encode_schedule(schedule, zone_name))
+
+
+def schedule_json(schedule: Schedule, zone_name: str) -> str:
+    """``json.dumps(encode_schedule(...))``, memoised: thousands of entries share a
+    few schedules.  ``exact`` keys rrule datetimes by their repr too, because equal
+    instants in different zones compare equal yet may encode different offsets."""
+    exact: tuple[str, ...] = ()
+    if isinstance(schedule, RRule):
+        exact = (repr(schedule.dtstart), repr(schedule.until))
+    try:
+        return _cached_schedule_json(schedule, zone_name, exact)
+    except TypeError:  # unhashable (not built by our loaders): no memo
+        return json.dumps(encode_schedule(schedule, zone_name))
 
 
 def _cron_value(value: Any, field: str) -> str:
@@ -329,16 +376,28 @@ def encode_entry(entry: Entry, *, beat_timezone: str = "UTC", managed: bool = Tr
     """The strings to store for ``entry`` (definition always, extra when needed)."""
     reasons = tuple(scheduler_only_features(entry, beat_timezone))
     inert = bool(reasons)
+    values = (entry.args, entry.kwargs, entry.options)
+    if not _plain(values):
+        values = (
+            _encode_value(list(entry.args)),
+            _encode_value(dict(entry.kwargs)),
+            _encode_value(dict(entry.options)),
+        )
     definition = {
         "name": entry.name,
         "task": entry.task,
-        "args": _encode_value(list(entry.args)),
-        "kwargs": _encode_value(dict(entry.kwargs)),
-        "options": _encode_value(dict(entry.options)),
-        "schedule": encode_schedule(entry.schedule, entry.timezone),
+        "args": values[0],
+        "kwargs": values[1],
+        "options": values[2],
+        "schedule": _SCHEDULE_SLOT,
         "enabled": entry.enabled and not inert,
     }
-    definition_raw = json.dumps(definition)
+    # The schedule is encoded once per distinct schedule (``schedule_json``) and put
+    # in its slot: the text is byte-identical to json.dumps of the full dict, which
+    # plan's fast no-op check relies on.  The slot is the last string in the text
+    # (only ``enabled``, a boolean, follows), so user data cannot be mistaken for it.
+    head, _, tail = json.dumps(definition).rpartition(_SCHEDULE_SLOT_JSON)
+    definition_raw = head + schedule_json(entry.schedule, entry.timezone) + tail
     if not managed and not inert and not _has_extras(entry, beat_timezone):
         return EncodedEntry(definition_raw, None, reasons)
     extra: dict[str, Any] = {
@@ -360,7 +419,7 @@ def encode_entry(entry: Entry, *, beat_timezone: str = "UTC", managed: bool = Tr
     if inert:
         extra["schedule"] = entry.schedule.to_canonical()
         extra["enabled"] = entry.enabled
-    return EncodedEntry(definition_raw, json.dumps(extra, sort_keys=True), reasons)
+    return EncodedEntry(definition_raw, _SORTED_JSON.encode(extra), reasons)
 
 
 def _parse_json(raw: str, what: str) -> Any:

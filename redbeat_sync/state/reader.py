@@ -23,7 +23,7 @@ from ..entry import RunState, scheduler_only_features
 from ..errors import UserError
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
-from .model import State, StoredEntry
+from .model import State, StoredEntry, field_digest
 
 #: Names per pipeline round trip: big enough to amortise latency, small enough to
 #: keep one reply (three fields each) to a few MB.
@@ -261,13 +261,60 @@ def _fetch_chunks(
 
 def fingerprint(layout: Layout, entries: dict[str, StoredEntry], inventory: frozenset[str]) -> str:
     """Digest of every entry's defining fields plus the inventory (and the prefix)."""
+    return _fingerprint(layout, {name: e.digest for name, e in entries.items()}, inventory)
+
+
+def _fingerprint(layout: Layout, digests: dict[str, str], inventory: Iterable[str]) -> str:
     h = hashlib.sha256()
     h.update(b"prefix\x00" + layout.prefix.encode() + b"\x00")
-    for name in sorted(entries):
-        h.update(b"entry\x00" + name.encode() + b"\x00" + entries[name].digest.encode() + b"\x00")
+    for name in sorted(digests):
+        h.update(b"entry\x00" + name.encode() + b"\x00" + digests[name].encode() + b"\x00")
     for name in sorted(inventory):
         h.update(b"managed\x00" + name.encode() + b"\x00")
     return h.hexdigest()
+
+
+def read_fingerprint(client: redis.Redis, layout: Layout, *, chunk_size: int = CHUNK_SIZE) -> str:
+    """``read_state(...).fingerprint``, without decoding anything (apply's staleness check)."""
+    return read_fingerprint_and_inventory(client, layout, chunk_size=chunk_size)[0]
+
+
+def read_fingerprint_and_inventory(
+    client: redis.Redis, layout: Layout, *, chunk_size: int = CHUNK_SIZE
+) -> tuple[str, frozenset[str]]:
+    """The state fingerprint and the inventory, from the raw definition and extra
+    fields only: no meta, no scores, no JSON decoding (a tenth of ``read_state``)."""
+    with _gc_paused():
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.zrange(layout.schedule_key, 0, -1)
+                pipe.smembers(layout.inventory_key)
+                members, inventory_names = pipe.execute()
+        except redis.ResponseError as exc:
+            raise UserError(
+                f"cannot read the schedule under prefix {layout.prefix!r}: {exc}"
+            ) from None
+        prefix = layout.prefix
+        inventory = frozenset(inventory_names)
+        scheduled = {
+            m[len(prefix) :] for m in members if m.startswith(prefix) and len(m) > len(prefix)
+        }
+        names = sorted(scheduled | inventory)
+        digests: dict[str, str] = {}
+        fields = (DEFINITION_FIELD, EXTRA_FIELD)
+        for chunk in _chunks(names, chunk_size):
+            with client.pipeline(transaction=False) as pipe:
+                for name in chunk:
+                    pipe.execute_command("HMGET", layout.entry_key(name), *fields)
+                replies = pipe.execute(raise_on_error=False)
+            for name, reply in zip(chunk, replies, strict=True):
+                # As read_state: a key of another type counts with empty fields, a
+                # hash without a definition does not count.
+                if isinstance(reply, Exception):
+                    digests[name] = field_digest(None, None)
+                elif reply[0] is not None:
+                    digests[name] = field_digest(reply[0], reply[1])
+        return _fingerprint(layout, digests, inventory), inventory
 
 
 def read_state(

@@ -1,0 +1,179 @@
+"""The fast paths (PERF) give exactly what the plain paths give.
+
+- ``codec.encode_entry`` assembles the definition text from a memoised schedule: it
+  must be byte-identical to ``json.dumps`` of the definition dict (the plan's fast
+  no-op check compares stored text with it).
+- ``reader.read_fingerprint`` (apply's staleness check, no decoding) must equal
+  ``read_state(...).fingerprint`` on any store.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redbeat_sync.entry import At, Cron, Entry, Every, RRule
+from redbeat_sync.state import codec
+from redbeat_sync.state.codec import encode_entry
+
+UTC = timezone.utc
+ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]
+
+aware_datetimes = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(
+        [UTC, ZoneInfo("Europe/Paris"), timezone(timedelta(hours=5, minutes=30)), None]
+    ),
+)
+schedules = st.one_of(
+    st.builds(Every, st.floats(0.001, 1e7) | st.integers(1, 10**6), st.booleans()),
+    st.sampled_from(["*/5 * * * *", "0 9 * * mon-fri", "30 2 1,15 * *"]).map(Cron.from_expression),
+    st.builds(
+        RRule,
+        freq=st.sampled_from(["yearly", "monthly", "daily", "hourly"]),
+        interval=st.integers(1, 5),
+        dtstart=st.none() | aware_datetimes,
+        until=st.none() | aware_datetimes,
+        count=st.none() | st.integers(1, 50),
+        byhour=st.none() | st.just((9, 17)),
+    ),
+    st.builds(At, aware_datetimes),
+)
+keys = st.text(max_size=4) | st.integers(-3, 3) | st.booleans() | st.none()
+values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(keys, inner, max_size=3)
+        | aware_datetimes
+    ),
+    max_leaves=8,
+)
+entries = st.builds(
+    Entry,
+    name=st.text(min_size=1, max_size=8),
+    task=st.text(min_size=1, max_size=8),
+    schedule=schedules,
+    args=st.lists(values, max_size=3) | st.tuples(values),
+    kwargs=st.dictionaries(st.text(max_size=5), values, max_size=3),
+    options=st.dictionaries(st.sampled_from(["queue", "expires", "x\x00schedule\x00"]), values),
+    enabled=st.booleans(),
+    timezone=st.sampled_from(ZONES),
+    description=st.none() | st.text(max_size=10),
+    start_at=st.none() | aware_datetimes,
+)
+
+
+def reference_definition(entry: Entry, beat_timezone: str) -> str:
+    """The definition text as json.dumps of the whole dict (the format on disk)."""
+    inert = bool(codec.scheduler_only_features(entry, beat_timezone))
+    return json.dumps(
+        {
+            "name": entry.name,
+            "task": entry.task,
+            "args": codec._encode_value(list(entry.args)),
+            "kwargs": codec._encode_value(dict(entry.kwargs)),
+            "options": codec._encode_value(dict(entry.options)),
+            "schedule": codec.encode_schedule(entry.schedule, entry.timezone),
+            "enabled": entry.enabled and not inert,
+        }
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry=entries, beat_timezone=st.sampled_from(ZONES), managed=st.booleans())
+def test_encoded_definition_is_byte_identical_to_json_dumps(
+    entry: Entry, beat_timezone: str, managed: bool
+):
+    encoded = encode_entry(entry, beat_timezone=beat_timezone, managed=managed)
+    assert encoded.definition == reference_definition(entry, beat_timezone)
+    if encoded.extra is not None:
+        assert encoded.extra == json.dumps(json.loads(encoded.extra), sort_keys=True)
+
+
+def test_equal_rrules_in_other_zones_keep_their_own_offsets():
+    # Equal instants compare (and hash) equal: the schedule memo must not mix them.
+    paris = datetime(2026, 1, 1, 10, tzinfo=ZoneInfo("Europe/Paris"))
+    fixed = paris.astimezone(timezone(timedelta(hours=5)))
+    assert paris == fixed
+    for start in (paris, fixed, paris, fixed):
+        entry = Entry(name="r", task="t", schedule=RRule("daily", dtstart=start))
+        assert encode_entry(entry).definition == reference_definition(entry, "UTC")
+
+
+# --------------------------------------------------------------------------- read_fingerprint
+
+
+def _varied_store(client, layout) -> None:
+    """Managed, unmanaged, undecodable, wrong-type, inventory-only and odd members."""
+    import random
+
+    rng = random.Random(7)
+    for i in range(300):
+        entry = Entry(
+            name=f"e{i}",
+            task="t",
+            schedule=Every(float(rng.choice([30, 60, 90]))),
+            args=[i],
+            description=rng.choice([None, "d"]),
+        )
+        managed = rng.random() < 0.7
+        encoded = encode_entry(entry, managed=managed)
+        key = layout.entry_key(entry.name)
+        client.hset(key, "definition", encoded.definition)
+        if encoded.extra is not None:
+            client.hset(key, "redbeat_sync", encoded.extra)
+        if rng.random() < 0.5:
+            client.hset(key, "meta", '{"last_run_at": null, "total_run_count": 3}')
+        client.zadd(layout.schedule_key, {key: rng.randint(0, 10**9)})
+        if managed:
+            client.sadd(layout.inventory_key, entry.name)
+    client.hset(layout.entry_key("e3"), "definition", "{not json")  # undecodable
+    client.hset(layout.entry_key("e4"), "redbeat_sync", '{"v": 99}')  # bad extra
+    client.hdel(layout.entry_key("e5"), "definition")  # hash without definition
+    client.delete(layout.entry_key("e6"))  # member whose key is gone
+    client.set(layout.entry_key("wrong"), "x")  # not a hash
+    client.zadd(layout.schedule_key, {layout.entry_key("wrong"): 1, "other:member": 2})
+    client.sadd(layout.inventory_key, "only-in-inventory", "e6")
+
+
+def test_read_fingerprint_equals_read_state_fingerprint(redis_client):
+    from redbeat_sync.state.layout import Layout
+    from redbeat_sync.state.reader import (
+        read_fingerprint,
+        read_fingerprint_and_inventory,
+        read_state,
+    )
+
+    layout = Layout("fp:")
+    assert read_fingerprint(redis_client, layout) == read_state(redis_client, layout).fingerprint
+    _varied_store(redis_client, layout)
+    state = read_state(redis_client, layout)
+    assert state.entries["e3"].entry is None and "wrong" in state.entries
+    for chunk_size in (7, 2000):
+        fingerprint, inventory = read_fingerprint_and_inventory(
+            redis_client, layout, chunk_size=chunk_size
+        )
+        assert (fingerprint, inventory) == (state.fingerprint, state.inventory)
+    # Any change of a defining field, or of the inventory, changes both alike.
+    for change in (
+        lambda: redis_client.hset(layout.entry_key("e10"), "definition", "{}"),
+        lambda: redis_client.hset(layout.entry_key("e11"), "redbeat_sync", "{}"),
+        lambda: redis_client.srem(layout.inventory_key, "only-in-inventory"),
+        lambda: redis_client.delete(layout.entry_key("e12")),
+    ):
+        before = read_fingerprint(redis_client, layout)
+        change()
+        after = read_fingerprint(redis_client, layout)
+        assert after != before
+        assert after == read_state(redis_client, layout).fingerprint
+    # Run history is not part of it.
+    before = read_fingerprint(redis_client, layout)
+    redis_client.hset(layout.entry_key("e20"), "meta", '{"total_run_count": 9}')
+    assert read_fingerprint(redis_client, layout) == before
