@@ -445,3 +445,21 @@ def test_every_entry_round_trips(entry: Entry, beat_timezone: str, managed: bool
     assert marked is managed
     definition = json.loads(encoded.definition)
     assert definition["enabled"] is (entry.enabled and not encoded.requires_scheduler)
+
+
+def test_ambiguous_wall_time_in_options_keeps_its_instant() -> None:
+    """01:30 on the fall-back night in Paris happens twice: fold=1 must survive."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from redbeat_sync.state.codec import decode_datetime, encode_datetime
+
+    paris = ZoneInfo("Europe/Paris")
+    for fold in (0, 1):
+        moment = datetime(2026, 10, 25, 2, 30, tzinfo=paris, fold=fold)
+        back = decode_datetime(encode_datetime(moment))
+        # (== across zones is always False for a fold-dependent time: compare instants)
+        assert back.timestamp() == moment.timestamp()
+        assert back.utcoffset() == moment.utcoffset()
+    plain = datetime(2026, 7, 1, 12, 0, tzinfo=paris)
+    assert encode_datetime(plain)["timezone"] == "Europe/Paris"

@@ -78,7 +78,13 @@ def encode_datetime(value: datetime) -> dict[str, Any]:
     zone: str | float
     if value.tzinfo is None:
         zone = "UTC"
-    elif isinstance(value.tzinfo, ZoneInfo) and value.tzinfo.key:
+    elif (
+        isinstance(value.tzinfo, ZoneInfo)
+        and value.tzinfo.key
+        # A wall time repeated or skipped by a DST change names two instants; a zone
+        # name cannot say which (RedBeat's format has no fold), an offset can.
+        and value.replace(fold=1 - value.fold).utcoffset() == value.utcoffset()
+    ):
         zone = value.tzinfo.key
     else:
         offset = value.utcoffset()
