@@ -177,3 +177,28 @@ def test_read_fingerprint_equals_read_state_fingerprint(redis_client):
     before = read_fingerprint(redis_client, layout)
     redis_client.hset(layout.entry_key("e20"), "meta", '{"total_run_count": 9}')
     assert read_fingerprint(redis_client, layout) == before
+
+
+# --------------------------------------------------------------------------- plan_digest
+
+
+def test_plan_digest_names_the_plan():
+    from redbeat_sync.apply import plan_digest
+    from redbeat_sync.plan.actions import Action, Plan
+
+    def plan(*actions: Action, fingerprint: str = "fp") -> Plan:
+        return Plan(list(actions), fingerprint, [], "redbeat:", datetime(2026, 1, 1, tzinfo=UTC))
+
+    a = Entry(name="a", task="t", schedule=Every(60.0), args=[1])
+    create = Action("create", "a", a, None)
+    base = plan_digest(plan(create))
+    assert base.startswith("sha256:") and base == plan_digest(plan(create))
+    different = [
+        plan(
+            Action("create", "a", Entry(name="a", task="t", schedule=Every(60.0), args=[1.0]), None)
+        ),
+        plan(Action("update", "a", a, None)),
+        plan(create, fingerprint="other"),
+        plan(create, Action("noop", "b", a, None)),
+    ]
+    assert len({base, *(plan_digest(p) for p in different)}) == 1 + len(different)
