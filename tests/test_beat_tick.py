@@ -15,8 +15,8 @@ from celery.schedules import schedule
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.claim import LockLost
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
-from redbeat_sync.entry import At, Entry, Every
-from redbeat_sync.state.codec import decode_meta
+from redbeat_sync.entry import At, Entry, Every, RunState
+from redbeat_sync.state.codec import decode_meta, encode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import Put
 from redbeat_sync.state.writer import write
@@ -326,3 +326,24 @@ def test_options_reach_the_broker(make_scheduler, broker, redis_client) -> None:
     assert message["task"] == TASK
     assert message["mine"] == "1" and SLOT_HEADER in message
     assert datetime.fromisoformat(message["expires"]) == expires
+
+
+def test_what_beat_remembers_never_overrides_a_change_made_since(
+    make_scheduler, broker, redis_client
+) -> None:
+    """A running beat claims from memory of its own last write; a change made since
+    (here as celery-redbeat's reschedule() makes it: no notification) makes that
+    claim fail, and the entry is decided again from what Redis holds."""
+    beat = make_scheduler()
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    every("remembered", 60, beat.app, start)
+    beat.dispatch_once(start + timedelta(seconds=61))
+    assert len(queued(broker)) == 1
+    later = encode_meta(RunState(start + timedelta(seconds=200), 1))
+    redis_client.hset("redbeat:remembered", "meta", later)  # "it ran later than you think"
+    assert beat.dispatch_once(start + timedelta(seconds=125)) <= 0.05  # lost: re-read soon
+    beat.dispatch_once(start + timedelta(seconds=125))
+    assert len(queued(broker)) == 1  # due only at 260 s now
+    beat.dispatch_once(start + timedelta(seconds=261))
+    assert len(queued(broker)) == 2
+    assert queued(broker)[-1][SLOT_HEADER] == (start + timedelta(seconds=260)).isoformat()

@@ -89,6 +89,8 @@ class Dispatcher:
         self.grace = grace
         self.retry_broken = retry_broken  # seconds before an undecodable entry is re-read
         self._decoded: OrderedDict[str, tuple[str, Entry]] = OrderedDict()  # name -> digest
+        # name -> (digest, meta, run) as this beat's last winning claim wrote them
+        self._written: dict[str, tuple[str, str, RunState]] = {}
         self._reported: dict[str, str] = {}  # name -> digest we already logged as broken
 
     # --- reading ------------------------------------------------------------------
@@ -103,7 +105,43 @@ class Dispatcher:
         )
         return float(found[0][1]) if found else None
 
+    def load_due(self, keys: Sequence[str]) -> list[Loaded]:
+        """The due entries: from what this beat wrote at its last claim of each, when it
+        has that, else from Redis.
+
+        Skipping the read is safe because the claim compares digest and meta with what
+        Redis holds: if anyone changed the entry since (an apply, a reschedule(),
+        another beat), the claim is refused, the memory dropped, and the entry read
+        again at once.  A running beat then reads only keys and writes claims.
+        """
+        loaded: list[Loaded] = []
+        misses: list[str] = []
+        for key in keys:
+            name = self.layout.name_of(key)
+            mine = self._written.get(name)
+            cached = self._decoded.get(name)
+            if mine is not None and cached is not None and cached[0] == mine[0]:
+                loaded.append(Loaded(name, key, cached[1], mine[2], mine[0], mine[1]))
+            else:
+                misses.append(key)
+        if misses:
+            loaded.extend(self.load(misses))
+        return loaded
+
+    def _remember(self, claims: Sequence[Claim], pending: Sequence[Due | None], ok: list[bool]):
+        for claim, due, won in zip(claims, pending, ok, strict=True):
+            if due is None:
+                continue
+            name = due.entry.name
+            if won and due.decision.run is not None and claim.new_meta:
+                self._written[name] = (claim.digest, claim.new_meta, due.decision.run)
+                if len(self._written) > _CACHE_SIZE:
+                    self._written.pop(next(iter(self._written)))
+            elif not won:
+                self._written.pop(name, None)
+
     def load(self, keys: Sequence[str]) -> list[Loaded]:
+        """The entries as Redis holds them now (one script call)."""
         names = [self.layout.name_of(key) for key in keys]
         known = [self._decoded[n][0] if n in self._decoded else "" for n in names]
         rows = self.claimer.load(keys, known)
@@ -158,9 +196,10 @@ class Dispatcher:
         keys = self.due_keys(now)
         if not keys:
             return BatchResult([], 0, False, None)
-        loaded = self.load(keys)
+        loaded = self.load_due(keys)
         claims, pending = self.decide_all(loaded, now)
         claimed = self.claimer.claim(claims, token)
+        self._remember(claims, pending, claimed)
         runs = [due for due, ok in zip(pending, claimed, strict=True) if ok and due is not None]
         waits = [
             d.decision.fire_at
