@@ -11,15 +11,9 @@ import click
 from ..apply import apply_plan
 from ..errors import UserError
 from ..plan.actions import Plan
-from ..plan.compare import compute_plan
 from ..plan.planfile import load_plan
-from ..plan.render_json import render_json
-from ..plan.render_markdown import render_markdown
-from ..plan.render_text import render_text
-from ..spec.loader import load_paths
-from ..state.reader import read_state
-from ._common import EXIT_OK, Target, run_guarded, target_options, use_color
-from .plan import output_options
+from ._common import EXIT_OK, Target, run_guarded, target_options
+from .plan import echo_plan, output_options, plan_from_files
 
 PLAN_KIND = "redbeat-sync-plan"
 
@@ -106,18 +100,8 @@ def command(
                     f"the plan was made for prefix {plan.prefix!r}, not {target.prefix!r}"
                 )
         else:
-            spec = load_paths(list(paths))
-            client = target.connect()
-            state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-            plan = compute_plan(
-                spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix
-            )
-        if fmt == "json":
-            click.echo(render_json(plan))
-        elif fmt == "markdown":
-            click.echo(render_markdown(plan), nl=False)
-        else:
-            click.echo(render_text(plan, color=use_color(color)), nl=False)
+            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+        echo_plan(plan, fmt, color)
         if not plan.has_changes:
             return EXIT_OK
         if not saved:  # a saved plan was reviewed when it was made

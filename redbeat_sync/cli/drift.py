@@ -5,10 +5,8 @@ from __future__ import annotations
 import click
 
 from ..drift import drift_from_plan, render_drift_json, render_drift_markdown, render_drift_text
-from ..plan.compare import compute_plan
-from ..spec.loader import load_paths
-from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, echo_err, run_guarded, target_options
+from .plan import plan_from_files
 
 
 @click.command("drift")
@@ -47,10 +45,7 @@ def command(
     """
 
     def body() -> int:
-        spec = load_paths(list(paths))
-        client = target.connect()
-        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-        plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
+        plan, state = plan_from_files(paths, target, ctx.params.get("app"))
         drift = drift_from_plan(plan, state)
         if fmt == "json":
             click.echo(render_drift_json(drift))

@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
+from ..plan.actions import Plan
 from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
 from ..plan.render_json import render_json
 from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
 from ..spec.loader import load_paths
+from ..state.model import State
 from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
+
+
+def plan_from_files(
+    paths: Sequence[str], target: Target, app: str | None = None
+) -> tuple[Plan, State]:
+    """Files → spec → (Redis) state → plan: the one path plan, apply and drift share.
+
+    Bad files fail before Redis is touched; with ``--app`` unknown tasks and arguments
+    that don't bind are problems too.
+    """
+    spec = load_paths(list(paths))
+    check_app_tasks(spec, app)
+    client = target.connect()
+    state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
+    plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
+    return plan, state
+
+
+def echo_plan(plan: Plan, fmt: str, color: bool | None) -> None:
+    if fmt == "json":
+        click.echo(render_json(plan))
+    elif fmt == "markdown":
+        click.echo(render_markdown(plan), nl=False)
+    else:
+        click.echo(render_text(plan, color=use_color(color)), nl=False)
 
 
 def output_options(func):  # type: ignore[no-untyped-def]
@@ -58,18 +87,8 @@ def command(
     """Show what apply would create, update, reschedule, adopt and delete."""
 
     def body() -> int:
-        spec = load_paths(list(paths))  # bad files fail before we touch Redis
-        # --app (read by target_options): unknown tasks and bad arguments are problems.
-        check_app_tasks(spec, ctx.params.get("app"))
-        client = target.connect()
-        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-        plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
-        if fmt == "json":
-            click.echo(render_json(plan))
-        elif fmt == "markdown":
-            click.echo(render_markdown(plan), nl=False)
-        else:
-            click.echo(render_text(plan, color=use_color(color)), nl=False)
+        plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+        echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)
             click.echo(

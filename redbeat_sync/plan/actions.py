@@ -134,6 +134,24 @@ class Plan:
     def has_changes(self) -> bool:
         return any(a.kind != "noop" for a in self.actions)
 
+    def sentence(self) -> str:
+        """``Plan: X to create, Y to update, Z to delete.`` or ``No changes.``
+
+        Adoptions, moves and releases are named only when there are some, so the usual
+        sentence reads exactly like terraform's.
+        """
+        if not self.has_changes:
+            return "No changes."
+        counts = self.summary()
+        text = (
+            f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['delete']} to delete"
+        )
+        for kind in ("adopt", "move", "release"):
+            if counts.get(kind):
+                text += f", {counts[kind]} to {kind}"
+        return text + "."
+
     def summary(self) -> dict[str, int]:
         """Counts as shown to users: reschedules are updates."""
         counts = self.counts

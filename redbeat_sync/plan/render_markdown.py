@@ -100,21 +100,8 @@ def format_time(moment: datetime) -> str:
 
 
 def summary_sentence(plan: Plan) -> str:
-    """``Plan: X to create, Y to update, Z to delete.`` (``, N to adopt`` when N > 0)."""
-    if not plan.has_changes:
-        return "No changes."
-    counts = plan.summary()
-    sentence = (
-        f"Plan: {counts['create']} to create, {counts['update']} to update, "
-        f"{counts['delete']} to delete"
-    )
-    if counts["adopt"]:
-        sentence += f", {counts['adopt']} to adopt"
-    if counts.get("move"):
-        sentence += f", {counts['move']} to move"
-    if counts.get("release"):
-        sentence += f", {counts['release']} to release"
-    return sentence + "."
+    """``Plan: X to create, Y to update, Z to delete.`` or ``No changes.``"""
+    return plan.sentence()
 
 
 def counts_line(plan: Plan) -> str:

@@ -118,21 +118,8 @@ def _render_action(action: Action, color: bool, now: datetime | None = None) -> 
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: X to create, Y to update, Z to delete.`` (``, N to adopt`` when N > 0)."""
-    if not plan.has_changes:
-        return "No changes."
-    counts = plan.summary()
-    line = (
-        f"Plan: {counts['create']} to create, {counts['update']} to update, "
-        f"{counts['delete']} to delete"
-    )
-    if counts["adopt"]:
-        line += f", {counts['adopt']} to adopt"
-    if counts.get("move"):
-        line += f", {counts['move']} to move"
-    if counts.get("release"):
-        line += f", {counts['release']} to release"
-    return line + "."
+    """``Plan: X to create, Y to update, Z to delete.`` or ``No changes.``"""
+    return plan.sentence()
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
