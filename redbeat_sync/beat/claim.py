@@ -31,30 +31,41 @@ from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
 CLAIM_SCRIPT = """
 -- KEYS[1] schedule zset, KEYS[2] lock key (unused when ARGV[1] == ''), KEYS[3..] entries
 -- ARGV[1] our lock token ('' = lock disabled), ARGV[2..4] fields: definition, meta, extra
--- ARGV[5] JSON array, one [digest, meta_seen, new_meta, score] per entry key:
---   digest = sha1(definition .. "\\0" .. extra), meta_seen = sha1 of meta as read
---   ('' read as ''),
---   new_meta = '' to leave meta alone.  (One JSON argument instead of 4 per entry:
---   packing thousands of arguments was the client's main cost.)
+-- ARGV[5] one record per entry key, records separated by \\30, fields by \\31:
+--   digest = sha1(definition .. "\\0" .. extra), sha1 of meta as read ('' if none),
+--   new meta ('' = leave meta alone), new score.
+--   (All four are hex, digits or JSON from json.dumps, so neither separator occurs
+--   in them; one joined argument costs the client far less than thousands of
+--   arguments or a JSON document full of escaped JSON.)
 -- Returns -1 if the lock is not ours, else a string of '1' (claimed) / '0' (changed
 -- meanwhile), one character per entry (cheaper to parse than a list).
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return -1
 end
 local F_DEF, F_META, F_EXTRA = ARGV[2], ARGV[3], ARGV[4]
-local items = cjson.decode(ARGV[5])
+local payload = ARGV[5]
+local pos = 1
 local out = {}
 for i = 3, #KEYS do
   local key = KEYS[i]
-  local item = items[i - 2]
+  local stop = string.find(payload, '\\30', pos, true) or (#payload + 1)
+  local record = string.sub(payload, pos, stop - 1)
+  pos = stop + 1
+  local a = string.find(record, '\\31', 1, true)
+  local b = string.find(record, '\\31', a + 1, true)
+  local c = string.find(record, '\\31', b + 1, true)
+  local digest = string.sub(record, 1, a - 1)
+  local meta_sha = string.sub(record, a + 1, b - 1)
+  local new_meta = string.sub(record, b + 1, c - 1)
+  local score = string.sub(record, c + 1)
   local got = redis.call('HMGET', key, F_DEF, F_META, F_EXTRA)
   local ok = '0'
-  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == item[1]
-      and redis.sha1hex(got[2] or '') == item[2] then
-    if item[3] ~= '' then
-      redis.call('HSET', key, F_META, item[3])
+  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == digest
+      and redis.sha1hex(got[2] or '') == meta_sha then
+    if new_meta ~= '' then
+      redis.call('HSET', key, F_META, new_meta)
     end
-    redis.call('ZADD', KEYS[1], item[4], key)
+    redis.call('ZADD', KEYS[1], score, key)
     ok = '1'
   end
   out[#out + 1] = ok
@@ -148,7 +159,9 @@ class Claimer:
             raise LockLost("no lock token")
         keys = [self.layout.schedule_key, self.lock_key or self.layout.schedule_key]
         keys.extend(claim.key for claim in claims)
-        payload = json.dumps([[c.digest, _sha1(c.meta_seen), c.new_meta, c.score] for c in claims])
+        payload = "\x1e".join(
+            f"{c.digest}\x1f{_sha1(c.meta_seen)}\x1f{c.new_meta}\x1f{c.score}" for c in claims
+        )
         args = [(token or "") if self.lock_key else "", DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
         result = self._script(keys=keys, args=[*args, payload])
         if result == -1:
