@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -202,3 +203,161 @@ def test_plan_digest_names_the_plan():
         plan(create, Action("noop", "b", a, None)),
     ]
     assert len({base, *(plan_digest(p) for p in different)}) == 1 + len(different)
+
+
+# --------------------------------------------------------------------------- plan fast path
+
+
+def _random_entry(rng, i: int, version: int = 0) -> Entry:
+    zone = rng.choice(["UTC", "UTC", "Europe/Paris"])
+    schedule = rng.choice(
+        [
+            Every(float(rng.choice([30, 60, 3600]))),
+            Cron.from_expression(rng.choice(["0 3 * * *", "*/15 * * * *", "30 9 * * mon-fri"])),
+            RRule("daily", dtstart=datetime(2026, 1, 1, 9, tzinfo=UTC), byhour=(9, 17)),
+            At(datetime(2030, 1, 1, tzinfo=UTC)),
+        ]
+    )
+    return Entry(
+        name=f"job-{i}",
+        task=f"app.tasks.t{i % 3}",
+        schedule=schedule,
+        args=[i, version],
+        kwargs={"tenant": i // 10, "when": datetime(2026, 1, 2, tzinfo=UTC)} if i % 5 == 0 else {},
+        options={"queue": rng.choice(["a", "b"])},
+        enabled=rng.random() < 0.9,
+        timezone=zone,
+        description=rng.choice([None, "nightly"]),
+        labels={"team": "x"} if i % 4 == 0 else {},
+        jitter=rng.choice([0.0, 5.0]),
+    )
+
+
+def _comparable(plan) -> list[tuple]:
+    return [
+        (
+            a.kind,
+            a.name,
+            [(c.path, repr(c.old), repr(c.new)) for c in a.changes],
+            a.next_runs,
+            list(a.requires_scheduler),
+            list(a.warnings),
+            a.expect_digest,
+        )
+        for a in plan.actions
+    ]
+
+
+def test_fast_noop_path_gives_the_slow_paths_plan_and_hides_no_hand_edit(
+    redis_client, redis_url, monkeypatch
+):
+    import random
+
+    from celery import Celery
+    from celery.schedules import schedule as celery_schedule
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    from redbeat_sync.apply import apply_plan
+    from redbeat_sync.plan import compare
+    from redbeat_sync.plan.compare import compute_plan
+    from redbeat_sync.spec.loader import Spec, SpecEntry
+    from redbeat_sync.state.layout import Layout
+    from redbeat_sync.state.reader import read_state
+
+    layout = Layout("fast:")
+    rng = random.Random(11)
+    now = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+    def spec(entries: list[Entry]) -> Spec:
+        return Spec([SpecEntry(e, "s.yaml", i + 1, 1) for i, e in enumerate(entries)], ["s.yaml"])
+
+    def plans(entries: list[Entry]):
+        fast = compute_plan(
+            spec(entries), read_state(redis_client, layout), now=now, prefix="fast:"
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(compare, "stored_as_written", lambda *_: False)
+            slow = compute_plan(
+                spec(entries), read_state(redis_client, layout), now=now, prefix="fast:"
+            )
+        return fast, slow
+
+    entries = [_random_entry(rng, i) for i in range(120)]
+    first, _ = plans(entries)
+    apply_plan(redis_client, layout, first, lock_timeout=5)
+    fast, slow = plans(entries)
+    assert fast.summary()["noop"] == len(entries)
+    assert _comparable(fast) == _comparable(slow)
+
+    app = Celery("fast", set_as_current=False)
+    app.conf.update(
+        redbeat_redis_url=redis_url,
+        redbeat_key_prefix=layout.prefix,
+        redbeat_lock_key=None,
+        timezone="UTC",
+        broker_url="memory://",
+    )
+    edited: set[str] = set()
+    for i in rng.sample(range(120), 40):
+        name, key = f"job-{i}", layout.entry_key(f"job-{i}")
+        how = i % 5
+        if how == 0:  # re-saved through celery-redbeat, same task and args
+            e = entries[i]
+            RedBeatSchedulerEntry(
+                name,
+                e.task,
+                celery_schedule(60),
+                args=list(e.args),
+                kwargs={},
+                options={},
+                app=app,
+            ).save()
+            edited.add(name)
+        elif how == 1:  # definition rewritten by hand (args changed)
+            definition = json.loads(redis_client.hget(key, "definition"))
+            definition["args"] = [i, 99]
+            redis_client.hset(key, "definition", json.dumps(definition))
+            edited.add(name)
+        elif how == 2:  # extra field tampered (description)
+            extra = json.loads(redis_client.hget(key, "redbeat_sync"))
+            extra["description"] = "edited by hand"
+            redis_client.hset(key, "redbeat_sync", json.dumps(extra, sort_keys=True))
+            edited.add(name)
+        elif how == 3:  # same content, different text (spacing): no change at all
+            extra = json.loads(redis_client.hget(key, "redbeat_sync"))
+            redis_client.hset(key, "redbeat_sync", json.dumps(extra, separators=(",", ":")))
+        else:  # the files change
+            entries[i] = _random_entry(random.Random(i), i, version=1)
+    fast, slow = plans(entries)
+    assert _comparable(fast) == _comparable(slow)
+    changed = {a.name for a in fast.actions if a.kind != "noop"}
+    assert edited <= changed  # a hand edit is never hidden
+    assert 20 <= len(changed) < 120
+
+
+def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
+    from redbeat_sync.state.layout import Layout
+    from redbeat_sync.state.model import StoredEntry
+    from redbeat_sync.state.reader import LazyStoredEntry, build_stored_entry, read_state
+
+    layout = Layout("lazy:")
+    _varied_store(redis_client, layout)
+    redis_client.hset(layout.entry_key("e8"), "meta", "{bad meta")
+    redis_client.hset(layout.entry_key("e9"), "meta", '{"total_run_count": "x"}')
+    state = read_state(redis_client, layout, beat_timezone="Europe/Paris")
+    lazy = [e for e in state.entries.values() if isinstance(e, LazyStoredEntry)]
+    assert len(lazy) > 250
+    for stored in lazy:
+        fields = redis_client.hmget(stored.key, "definition", "meta", "redbeat_sync")
+        eager = build_stored_entry(
+            layout,
+            stored.name,
+            fields,
+            score=stored.score,
+            managed=stored.managed,
+            beat_timezone="Europe/Paris",
+        )
+        for field in dataclasses.fields(StoredEntry):  # each decoded on first access
+            assert getattr(stored, field.name) == getattr(eager, field.name), field.name
+        assert stored.digest == eager.digest
+    assert state.entries["e8"].error and state.entries["e3"].entry is None

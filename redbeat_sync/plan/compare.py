@@ -145,6 +145,20 @@ def stored_inert(stored: StoredEntry) -> bool:
     )
 
 
+def stored_as_written(desired: Entry, stored: StoredEntry, beat_timezone: str) -> bool:
+    """Whether Redis holds exactly the text apply would write for ``desired``.
+
+    Then the stored entry decodes to ``desired`` (the codec round-trips), carries
+    our marker and is stored for the right scheduler: a no-op, decided without
+    decoding or diffing anything.  Any hand edit of either field changes the text,
+    and such entries take the full comparison.
+    """
+    if stored.extra_raw is None:
+        return False
+    encoded = codec.encode_entry(desired, beat_timezone=beat_timezone, managed=True)
+    return encoded.extra == stored.extra_raw and encoded.definition == stored.definition_raw
+
+
 def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]]:
     """(reasons it needs our scheduler, warnings) for an entry the files want."""
     requires = scheduler_only_features(entry, beat_timezone)
@@ -193,6 +207,9 @@ def _plan_wanted(
 
     if stored is None:
         return action("create", [], runs=True)
+
+    if managed and stored_as_written(desired, stored, beat_timezone):
+        return action("noop", [])  # the common case: nothing decoded or diffed
 
     if stored.entry is None:
         warnings = [

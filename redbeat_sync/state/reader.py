@@ -11,6 +11,7 @@ reading never fails because of one bad entry.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -19,7 +20,7 @@ from typing import Any
 
 import redis
 
-from ..entry import RunState, scheduler_only_features
+from ..entry import Entry, RunState, scheduler_only_features
 from ..errors import UserError
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
@@ -86,6 +87,85 @@ def build_stored_entry(
         requires_scheduler=tuple(scheduler_only_features(entry, beat_timezone)),
         **common,
     )
+
+
+class LazyStoredEntry(StoredEntry):
+    """A ``StoredEntry`` that decodes its fields on first use.
+
+    Reading 100k entries used to decode every definition and meta; a plan of an
+    unchanged deployment needs none of them (``plan.compare`` checks the raw text
+    against what it would write), so ``entry``, ``run``, ``marked``, ``error`` and
+    ``requires_scheduler`` are decoded only when read, and only the raw strings are
+    kept until then.  The values are the ones ``build_stored_entry`` gives.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        prefix: str,
+        managed: bool,
+        score: float | None,
+        definition_raw: str,
+        meta_raw: str | None,
+        extra_raw: str | None,
+        beat_timezone: str,
+    ) -> None:
+        # Frozen dataclass parent: set the instance fields directly.
+        values = self.__dict__
+        values["name"] = name
+        values["managed"] = managed
+        values["score"] = score
+        values["definition_raw"] = definition_raw
+        values["extra_raw"] = extra_raw
+        values["_prefix"] = prefix
+        values["_meta_raw"] = meta_raw
+        values["_beat_timezone"] = beat_timezone
+
+    @functools.cached_property
+    def key(self) -> str:  # type: ignore[override]
+        return self.__dict__["_prefix"] + self.name
+
+    @functools.cached_property
+    def _decoded(self) -> tuple[Entry | None, bool, str | None, tuple[str, ...]]:
+        """(entry, marked, decode error, requires_scheduler)."""
+        extra_raw = self.extra_raw
+        beat_timezone = self.__dict__["_beat_timezone"]
+        try:
+            entry, marked = decode_entry(
+                self.name, self.definition_raw or "", extra_raw, beat_timezone=beat_timezone
+            )
+        except DecodeError as exc:
+            return None, _is_marked(extra_raw), str(exc), ()
+        return entry, marked, None, tuple(scheduler_only_features(entry, beat_timezone))
+
+    @functools.cached_property
+    def _meta(self) -> tuple[RunState, str | None]:
+        try:
+            return decode_meta(self.__dict__["_meta_raw"]), None
+        except DecodeError as exc:
+            return decode_meta(None), f"meta: {exc}"
+
+    @property  # type: ignore[override]
+    def entry(self) -> Entry | None:
+        return self._decoded[0]
+
+    @property  # type: ignore[override]
+    def marked(self) -> bool:
+        return self._decoded[1]
+
+    @property  # type: ignore[override]
+    def requires_scheduler(self) -> tuple[str, ...]:
+        return self._decoded[3]
+
+    @property  # type: ignore[override]
+    def run(self) -> RunState:
+        return self._meta[0]
+
+    @property  # type: ignore[override]
+    def error(self) -> str | None:
+        entry, _marked, error, _requires = self._decoded
+        return error if entry is None else self._meta[1]
 
 
 @contextlib.contextmanager
@@ -248,12 +328,15 @@ def _fetch_chunks(
                 continue
             if fields[0] is None:  # hash (or its definition) gone: RedBeat skips it too
                 continue
-            found[name] = build_stored_entry(
-                layout,
-                name,
-                fields,
-                score=score,
+            definition_raw, meta_raw, extra_raw = fields
+            found[name] = LazyStoredEntry(
+                name=name,
+                prefix=layout.prefix,
                 managed=managed,
+                score=score,
+                definition_raw=definition_raw,
+                meta_raw=meta_raw,
+                extra_raw=extra_raw,
                 beat_timezone=beat_timezone,
             )
     return found
