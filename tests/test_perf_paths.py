@@ -361,3 +361,17 @@ def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
             assert getattr(stored, field.name) == getattr(eager, field.name), field.name
         assert stored.digest == eager.digest
     assert state.entries["e8"].error and state.entries["e3"].entry is None
+
+
+def test_remembered_encoding_is_reused_only_for_the_same_arguments():
+    from dataclasses import replace
+
+    entry = Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))
+    first = encode_entry(entry, beat_timezone="UTC", remember=True)
+    assert encode_entry(entry, beat_timezone="UTC") is first
+    paris = encode_entry(entry, beat_timezone="Europe/Paris")
+    assert paris != first and paris.requires_scheduler  # another zone: not the memo
+    assert encode_entry(entry, beat_timezone="UTC", managed=False) != first
+    changed = replace(entry, task="other")  # a new entry: no memo carried over
+    assert '"task": "other"' in encode_entry(changed, beat_timezone="UTC").definition
+    assert entry == Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))

@@ -378,8 +378,31 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
     )
 
 
-def encode_entry(entry: Entry, *, beat_timezone: str = "UTC", managed: bool = True) -> EncodedEntry:
-    """The strings to store for ``entry`` (definition always, extra when needed)."""
+#: Where ``encode_entry(..., remember=True)`` keeps an entry's encoding (see there).
+_MEMO = "_redbeat_sync_encoded"
+
+
+def encode_entry(
+    entry: Entry, *, beat_timezone: str = "UTC", managed: bool = True, remember: bool = False
+) -> EncodedEntry:
+    """The strings to store for ``entry`` (definition always, extra when needed).
+
+    ``remember=True`` keeps the result on the (immutable) entry, so the next call for
+    the same entry and arguments returns it at once: apply encodes each entry for its
+    plan digest and the writer then reuses it.  Off by default, to not hold 100k
+    encodings in memory where they are needed once.
+    """
+    memo = getattr(entry, "__dict__", {}).get(_MEMO)
+    if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
+        return memo[2]
+    encoded = _encode_entry(entry, beat_timezone, managed)
+    if remember and hasattr(entry, "__dict__"):
+        # Entry is frozen: its fields cannot change under the memo.
+        entry.__dict__[_MEMO] = (beat_timezone, managed, encoded)
+    return encoded
+
+
+def _encode_entry(entry: Entry, beat_timezone: str, managed: bool) -> EncodedEntry:
     reasons = tuple(scheduler_only_features(entry, beat_timezone))
     inert = bool(reasons)
     values = (entry.args, entry.kwargs, entry.options)
