@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK_TIMEOUT = 3.0
 #: Longest a slot may go unserved across a failover: the lock timeout, a standby
 #: retry, process scheduling on a busy 2-core machine.
-FAILOVER_WINDOW = LOCK_TIMEOUT + 3.0
+FAILOVER_WINDOW = LOCK_TIMEOUT + 5.0
 TASK = "tests.beat_app.record"
 
 
