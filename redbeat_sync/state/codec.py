@@ -134,6 +134,7 @@ def decode_datetime(data: dict[str, Any]) -> datetime:
 
 #: JSON scalars: nothing in them for ``_encode_value`` to convert.
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+_STR_ONLY = frozenset({str})
 #: ``json.dumps(..., sort_keys=True)`` without building an encoder per call.
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)
 #: Placeholder for the schedule in a definition's text (see ``encode_entry``).
@@ -144,21 +145,20 @@ _SCHEDULE_SLOT_JSON = json.dumps(_SCHEDULE_SLOT)
 def _plain(value: Any) -> bool:
     """Whether ``_encode_value`` would leave ``value``'s JSON text unchanged (no
     datetime, only ``str`` keys): true for most args/kwargs/options, which then
-    skip the converted copy (exact types only, anything else takes the slow path)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is dict:
-            for key in item:
-                if type(key) is not str:
-                    return False
-            pending.extend(item.values())
-        elif kind is list or kind is tuple:
-            pending.extend(item)
-        elif kind not in _SCALAR_TYPES:
+    skip the converted copy (exact types only, anything else takes the slow path).
+    Each container's types are collected at C speed; only nested ones recurse."""
+    kind = type(value)
+    if kind is dict:
+        if value and not _STR_ONLY.issuperset(map(type, value)):
             return False
-    return True
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind in _SCALAR_TYPES
+    if _SCALAR_TYPES.issuperset(map(type, items)):
+        return True
+    return all(map(_plain, items))
 
 
 def _encode_value(value: Any) -> Any:
