@@ -144,10 +144,16 @@ def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
             or (adopting and is_reschedule(action.changes))
             # An undecodable entry's old schedule is unknown: recompute its due time.
             or (action.current is not None and action.current.entry is None)
+            # Re-enabled: beat parks disabled entries at score -1, so give it a real one.
+            or _re_enabled(action)
         ),
         rewrite_definition=not (adopting and not action.changes),
         **extra,
     )
+
+
+def _re_enabled(action: Action) -> bool:
+    return any(c.path == "enabled" and c.old is False and c.new is True for c in action.changes)
 
 
 def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None:

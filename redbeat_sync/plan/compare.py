@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from deepdiff import DeepDiff
 
 from .. import timing
-from ..entry import Entry, redbeat_ignored_features, scheduler_only_features
+from ..entry import At, Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
 from ..insights import dst_lint, load, semantics
 from ..state import codec
@@ -206,6 +206,14 @@ def _plan_wanted(
         )
 
     if stored is None:
+        if isinstance(desired.schedule, At) and desired.schedule.when <= now:
+            # A new entry counts as run at creation (RedBeat's rule, so nothing fires
+            # the moment it is saved): a one-off already past would never run.
+            warnings = [
+                *warnings,
+                f"one-off 'at' {desired.schedule.when.isoformat()} is in the past: "
+                "it will never run",
+            ]
         return action("create", [], runs=True)
 
     if managed and stored_as_written(desired, stored, beat_timezone):
