@@ -81,8 +81,8 @@ def plan_digest(plan: Plan) -> str:
             continue
         h.update(f"{action.expect_digest or ''}\0".encode())
         if action.desired is not None:
-            # Remembered on the entry: the writer encodes the same entry next.
-            encoded = encode_entry(action.desired, beat_timezone=plan.beat_timezone, remember=True)
+            # After a write, the writer's encoding (remembered on the entry).
+            encoded = encode_entry(action.desired, beat_timezone=plan.beat_timezone)
             h.update(f"{encoded.definition}\0{encoded.extra or ''}\0".encode())
     return "sha256:" + h.hexdigest()
 
@@ -254,7 +254,6 @@ def apply_plan(
         )
     refuse_evicting(client, allow=allow_evicting_redis)
     who = who or default_holder()
-    digest = plan_digest(plan)
     counts = plan.summary()
     lock = SyncLock(client, layout, holder=who)
     lock.acquire(lock_timeout)
@@ -273,10 +272,12 @@ def apply_plan(
         )
         ops = plan_to_ops(plan)
         if not ops:
-            return ApplyResult(writer.WriteReport(), None, digest, counts)
+            return ApplyResult(writer.WriteReport(), None, plan_digest(plan), counts)
+        # The digest is filled in after the write: the writer encodes every entry
+        # while Redis runs the batches, and the digest then reuses those encodings.
         record = audit.make_record(
             who=who,
-            plan_digest=digest,
+            plan_digest="",
             counts=counts,
             message=message,
             git_sha=git_sha or os.environ.get("GITHUB_SHA") or None,
@@ -299,11 +300,13 @@ def apply_plan(
         except writer.PartialApply as exc:
             # Some batches landed: the trail must say so, or nobody can tell later.
             record.update(outcome="partial", written=_written(exc.report), error=str(exc))
+            record["plan_digest"] = plan_digest(plan)
             # Usually Redis itself is gone: the error below then says what landed.
             with contextlib.suppress(redis.RedisError):
                 audit.append_record(client, layout, record)
             raise
-        record.update(outcome="applied", written=_written(report))
+        digest = plan_digest(plan)
+        record.update(outcome="applied", written=_written(report), plan_digest=digest)
         audit_id = audit.append_record(client, layout, record)
         return ApplyResult(report, audit_id, digest, counts)
     except (UserError, redis.RedisError) as exc:

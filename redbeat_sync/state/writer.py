@@ -68,7 +68,7 @@ from .. import timing
 from ..entry import Cron, Entry, RunState
 from ..errors import UserError
 from . import layout as layout_module
-from .codec import encode_entry, encode_meta
+from .codec import EncodedEntry, encode_entry, encode_meta
 from .layout import Layout
 from .model import Move, Put, Release, Remove, WriteOp
 
@@ -212,8 +212,12 @@ class _Encoder:
         # next fire time instead of firing at once.  The same text for every create.
         self.create_meta = encode_meta(RunState(last_run_at=now))
 
+    def encode(self, entry: Entry) -> EncodedEntry:
+        # Remembered on the entry: apply's plan digest, made after the write, reuses it.
+        return encode_entry(entry, beat_timezone=self.beat_timezone, managed=True, remember=True)
+
     def put(self, op: Put) -> list[str]:
-        encoded = encode_entry(op.entry, beat_timezone=self.beat_timezone, managed=True)
+        encoded = self.encode(op.entry)
         creating = op.expect_digest is None
         flags = ""
         definition = extra = meta = ""
@@ -254,7 +258,7 @@ class _Encoder:
         ]
 
     def move(self, op: Move) -> list[list[str]]:
-        encoded = encode_entry(op.entry, beat_timezone=self.beat_timezone, managed=True)
+        encoded = self.encode(op.entry)
         flags = "DC" + ("X" if encoded.extra is not None else "x") + "S"
         # The kept last_run_at decides the new due time, as for a reschedule.
         score = self.scores.score(op.entry, op.run.last_run_at)
