@@ -165,8 +165,9 @@ SCHEDULES = st.one_of(
 def entries(draw: Any) -> Entry:
     start_at = draw(st.none() | AWARE)
     end_at = draw(st.none() | AWARE)
-    if start_at and end_at and end_at <= start_at:
-        end_at = start_at + timedelta(seconds=1)
+    # Compare instants: datetimes sharing a zone compare by wall clock, ignoring fold.
+    if start_at and end_at and end_at.timestamp() <= start_at.timestamp():
+        end_at = datetime.fromtimestamp(start_at.timestamp() + 1, timezone.utc)
     misfire = draw(st.sampled_from(["catch_up", "skip", "deadline"]))
     return Entry(
         name=draw(NAMES),
