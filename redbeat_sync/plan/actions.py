@@ -29,6 +29,18 @@ ACTION_ORDER: tuple[ActionKind, ...] = (
 )
 
 
+#: The sign each action is shown with, terraform-style (text and markdown renderers).
+ACTION_SYMBOLS: dict[str, str] = {
+    "create": "+",
+    "update": "~",
+    "reschedule": "~",
+    "delete": "-",
+    "adopt": "<=",
+    "move": "->",
+    "release": "=>",
+}
+
+
 class _Absent:
     """Marks the missing side of an added or removed field (distinct from ``None``)."""
 

@@ -8,7 +8,6 @@ differ go through deepdiff to name the fields that changed.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from deepdiff import DeepDiff
 
 from .. import timing
+from ..bulk import gc_paused
 from ..entry import At, Entry, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
 from ..insights import dst_lint, load, semantics
@@ -308,15 +308,8 @@ def compute_plan(
     Entries in Redis that redbeat-sync does not manage and the files do not name are
     listed in ``plan.unmanaged`` and never touched.
     """
-    # A plan allocates millions of acyclic containers next to the spec and state; the
-    # cyclic GC would re-scan that whole heap again and again (2.5x slower at 100k).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # millions of acyclic containers: 2.5x slower at 100k otherwise
         return _compute_plan(spec, state, beat_timezone=beat_timezone, now=now, prefix=prefix)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _compute_plan(

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..entry import Entry
 from ..insights import semantics
-from .actions import ABSENT, Action, Plan
+from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
 
 #: GitHub refuses comments longer than 65,536 characters; keep room for a wrapper.
 DEFAULT_MAX_CHARS = 60_000
@@ -41,15 +41,6 @@ _KIND_LABELS = {
     "adopt": "adopt",
     "move": "move",
     "release": "release",
-}
-_KIND_SIGNS = {
-    "create": "+",
-    "update": "~",
-    "reschedule": "~",
-    "delete": "-",
-    "adopt": "<=",
-    "move": "->",
-    "release": "=>",
 }
 #: Fields always shown for a created or deleted entry; others only when not default.
 _ALWAYS_SHOWN = ("task", "schedule", "timezone")
@@ -170,7 +161,7 @@ def _no_field_note(action: Action) -> str | None:
 def render_section(action: Action, now: datetime | None = None) -> str:
     """One collapsed ``<details>`` block for one changed entry."""
     label = _KIND_LABELS[action.kind]
-    sign = html.escape(_KIND_SIGNS[action.kind])
+    sign = html.escape(ACTION_SYMBOLS[action.kind])
     shown = action.name
     if action.kind == "move":
         shown = f"{action.moved_from} → {action.name}"

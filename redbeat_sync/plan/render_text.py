@@ -24,7 +24,7 @@ from typing import Any
 from ..describe import describe_schedule
 from ..entry import Entry
 from ..insights import semantics
-from .actions import ABSENT, Action, Plan
+from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
 
 MAX_VALUE_CHARS = 72
 MAX_UNMANAGED_NAMES = 5
@@ -40,15 +40,6 @@ _COLORS = {
     "delete": "\033[31m",  # red
     "warning": "\033[33m",
     "dim": "\033[2m",
-}
-_MARKERS = {
-    "create": "+",
-    "update": "~",
-    "reschedule": "~",
-    "delete": "-",
-    "adopt": "<=",
-    "move": "->",
-    "release": "=>",
 }
 
 
@@ -86,9 +77,9 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _render_action(action: Action, color: bool, now: datetime | None = None) -> list[str]:
-    head = f"{_MARKERS[action.kind]} {action.name}"
+    head = f"{ACTION_SYMBOLS[action.kind]} {action.name}"
     if action.kind == "move":
-        head = f"{_MARKERS['move']} {action.moved_from} → {action.name}"
+        head = f"{ACTION_SYMBOLS['move']} {action.moved_from} → {action.name}"
     if action.kind in ("reschedule", "adopt", "move", "release"):
         head += f" ({action.kind})"
     lines = [_paint(head, action.kind, color)]

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
+from ..bulk import gc_paused
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from .durations import format_duration
 from .models import FORMAT_VERSION, WEEKDAY_NAMES
-from .yamlload import gc_paused
 
 DEFAULT_SCHEMA_REF = "schemas/redbeat-sync.schema.json"
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from .. import solar
+from ..bulk import gc_paused
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..errors import Problem, ProblemsFound
 from ..insights import spread
@@ -66,7 +67,7 @@ def load_paths(
     files = _expand(paths, problems)
     entries: list[SpecEntry] = []
     names: list[_Name] = []
-    with yamlload.gc_paused():
+    with gc_paused():
         for file in files:
 
             def read_fully(file: str = file) -> yamlload.YamlDocument:
@@ -85,7 +86,7 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
     """Load one schedule given as text (tests, round trips, stdin)."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     problems: list[Problem] = []
-    with yamlload.gc_paused():
+    with gc_paused():
         document = yamlload.load_bytes(data, full_positions=False)
         names: list[_Name] = []
         entries = _check_file(file, document, problems, names, lambda: yamlload.load_bytes(data))

@@ -21,16 +21,15 @@ Lines and columns are 1-based.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import gc
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml import events as ev
+
+from ..bulk import gc_paused
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a 100k-entry export is about 33 MB
 MAX_DEPTH = 100
@@ -77,22 +76,6 @@ class YamlDocument:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building millions of acyclic containers.
-
-    Without this CPython re-scans the growing heap over and over: loading 100k
-    entries takes about four times longer.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Abort(Exception):

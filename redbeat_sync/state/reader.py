@@ -10,16 +10,15 @@ reading never fails because of one bad entry.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
 
+from ..bulk import gc_paused
 from ..entry import Entry, RunState, scheduler_only_features
 from ..errors import UserError
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
@@ -168,23 +167,6 @@ class LazyStoredEntry(StoredEntry):
         return error if entry is None else self._meta[1]
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while bulk-decoding.
-
-    Decoding allocates ~20 containers per entry; the GC would re-scan all of them
-    (and every live object) again and again: most of the time for 100k entries.
-    Nothing built here is cyclic, so reference counting frees it all anyway.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _not_an_entry(
     layout: Layout, name: str, error: Exception, score: float | None, managed: bool
 ) -> StoredEntry:
@@ -214,7 +196,7 @@ def _fetch(
     use_script: bool = False,
 ) -> dict[str, StoredEntry]:
     """Fetch and decode ``names``; scores/inventory membership are looked up when None."""
-    with _gc_paused():
+    with gc_paused():
         return _fetch_chunks(
             client, layout, names, scores, inventory, beat_timezone, chunk_size, use_script
         )
@@ -367,7 +349,7 @@ def read_fingerprint_and_inventory(
 ) -> tuple[str, frozenset[str]]:
     """The state fingerprint and the inventory, from the raw definition and extra
     fields only: no meta, no scores, no JSON decoding (a tenth of ``read_state``)."""
-    with _gc_paused():
+    with gc_paused():
         try:
             with client.pipeline(transaction=False) as pipe:
                 pipe.zrange(layout.schedule_key, 0, -1)
@@ -412,7 +394,7 @@ def read_state(
 
     ``use_script=True`` trades Redis CPU for client CPU (see ``_Rows``).
     """
-    with _gc_paused():
+    with gc_paused():
         members, inventory_names = _read_index(client, layout)
     prefix = layout.prefix
     scores = {
