@@ -30,6 +30,7 @@ from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
 from ..state.model import field_digest
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
+from .metacache import MetaCodec
 
 logger = logging.getLogger("celery.beat")
 UTC = timezone.utc
@@ -92,6 +93,7 @@ class Dispatcher:
         # name -> (digest, meta, run) as this beat's last winning claim wrote them
         self._written: dict[str, tuple[str, str, RunState]] = {}
         self._reported: dict[str, str] = {}  # name -> digest we already logged as broken
+        self._meta = MetaCodec()  # meta text per slot: one json call per slot, not per entry
 
     # --- reading ------------------------------------------------------------------
     def due_keys(self, now: datetime) -> list[str]:
@@ -169,7 +171,7 @@ class Dispatcher:
     ) -> Loaded:
         meta_raw = meta or ""
         try:
-            run = codec.decode_meta(meta)
+            run = self._meta.decode(meta)
             cached = self._decoded.get(name)
             if definition is None and cached is not None and cached[0] == digest:
                 entry = cached[1]
@@ -245,7 +247,7 @@ class Dispatcher:
                 continue
             if only_rescore and decision.kind in ("run", "skip"):
                 decision = Decision("wait", int(now.timestamp()), fire_at=now)
-            new_meta = codec.encode_meta(decision.run) if decision.run is not None else ""
+            new_meta = self._meta.encode(decision.run) if decision.run is not None else ""
             claims.append(Claim(item.key, item.digest, item.meta_raw, new_meta, decision.score))
             pending.append(Due(item.entry, decision))
         return claims, pending
