@@ -51,6 +51,7 @@ class Loaded:
     digest: str
     meta_raw: str
     error: str | None = None
+    share: int | None = None  # Dispatcher._share_id of the entry
 
 
 @dataclass(slots=True)
@@ -89,7 +90,10 @@ class Dispatcher:
         self.batch_size = batch_size
         self.grace = grace
         self.retry_broken = retry_broken  # seconds before an undecodable entry is re-read
-        self._decoded: OrderedDict[str, tuple[str, Entry]] = OrderedDict()  # name -> digest
+        # name -> (digest, entry, share id): see _share_id
+        self._decoded: OrderedDict[str, tuple[str, Entry, int | None]] = OrderedDict()
+        self._shares: dict[tuple[Any, ...], int] = {}
+        self._next_share = 0
         # name -> (digest, meta, run) as this beat's last winning claim wrote them
         self._written: dict[str, tuple[str, str, RunState]] = {}
         self._reported: dict[str, str] = {}  # name -> digest we already logged as broken
@@ -123,7 +127,9 @@ class Dispatcher:
             mine = self._written.get(name)
             cached = self._decoded.get(name)
             if mine is not None and cached is not None and cached[0] == mine[0]:
-                loaded.append(Loaded(name, key, cached[1], mine[2], mine[0], mine[1]))
+                loaded.append(
+                    Loaded(name, key, cached[1], mine[2], mine[0], mine[1], None, cached[2])
+                )
             else:
                 misses.append(key)
         if misses:
@@ -174,7 +180,7 @@ class Dispatcher:
             run = self._meta.decode(meta)
             cached = self._decoded.get(name)
             if definition is None and cached is not None and cached[0] == digest:
-                entry = cached[1]
+                entry, share = cached[1], cached[2]
                 self._decoded.move_to_end(name)
             else:
                 if definition is None:  # evicted between the call and now: read it
@@ -185,12 +191,39 @@ class Dispatcher:
                 entry, _marked = codec.decode_entry(
                     name, definition, extra, beat_timezone=self.beat_timezone
                 )
-                self._decoded[name] = (digest, entry)
+                share = self._share_id(entry)
+                self._decoded[name] = (digest, entry, share)
                 if len(self._decoded) > _CACHE_SIZE:
                     self._decoded.popitem(last=False)
         except codec.DecodeError as exc:
             return Loaded(name, key, None, RunState(), digest, meta_raw, error=str(exc))
-        return Loaded(name, key, entry, run, digest, meta_raw)
+        return Loaded(name, key, entry, run, digest, meta_raw, None, share)
+
+    def _share_id(self, entry: Entry) -> int | None:
+        """A number naming everything but ``last_run_at`` that ``decide`` depends on:
+        entries with the same one (and the same ``last_run_at``) get the same answer.
+
+        Computed once per decoded entry, so a burst hashes (number, slot) per entry
+        instead of the whole schedule.  Numbers are never reused, so forgetting the
+        table only stops sharing with entries decoded before.  None: decide alone
+        (jitter depends on the name; unhashable schedule values).
+        """
+        if entry.jitter:
+            return None
+        base = (
+            entry.schedule, entry.timezone, entry.start_at, entry.end_at, entry.enabled,
+            entry.misfire, entry.deadline,
+        )  # fmt: skip
+        try:
+            found = self._shares.get(base)
+        except TypeError:
+            return None
+        if found is None:
+            if len(self._shares) >= _CACHE_SIZE:
+                self._shares.clear()
+            found = self._shares[base] = self._next_share
+            self._next_share += 1
+        return found
 
     # --- one batch ------------------------------------------------------------------
     def run_batch(self, now: datetime, token: str | None) -> BatchResult:
@@ -238,7 +271,7 @@ class Dispatcher:
                 pending.append(None)
                 continue
             try:
-                decision = self._decide(item.entry, item.run, now, memo)
+                decision = self._decide(item.entry, item.run, now, memo, item.share)
             except Exception:  # one bad schedule must not stop every other entry
                 logger.exception("beat: Cannot compute the next run of %r", item.name)
                 retry_at = int(now.timestamp() + self.retry_broken)
@@ -253,7 +286,12 @@ class Dispatcher:
         return claims, pending
 
     def _decide(
-        self, entry: Entry, run: RunState, now: datetime, memo: dict[tuple[Any, ...], Decision]
+        self,
+        entry: Entry,
+        run: RunState,
+        now: datetime,
+        memo: dict[tuple[Any, ...], Decision],
+        share: int | None = None,
     ) -> Decision:
         """``decide``, shared by entries that must get the same answer.
 
@@ -263,10 +301,14 @@ class Dispatcher:
         """
         if entry.jitter:
             return decide(entry, run, now, grace=self.grace)
-        key = (
-            entry.schedule, entry.timezone, entry.start_at, entry.end_at, entry.enabled,
-            entry.misfire, entry.deadline, run.last_run_at,
-        )  # fmt: skip
+        key: tuple[Any, ...]
+        if share is not None:
+            key = (share, run.last_run_at)
+        else:
+            key = (
+                entry.schedule, entry.timezone, entry.start_at, entry.end_at, entry.enabled,
+                entry.misfire, entry.deadline, run.last_run_at,
+            )  # fmt: skip
         try:
             shared = memo[key]
         except KeyError:
