@@ -75,3 +75,16 @@ def test_score_only_move_keeps_meta(redis_client: redis.Redis) -> None:
     assert claimer.claim([Claim(key, field_digest(DEFINITION, None), "m1", "", -1)], None) == [True]
     assert redis_client.hget(key, "meta") == "m1"
     assert redis_client.zscore(LAYOUT.schedule_key, key) == -1
+
+
+@pytest.mark.parametrize("odd", ["a\x1fb", "a\x1eb", "\x1f", "#m1", "=m1"])
+def test_compare_and_set_on_any_meta_text(redis_client: redis.Redis, odd: str) -> None:
+    """Metas holding the payload separators (or its mode characters) still CAS exactly."""
+    key = _entry(redis_client, meta=odd)
+    claimer = Claimer(redis_client, LAYOUT, None)
+    digest = field_digest(DEFINITION, None)
+    batch = [Claim(key, digest, odd + "x", "m2", 200), Claim(key, digest, odd[:-1], "m2", 200)]
+    assert claimer.claim(batch, None) == [False, False]
+    assert redis_client.hget(key, "meta") == odd
+    assert claimer.claim([Claim(key, digest, odd, "m2", 200)], None) == [True]
+    assert redis_client.hget(key, "meta") == "m2"
