@@ -59,7 +59,10 @@ class Due:
     """A claimed run, ready to send."""
 
     entry: Entry
+    # Shared by the entries decided alike (its ``run`` is not this entry's): only
+    # ``run`` below is per entry.  Sharing saves building one Decision per entry.
     decision: Decision
+    run: RunState | None  # this entry's new run history (None: not run or skipped)
 
 
 @dataclass
@@ -141,8 +144,8 @@ class Dispatcher:
             if due is None:
                 continue
             name = due.entry.name
-            if won and due.decision.run is not None and claim.new_meta:
-                self._written[name] = (claim.digest, claim.new_meta, due.decision.run)
+            if won and due.run is not None and claim.new_meta:
+                self._written[name] = (claim.digest, claim.new_meta, due.run)
                 if len(self._written) > _CACHE_SIZE:
                     self._written.pop(next(iter(self._written)))
             elif not won:
@@ -271,7 +274,7 @@ class Dispatcher:
                 pending.append(None)
                 continue
             try:
-                decision = self._decide(item.entry, item.run, now, memo, item.share)
+                decision, new_run = self._decide(item.entry, item.run, now, memo, item.share)
             except Exception:  # one bad schedule must not stop every other entry
                 logger.exception("beat: Cannot compute the next run of %r", item.name)
                 retry_at = int(now.timestamp() + self.retry_broken)
@@ -279,10 +282,10 @@ class Dispatcher:
                 pending.append(None)
                 continue
             if only_rescore and decision.kind in ("run", "skip"):
-                decision = Decision("wait", int(now.timestamp()), fire_at=now)
-            new_meta = self._meta.encode(decision.run) if decision.run is not None else ""
+                decision, new_run = Decision("wait", int(now.timestamp()), fire_at=now), None
+            new_meta = self._meta.encode(new_run) if new_run is not None else ""
             claims.append(Claim(item.key, item.digest, item.meta_raw, new_meta, decision.score))
-            pending.append(Due(item.entry, decision))
+            pending.append(Due(item.entry, decision, new_run))
         return claims, pending
 
     def _decide(
@@ -292,15 +295,17 @@ class Dispatcher:
         now: datetime,
         memo: dict[tuple[Any, ...], Decision],
         share: int | None = None,
-    ) -> Decision:
-        """``decide``, shared by entries that must get the same answer.
+    ) -> tuple[Decision, RunState | None]:
+        """``decide`` and the entry's new run history; the Decision is shared by
+        entries that must get the same answer (its ``run`` is not this entry's).
 
         ``last_run_at`` is a slot, so entries on one schedule that fired together
         have the same one: thousands due at midnight cost one computation.  Jitter
         depends on the name, so jittered entries are decided one by one.
         """
         if entry.jitter:
-            return decide(entry, run, now, grace=self.grace)
+            alone = decide(entry, run, now, grace=self.grace)
+            return alone, alone.run
         key: tuple[Any, ...]
         if share is not None:
             key = (share, run.last_run_at)
@@ -314,18 +319,12 @@ class Dispatcher:
         except KeyError:
             shared = memo[key] = decide(entry, RunState(run.last_run_at), now, grace=self.grace)
         except TypeError:  # unhashable schedule value: no sharing
-            return decide(entry, run, now, grace=self.grace)
+            alone = decide(entry, run, now, grace=self.grace)
+            return alone, alone.run
         if shared.run is None:
-            return shared
+            return shared, None
         count = run.total_run_count + (1 if shared.kind == "run" else 0)
-        return Decision(
-            shared.kind,
-            shared.score,
-            shared.fire_at,
-            shared.slot,
-            shared.covers_from,
-            RunState(shared.run.last_run_at, count),
-        )
+        return shared, RunState(shared.run.last_run_at, count)
 
     def _report_broken(self, item: Loaded) -> None:
         if self._reported.get(item.name) != item.digest:

@@ -77,7 +77,7 @@ class ClaimedRun:
     __slots__ = ("args", "kwargs", "last_run_at", "name", "options", "task", "total_run_count")
 
     def __init__(self, due: Due, options: dict[str, Any]) -> None:
-        entry, run = due.entry, due.decision.run
+        entry, run = due.entry, due.run
         self.name = entry.name
         self.task = entry.task
         self.args = list(entry.args)
