@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from ..bulk import gc_paused
+from ..bulk import gc_paused, with_gc_paused
 from ..entry import Entry, RunState, scheduler_only_features
 from ..errors import UserError
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
@@ -185,23 +185,6 @@ def _not_an_entry(
     )
 
 
-def _fetch(
-    client: redis.Redis,
-    layout: Layout,
-    names: Sequence[str],
-    scores: dict[str, float] | None,
-    inventory: frozenset[str] | None,
-    beat_timezone: str,
-    chunk_size: int,
-    use_script: bool = False,
-) -> dict[str, StoredEntry]:
-    """Fetch and decode ``names``; scores/inventory membership are looked up when None."""
-    with gc_paused():
-        return _fetch_chunks(
-            client, layout, names, scores, inventory, beat_timezone, chunk_size, use_script
-        )
-
-
 _READ_SCRIPT = """
 -- Fields of every entry hash in KEYS as ONE JSON reply: the client then parses one
 -- string (in C) instead of four RESP replies per entry (in Python).  A key of the
@@ -285,7 +268,8 @@ class _Rows:
         return replies[:n], [bool(r) for r in replies[n:]]
 
 
-def _fetch_chunks(
+@with_gc_paused  # ~20 acyclic containers per entry: see bulk.py
+def _fetch(
     client: redis.Redis,
     layout: Layout,
     names: Sequence[str],
@@ -295,6 +279,7 @@ def _fetch_chunks(
     chunk_size: int,
     use_script: bool = False,
 ) -> dict[str, StoredEntry]:
+    """Fetch ``names`` in chunks; scores/inventory membership are looked up when None."""
     found: dict[str, StoredEntry] = {}
     rows = _Rows(client, layout, use_script)
     for chunk in _chunks(names, chunk_size):
