@@ -45,6 +45,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 5 s; always reaped."""
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 @dataclass
 class RedisServer:
     port: int = 0
@@ -105,12 +115,7 @@ class RedisServer:
 
     def stop(self, cleanup: bool = True) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process)
             self.process = None
         if cleanup and self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis
 
-from redbeat_sync.devserver import find_redis_server, free_port
+from redbeat_sync.devserver import find_redis_server, free_port, stop_process
 
 SERVICE = "mymaster"
 
@@ -95,12 +95,7 @@ class Proc:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process)
             self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
