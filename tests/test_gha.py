@@ -5,7 +5,6 @@ three GitHub REST endpoints it uses (list, create and edit issue comments).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -188,13 +187,6 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in "\n".join(visible)
 
 
-HAVE_LOADER = importlib.util.find_spec("redbeat_sync.spec.loader") is not None
-needs_loader = pytest.mark.skipif(not HAVE_LOADER, reason="spec.loader not written yet")
-needs_examples = pytest.mark.skipif(
-    not (EXAMPLES and HAVE_LOADER), reason="examples/*.yaml or spec.loader not written yet"
-)
-
-
 def example_paths() -> str:
     return shlex.join(str(p) for p in EXAMPLES)
 
@@ -202,7 +194,6 @@ def example_paths() -> str:
 # --------------------------------------------------------------------------- tests
 
 
-@needs_examples
 def test_pull_request_plan_comments_once_then_edits_it(
     tmp_path: Path, secret_redis_url: str, github: tuple[str, FakeGitHubState]
 ) -> None:
@@ -241,7 +232,6 @@ def test_pull_request_plan_comments_once_then_edits_it(
     assert_no_secret(json.dumps(first.outputs), json.dumps(second.outputs))
 
 
-@needs_examples
 def test_fail_on_changes_fails_the_step(tmp_path: Path, redis_url: str) -> None:
     inputs = {
         "command": "plan",
@@ -255,7 +245,6 @@ def test_fail_on_changes_fails_the_step(tmp_path: Path, redis_url: str) -> None:
     assert "::error::redbeat-sync: the plan has changes" in run.log
 
 
-@needs_examples
 def test_push_apply_then_plan_has_no_changes_and_drift_is_clean(
     tmp_path: Path, secret_redis_url: str, redis_client: redis.Redis
 ) -> None:
@@ -290,7 +279,6 @@ def test_push_apply_then_plan_has_no_changes_and_drift_is_clean(
     assert drift.outputs["has-changes"] == "false"
 
 
-@needs_examples
 def test_drift_fails_unless_warn_only(tmp_path: Path, redis_url: str) -> None:
     inputs = {"command": "drift", "paths": example_paths(), "redis-url": redis_url}
     failed = run_action(tmp_path / "a", event_name="schedule", inputs=inputs)
@@ -306,7 +294,6 @@ def test_drift_fails_unless_warn_only(tmp_path: Path, redis_url: str) -> None:
     assert "::warning::redbeat-sync: Redis has drifted" in warned.log
 
 
-@needs_loader
 def test_invalid_files_fail_and_are_reported_on_the_pull_request(
     tmp_path: Path, github: tuple[str, FakeGitHubState]
 ) -> None:
@@ -329,7 +316,6 @@ def test_invalid_files_fail_and_are_reported_on_the_pull_request(
     assert "the schedule files are invalid" in comment["body"]
 
 
-@needs_examples
 def test_unreachable_redis_fails_without_printing_the_password(tmp_path: Path) -> None:
     url = f"redis://ci:{REDIS_PASSWORD}@127.0.0.1:9/0"
     run = run_action(
@@ -454,7 +440,6 @@ def test_secrets_scrub_url_password_and_token() -> None:
     assert "redis.example:6380" in scrubbed
 
 
-@needs_examples
 def test_validate_needs_no_redis_and_does_not_comment(
     tmp_path: Path, github: tuple[str, FakeGitHubState]
 ) -> None:
@@ -472,7 +457,6 @@ def test_validate_needs_no_redis_and_does_not_comment(
     assert state.requests == []
 
 
-@needs_examples
 def test_a_refused_comment_warns_and_keeps_the_summary(
     tmp_path: Path, redis_url: str, github: tuple[str, FakeGitHubState]
 ) -> None:
