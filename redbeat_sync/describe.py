@@ -1,16 +1,42 @@
-"""One-line, human descriptions of schedules (plan text, show, markdown)."""
+"""One-line, human descriptions of schedules and values (plan text, drift, show, markdown).
+
+The plan's own words, in one place: a schedule reads ``cron 0 3 * * * (Europe/Paris)``
+or ``every 7s`` wherever it is shown, a stored datetime reads
+``datetime 2026-01-01T00:00:00 UTC`` (never like the ISO string it differs from), and
+counts are pluralised (``1 entry``, ``2 entries``).
+"""
 
 from __future__ import annotations
 
-from .entry import At, Cron, Every, RRule, Schedule, Solar
+import json
+from datetime import datetime
+from typing import Any
+
+from .entry import At, Cron, Every, RRule, Schedule, Solar, schedule_from_canonical
 from .spec.durations import format_duration
+from .values import DecodeError, decode_datetime, is_datetime_object
+
+#: Longest value shown on one line of a text plan before it is cut with "…".
+MAX_VALUE_CHARS = 72
+#: Schedules whose fire times depend on the zone they are read in.
+_ZONED = (Cron, RRule)
 
 _BY_FIELDS_SHOWN = ("bysetpos", "bymonth", "bymonthday", "byweekday", "byhour", "byminute")
 _WEEKDAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 
 
-def describe_schedule(schedule: Schedule) -> str:
-    """``cron 0 3 * * mon-fri`` / ``every 1h30m`` / ``rrule monthly byhour=18`` / ``at …``."""
+def describe_schedule(schedule: Schedule, zone: str | None = None) -> str:
+    """``cron 0 3 * * mon-fri`` / ``every 1h30m`` / ``rrule monthly byhour=18`` / ``at …``.
+
+    With ``zone``, schedules read in a zone (cron, rrule) say which: ``(UTC)``.
+    """
+    text = _describe_bare(schedule)
+    if zone is not None and isinstance(schedule, _ZONED):
+        text += f" ({zone})"
+    return text
+
+
+def _describe_bare(schedule: Schedule) -> str:
     if isinstance(schedule, Cron):
         return f"cron {schedule.expression}"
     if isinstance(schedule, Every):
@@ -37,3 +63,113 @@ def describe_schedule(schedule: Schedule) -> str:
     if isinstance(schedule, Solar):
         return f"solar {schedule.event} at {schedule.lat:g}, {schedule.lon:g}"
     return str(schedule)
+
+
+def describe_canonical_schedule(data: Any, zone: str | None = None) -> str | None:
+    """``describe_schedule`` of a canonical schedule dict (None if it is not one)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return describe_schedule(schedule_from_canonical(data), zone)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# --------------------------------------------------------------------------- values
+
+
+def describe_datetime_object(data: dict[str, Any]) -> str:
+    """A stored datetime as ``datetime 2026-01-01T09:00:00 Europe/Paris``.
+
+    The wall time and the zone exactly as stored (a zone name or a UTC offset), since
+    that is what the task receives; unreadable objects are shown as their JSON.
+    """
+    try:
+        moment = decode_datetime(data)
+    except DecodeError:
+        return _json(data)
+    wall = moment.replace(tzinfo=None).isoformat()
+    zone = data.get("timezone", "UTC")
+    if isinstance(zone, str):
+        return f"datetime {wall} {zone}"
+    return f"datetime {moment.isoformat()}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def _value_text(value: Any) -> str:
+    if is_datetime_object(value):
+        return describe_datetime_object(value)
+    if type(value) is dict:
+        items = (f"{_json(str(k))}: {_value_text(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if type(value) is list:
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return _json(value)
+
+
+def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """Compact JSON-ish text of a canonical value, cut to ``limit`` characters.
+
+    Strings keep their quotes and stored datetimes read ``datetime …``, so a datetime
+    and the string that looks like it never look alike.
+    """
+    text = _value_text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_field(
+    path: str, value: Any, zone: str | None = None, limit: int = MAX_VALUE_CHARS
+) -> str:
+    """One side of a changed field in the plan's words: a whole schedule (a change of
+    kind) as ``describe_schedule`` says it, an interval as ``every 7s``, anything
+    else as ``format_value``."""
+    if path == "schedule":
+        described = describe_canonical_schedule(value, zone)
+        if described is not None:
+            return described
+    if path == "schedule.every" and type(value) in (int, float):
+        return f"every {format_duration(float(value))}"
+    return format_value(value, limit)
+
+
+# --------------------------------------------------------------------------- words
+
+
+def format_time(moment: datetime) -> str:
+    """``2026-11-25 03:00 CET`` (seconds only when not zero)."""
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z"
+    return moment.strftime(pattern).strip()
+
+
+def describe_next_runs(runs: list[datetime], at_once_for: datetime | None) -> list[str]:
+    """Next runs as shown: ``format_time`` each, the first one ``now`` when it goes
+    out at once, ``now (catch-up for 21:37:07 UTC)`` when that run is for an earlier
+    slot (the date is added when the slot is on another day)."""
+    shown = [format_time(t) for t in runs]
+    if at_once_for is None or not runs:
+        return shown
+    first = runs[0]
+    if at_once_for >= first:
+        shown[0] = "now"
+    else:
+        slot = at_once_for.astimezone(first.tzinfo)
+        same_day = slot.date() == first.date()
+        pattern = "%H:%M:%S %Z" if same_day else "%Y-%m-%d %H:%M:%S %Z"
+        shown[0] = f"now (catch-up for {slot.strftime(pattern).strip()})"
+    return shown
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``0 runs`` (count with thousands separators)."""
+    if count == 1:
+        word = singular
+    elif plural_form is not None:
+        word = plural_form
+    elif singular.endswith("y") and singular[-2:-1] not in "aeiou":
+        word = singular[:-1] + "ies"
+    else:
+        word = singular + "s"
+    return f"{count:,} {word}"

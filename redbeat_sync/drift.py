@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .describe import plural
 from .plan.actions import ABSENT, Action, FieldChange, Plan
 from .plan.render_markdown import code_span, escape_text
-from .plan.render_text import format_value
+from .plan.render_text import format_side
 from .state.model import State
 
 DriftKind = Literal[
@@ -109,20 +110,21 @@ def render_drift_text(drift: Drift) -> str:
         where = f"  ({item.source})" if item.source else ""
         lines.append(f"! {item.name}: {KIND_TITLES[item.kind]}{where}")
         for change in item.changes:
-            redis_value, files_value = format_value(change.old), format_value(change.new)
+            redis_value = format_side(change.path, change.old, None)
+            files_value = format_side(change.path, change.new, None)
             lines.append(f"    {change.path}: Redis has {redis_value}, the files say {files_value}")
         if item.detail:
             lines.append(f"    {item.detail}")
     lines.append("")
     shown = ", ".join(f"{n} {KIND_TITLES[k]}" for k, n in drift.counts().items() if n)
-    noun = "entry" if len(drift.items) == 1 else "entries"
-    lines.append(f"Drift: {len(drift.items)} {noun} ({shown}).")
+    lines.append(f"Drift: {plural(len(drift.items), 'entry')} ({shown}).")
     return "\n".join(lines) + "\n"
 
 
 def drift_to_json(drift: Drift) -> dict[str, Any]:
     return {
-        "format_version": "1",
+        # 2: datetimes in changes are RedBeat's stored objects (plan JSON format 2)
+        "format_version": "2",
         "prefix": drift.prefix,
         "drift": drift.has_drift,
         "counts": drift.counts(),
@@ -150,13 +152,15 @@ def render_drift_markdown(drift: Drift) -> str:
     title = f"### redbeat-sync drift for {code_span(drift.prefix)}"
     if not drift.has_drift:
         return f"{title}\n\n**No drift.** Redis matches the schedule files.\n"
-    lines = [title, "", f"**Drift: {len(drift.items)} entries differ.**", ""]
+    count = len(drift.items)
+    differ = "differs" if count == 1 else "differ"
+    lines = [title, "", f"**Drift: {plural(count, 'entry')} {differ}.**", ""]
     lines += ["| entry | drift | details |", "| --- | --- | --- |"]
     for item in drift.items:
         details = [
             f"{code_span(c.path, in_table=True)}: Redis "
-            f"{code_span(format_value(c.old), in_table=True)}, files "
-            f"{code_span(format_value(c.new), in_table=True)}"
+            f"{code_span(format_side(c.path, c.old, None), in_table=True)}, files "
+            f"{code_span(format_side(c.path, c.new, None), in_table=True)}"
             for c in item.changes
         ]
         if item.detail:

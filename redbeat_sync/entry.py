@@ -5,8 +5,12 @@ diff compares like with like: the YAML loader turns `{every: 1h30m}` into
 ``Every(5400.0)`` and the Redis reader turns RedBeat's
 ``{"__type__": "interval", "every": 5400.0, "relative": false}`` into the same thing.
 
-``to_canonical()`` gives a JSON-able dict (datetimes as UTC ISO strings, tuples as
-lists) used for diffs, fingerprints, plan files and JSON output.
+``to_canonical()`` gives a JSON-able dict used for diffs, plan files and JSON output.
+``args``, ``kwargs`` and ``options`` are in the form RedBeat stores (``values``):
+datetimes as RedBeat's tagged objects, not ISO strings, because a task receives a
+datetime and a string differently and the plan must see that.  Schedule-side
+instants (``start_at``, ``at``, rrule ``dtstart``...) are UTC ISO strings: they
+only decide when the entry fires, which the plan compares as instants.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
+
+from .values import decode_value, encode_value
 
 DEFAULT_TIMEZONE = "UTC"
 
@@ -36,17 +42,6 @@ def _from_iso(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def jsonable(value: Any) -> Any:
-    """Recursively turn datetimes into UTC ISO strings and tuples into lists."""
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- schedules
@@ -244,9 +239,11 @@ class Entry:
             "name": self.name,
             "task": self.task,
             "schedule": self.schedule.to_canonical(),
-            "args": jsonable(list(self.args)),
-            "kwargs": jsonable(self.kwargs),
-            "options": jsonable(self.options),
+            # As stored for RedBeat: every value the task could receive differently
+            # (a datetime or its ISO string, 1 or 1.0) stays different here.
+            "args": encode_value(list(self.args)),
+            "kwargs": encode_value(dict(self.kwargs)),
+            "options": encode_value(dict(self.options)),
             "enabled": self.enabled,
             "timezone": self.timezone,
             "description": self.description,
@@ -262,10 +259,13 @@ class Entry:
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> Entry:
-        """Inverse of ``to_canonical`` (datetimes inside options stay ISO strings)."""
+        """Inverse of ``to_canonical``."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["schedule"] = schedule_from_canonical(data["schedule"])
+        for name in ("args", "kwargs", "options"):
+            if name in values:
+                values[name] = decode_value(values[name])
         for name in ("start_at", "end_at"):
             values[name] = _from_iso(values.get(name))
         return cls(**values)

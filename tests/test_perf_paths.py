@@ -78,9 +78,9 @@ def reference_definition(entry: Entry, beat_timezone: str) -> str:
         {
             "name": entry.name,
             "task": entry.task,
-            "args": codec._encode_value(list(entry.args)),
-            "kwargs": codec._encode_value(dict(entry.kwargs)),
-            "options": codec._encode_value(dict(entry.options)),
+            "args": codec.encode_value(list(entry.args)),
+            "kwargs": codec.encode_value(dict(entry.kwargs)),
+            "options": codec.encode_value(dict(entry.options)),
             "schedule": codec.encode_schedule(entry.schedule, entry.timezone),
             "enabled": entry.enabled and not inert,
         }

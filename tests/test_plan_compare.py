@@ -111,7 +111,8 @@ def test_schedule_kind_change_is_one_whole_change() -> None:
 
 def test_reschedule_next_runs_are_in_the_entrys_zone() -> None:
     new = entry("j", timezone="Europe/Paris")
-    action = only(compute_plan(spec(new), state(stored(entry("j"))), now=NOW), "j")
+    ran = stored(entry("j"), run=RunState(NOW, 4))
+    action = only(compute_plan(spec(new), state(ran), now=NOW), "j")
     first = action.next_runs[0]
     assert (first.hour, first.minute) == (3, 0)
     assert first.utcoffset() is not None and first.utcoffset().total_seconds() == 3600

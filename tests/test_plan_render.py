@@ -57,7 +57,7 @@ def test_text_shows_markers_changes_next_runs_and_requirements() -> None:
     assert "~ upd" in lines
     assert '    options.queue: "default" → "low"' in lines
     assert "~ resched (reschedule)" in lines
-    assert "    schedule.every: 60.0 → 120.0" in lines
+    assert "    schedule.every: every 1m → every 2m" in lines
     assert "- gone" in lines
     assert "<= legacy (adopt)" in lines
     assert "<= legacy-2 (adopt)" in lines
@@ -92,7 +92,7 @@ def test_long_values_are_truncated() -> None:
 
 def test_json_shape() -> None:
     data = json.loads(render_json(mixed_plan()))
-    assert data["format_version"] == FORMAT_VERSION == "1"
+    assert data["format_version"] == FORMAT_VERSION == "2"
     assert data["prefix"] == "redbeat:"
     assert data["fingerprint"] == "fp-1"
     assert data["created_at"] == "2026-11-24T22:00:00+00:00"

@@ -73,6 +73,8 @@ def mixed_plan() -> Plan:
         options={"queue": "low"},
     )
     hourly = Entry(name="hourly-sync", task="sync.run", schedule=Cron("15", "*", "*", "*", "*"))
+    minutely = Entry(name="poll", task="sync.poll", schedule=Cron("*", "*", "*", "*", "*"))
+    seven = Entry(name="poll", task="sync.poll", schedule=Every(7.0))
     legacy = Entry(name="legacy-job", task="legacy.job", schedule=Every(60.0))
     old = Entry(name="old-job", task="ops.old", schedule=Cron("0", "0", "*", "*", "0"))
     actions = [
@@ -108,6 +110,17 @@ def mixed_plan() -> Plan:
             stored(hourly),
             next_runs=[datetime(2026, 11, 24, h, 15, tzinfo=timezone.utc) for h in (22, 23)],
             source="schedules/ops.yaml:20",
+        ),
+        Action(
+            "reschedule",
+            "poll",
+            seven,
+            stored(minutely),
+            changes=[FieldChange("schedule", {"cron": "* * * * *"}, {"every": 7.0})],
+            # kept last_run_at 21:59:00: the 7s slot 21:59:56 is overdue, sent at once
+            next_runs=[CREATED_AT, *(CREATED_AT + timedelta(seconds=s) for s in (3, 10))],
+            at_once_for=CREATED_AT - timedelta(seconds=4),
+            source="schedules/ops.yaml:24",
         ),
         Action("delete", "old-job", None, stored(old)),
         Action("noop", "steady", hourly, stored(hourly)),
@@ -154,7 +167,7 @@ def test_mixed_plan_golden() -> None:
 def test_mixed_plan_structure() -> None:
     text = render_markdown(mixed_plan())
     # summary first, then one collapsed section per change in plan order
-    assert text.index("**Plan: 1 to create, 2 to update, 1 to delete, 1 to adopt.**") < (
+    assert text.index("**Plan: 1 to create, 3 to update, 1 to delete, 1 to adopt.**") < (
         text.index("<details>")
     )
     summaries = re.findall(r"<details><summary><code>(.*?)</code>", text)
@@ -163,14 +176,19 @@ def test_mixed_plan_structure() -> None:
         "&lt;= legacy-job",
         "~ cleanup",
         "~ hourly-sync",
+        "~ poll",
         "- old-job",
     ]
-    assert "update **2** (1 reschedule)" in text
+    assert "update **3** (2 reschedule)" in text
     assert "unchanged 1 · unmanaged 2" in text
     assert "2 unmanaged entries in Redis left untouched" in text
     assert "`2026-11-25 03:00 CET`" in text
     assert "Requires `redbeat_sync.Scheduler`:** cron in Europe/Paris" in text
     assert "truncat" not in text and "not shown" not in text
+    # a change of schedule kind and its frequency in the plan's words, not raw JSON
+    assert "| `schedule` | `cron * * * * * (UTC)` | `every 7s` |" in text
+    assert "**Frequency:** 1,440 → 12,343 runs/day" in text
+    assert "**Next runs:** `now (catch-up for 21:59:56 UTC)`, `2026-11-24 22:00:03 UTC`" in text
 
 
 def test_same_sentence_as_the_text_plan() -> None:

@@ -7,7 +7,8 @@ is the only place that equality lives; the planner asks ``equivalent_schedules``
 Digests and fingerprints stay over the raw stored bytes: an equivalent expression
 in Redis is left as it is (no rewrite), it is just not reported as a change.
 
-Frequency is a plain count per unit (day, week or year): ``96 → 24 runs/day``.
+Frequency is a count per unit (day, week or year), rounded as people say it:
+``96 → 24 runs/day``, ``1,440 → 12,343 runs/day``.
 """
 
 from __future__ import annotations
@@ -180,7 +181,12 @@ def _convert(rate: tuple[float, str], unit: str) -> float:
 
 
 def _rounded(value: float) -> float | int:
-    return round(value) if abs(value - round(value)) < 1e-6 else round(value, 2)
+    """A rate as people say it: whole runs from 100 up (12,343 not 12342.86), one
+    decimal from 10, two significant digits below (4.8, 0.33)."""
+    if abs(value - round(value)) < 1e-6 or abs(value) >= 100:
+        return round(value)
+    shown = round(value, 1) if abs(value) >= 10 else float(f"{value:.2g}")
+    return int(shown) if shown == int(shown) else shown
 
 
 def frequency_change(
@@ -203,8 +209,8 @@ def frequency_change(
 
 
 def format_frequency(change: dict[str, Any]) -> str:
-    """``96 → 24 runs/day``."""
-    return f"{change['before']} → {change['after']} runs/{change['unit']}"
+    """``96 → 24 runs/day``, ``1,440 → 12,343 runs/day``."""
+    return f"{change['before']:,} → {change['after']:,} runs/{change['unit']}"
 
 
 def action_frequency(action: Any, now: datetime | None = None) -> dict[str, Any] | None:

@@ -97,7 +97,11 @@ class Action:
     desired: Entry | None
     current: StoredEntry | None
     changes: list[FieldChange] = field(default_factory=list)
+    # When beat will send the entry, as ``plan.preview`` asks beat's own decision;
+    # ``at_once_for``: the first run goes out at once (next_runs[0] is the plan's
+    # now), for this slot (earlier than now: a catch-up).
     next_runs: list[datetime] = field(default_factory=list)
+    at_once_for: datetime | None = None
     requires_scheduler: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: str | None = None  # "file:line" of the entry in the schedule files
@@ -107,6 +111,15 @@ class Action:
     def expect_digest(self) -> str | None:
         """Digest apply expects the stored entry to still have (None: no key)."""
         return self.current.digest if self.current is not None else None
+
+    @property
+    def change_zones(self) -> tuple[str | None, str | None]:
+        """The zones the old and the new side of ``changes`` are read in (None: no side)."""
+        old = self.current.entry if self.current is not None else None
+        return (
+            old.timezone if old is not None else None,
+            self.desired.timezone if self.desired is not None else None,
+        )
 
     @property
     def is_change(self) -> bool:

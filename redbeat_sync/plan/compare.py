@@ -3,33 +3,32 @@
 Most entries of a large deployment are unchanged, so every pair is first compared
 as canonical dicts (C-speed ``==`` plus a type-exact check, because ``1 == 1.0 ==
 True`` in Python while a Celery task would see different arguments); only pairs that
-differ go through deepdiff to name the fields that changed.
+differ are walked to name the fields that changed.  The canonical form keeps values
+as RedBeat stores them (``values``), so "equal" means "the task receives the same".
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from deepdiff import DeepDiff
-
-from .. import timing
 from ..bulk import gc_paused
-from ..entry import At, Entry, redbeat_ignored_features, scheduler_only_features
+from ..entry import At, Entry, RunState, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
 from ..insights import dst_lint, load, semantics
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.model import State, StoredEntry
+from ..values import is_datetime_object
 from .actions import ABSENT, ACTION_ORDER, Action, ActionKind, FieldChange, Plan
+from .preview import NOTHING, preview_runs
 
 if TYPE_CHECKING:
     from ..spec.loader import Spec, SpecEntry
-
-NEXT_RUNS = 3
 
 #: Top-level canonical fields whose change moves the next due time.
 SCHEDULE_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at"})
@@ -41,13 +40,16 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 def strict_equal(old: Any, new: Any) -> bool:
-    """Equal with the same JSON types all the way down (``1``, ``1.0``, ``True`` differ)."""
+    """Equal with the same JSON types all the way down (``1``, ``1.0``, ``True`` differ,
+    and so do ``0.0`` and ``-0.0``: a task receives the sign)."""
     if type(old) is not type(new):
         return False
     if type(old) is dict:
         return old.keys() == new.keys() and all(strict_equal(old[k], new[k]) for k in old)
     if type(old) is list:
         return len(old) == len(new) and all(map(strict_equal, old, new))
+    if type(old) is float:
+        return old == new and math.copysign(1.0, old) == math.copysign(1.0, new)
     return bool(old == new)
 
 
@@ -69,27 +71,16 @@ def format_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _list_changes(path: list[Any], old: list[Any], new: list[Any]) -> list[FieldChange]:
-    # Index by index: args are positional, and it keeps 1 vs 1.0 vs True apart
-    # (deepdiff's default matching hashes them as equal).
-    changes: list[FieldChange] = []
-    tree = DeepDiff(old, new, view="tree", zip_ordered_iterables=True)
-    for report_type, levels in tree.items():
-        for level in levels:
-            where = format_path([*path, *level.path(output_format="list")])
-            if report_type.endswith("_added"):
-                changes.append(FieldChange(where, ABSENT, level.t2))
-            elif report_type.endswith("_removed"):
-                changes.append(FieldChange(where, level.t1, ABSENT))
-            else:
-                changes.append(FieldChange(where, level.t1, level.t2))
-    return changes
-
-
 def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) -> None:
-    """Append the differences below ``path``; dicts are walked here (cheap), lists
-    go to deepdiff, anything else is one change."""
-    if type(old) is dict and type(new) is dict:
+    """Append the differences below ``path``.
+
+    Dicts are walked key by key and lists index by index (args are positional: an
+    insertion shows as changes from there on, as the task would see it).  A stored
+    datetime is one value, never walked into: its fields are not what a person
+    changed.
+    """
+    walk_dicts = type(old) is dict and type(new) is dict
+    if walk_dicts and not (is_datetime_object(old) or is_datetime_object(new)):
         if path == ["schedule"] and old.keys() != new.keys():
             # A different kind of schedule (cron -> every) reads better as one change.
             changes.append(FieldChange("schedule", old, new))
@@ -102,9 +93,13 @@ def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) 
             elif not canonical_equal(old[key], new[key]):
                 _diff_into(changes, [*path, key], old[key], new[key])
     elif type(old) is list and type(new) is list:
-        found = _list_changes(path, old, new)
-        # Only empty if deepdiff and the strict check disagree: never hide a change.
-        changes.extend(found or [FieldChange(format_path(path), old, new)])
+        for index, (old_item, new_item) in enumerate(zip(old, new, strict=False)):
+            if not canonical_equal(old_item, new_item):
+                _diff_into(changes, [*path, index], old_item, new_item)
+        for index in range(len(new), len(old)):
+            changes.append(FieldChange(format_path([*path, index]), old[index], ABSENT))
+        for index in range(len(old), len(new)):
+            changes.append(FieldChange(format_path([*path, index]), ABSENT, new[index]))
     else:
         changes.append(FieldChange(format_path(path), old, new))
 
@@ -170,12 +165,6 @@ def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]
     return requires, warnings
 
 
-def _next_runs(entry: Entry, now: datetime) -> list[datetime]:
-    if not entry.enabled:
-        return []
-    return list(timing.next_fire_times(entry, NEXT_RUNS, now))
-
-
 def _source(spec_entry: SpecEntry) -> str:
     return f"{spec_entry.file}:{spec_entry.line}" if spec_entry.line else spec_entry.file
 
@@ -193,13 +182,18 @@ def _plan_wanted(
     name = desired.name
 
     def action(kind: ActionKind, changes: list[FieldChange], runs: bool = False) -> Action:
+        # The run history beat will have after apply: a create's new meta says "ran
+        # now"; anything else keeps what Redis holds.
+        history = stored.run if stored is not None else RunState(last_run_at=now)
+        preview = preview_runs(desired, history, now) if runs else NOTHING
         return Action(
             kind=kind,
             name=name,
             desired=desired,
             current=stored,
             changes=changes,
-            next_runs=_next_runs(desired, now) if runs else [],
+            next_runs=list(preview.runs),
+            at_once_for=preview.at_once_for,
             requires_scheduler=requires,
             warnings=warnings,
             source=source,
@@ -272,13 +266,15 @@ def _plan_move(
             changes = field_changes(before, after)
     if not old_managed:
         warnings = [f"{old.name!r} was not managed: the move adopts it", *warnings]
+    preview = preview_runs(desired, old.run, now)  # apply carries the old meta over
     return Action(
         kind="move",
         name=desired.name,
         desired=desired,
         current=old,
         changes=changes,
-        next_runs=_next_runs(desired, now),
+        next_runs=list(preview.runs),
+        at_once_for=preview.at_once_for,
         requires_scheduler=requires,
         warnings=warnings,
         source=_source(spec_entry),

@@ -2,11 +2,11 @@
 
 The file is JSON::
 
-    {"format_version": "1", "kind": "redbeat-sync-plan",
+    {"format_version": "2", "kind": "redbeat-sync-plan",
      "fingerprint", "prefix", "beat_timezone", "created_at",
-     "actions": [{"action", "name", "source", "changes", "next_runs",
+     "actions": [{"action", "name", "source", "changes", "next_runs", "at_once_for",
                   "requires_scheduler", "warnings",
-                  "desired": canonical entry + "typed_values" | null,
+                  "desired": canonical entry | null,
                   "current": {"digest", "definition_raw", "extra_raw", "entry", "run", …} | null}],
      "noop": [names], "unmanaged": [names], "warnings": [...],
      "checksum": "sha256:<hex over everything else>"}
@@ -14,6 +14,11 @@ The file is JSON::
 It keeps the raw stored fields of every entry it touches, so apply can guard each
 write on the exact digest it was planned against.  The checksum only catches hand
 edits and truncation: it is not a signature (anyone can recompute it).
+
+Version 2: datetimes in args/kwargs/options are RedBeat's tagged objects in the
+canonical entries themselves (version 1 kept ISO strings there plus a tagged copy in
+``typed_values``).  A plan file is made to be applied soon after: an older one is
+refused with a request to plan again rather than read through a second code path.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,7 @@ from ..errors import UserError
 from ..state.model import StoredEntry, field_digest
 from .actions import ABSENT, Action, FieldChange, Plan
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 KIND = "redbeat-sync-plan"
 _FILE_ACTIONS = frozenset({"create", "update", "reschedule", "delete", "adopt", "move", "release"})
 
@@ -46,45 +50,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-# Canonical dicts turn datetimes inside args/kwargs/options into ISO strings; the
-# writer must get the datetimes back (RedBeat stores them as typed values), so the
-# file keeps those three fields with datetimes tagged.
-_DATETIME_TAG = "$redbeat_sync_datetime"
-_VALUE_FIELDS = ("args", "kwargs", "options")
-
-
-def _tag(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {_DATETIME_TAG: value.isoformat()}
-    if isinstance(value, dict):
-        return {str(k): _tag(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_tag(v) for v in value]
-    return value
-
-
-def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1 and _DATETIME_TAG in value:
-            return datetime.fromisoformat(value[_DATETIME_TAG])
-        return {k: _untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
-    return value
-
-
-def _entry_to_json(entry: Entry) -> dict[str, Any]:
-    data = entry.to_canonical()
-    data["typed_values"] = {name: _tag(getattr(entry, name)) for name in _VALUE_FIELDS}
-    return data
-
-
-def _entry_from_json(data: dict[str, Any]) -> Entry:
-    entry = Entry.from_canonical(data)
-    typed = data["typed_values"]
-    return replace(entry, **{name: _untag(typed[name]) for name in _VALUE_FIELDS})
-
-
 # --------------------------------------------------------------------------- save
 
 
@@ -94,7 +59,7 @@ def _current_to_json(stored: StoredEntry) -> dict[str, Any]:
         "digest": stored.digest,
         "definition_raw": stored.definition_raw,
         "extra_raw": stored.extra_raw,
-        "entry": _entry_to_json(stored.entry) if stored.entry is not None else None,
+        "entry": stored.entry.to_canonical() if stored.entry is not None else None,
         "error": stored.error,
         "managed": stored.managed,
         "marked": stored.marked,
@@ -123,9 +88,10 @@ def _action_to_json(action: Action) -> dict[str, Any]:
             for c in action.changes
         ],
         "next_runs": [t.isoformat() for t in action.next_runs],
+        "at_once_for": _iso(action.at_once_for),
         "requires_scheduler": list(action.requires_scheduler),
         "warnings": list(action.warnings),
-        "desired": _entry_to_json(action.desired) if action.desired is not None else None,
+        "desired": action.desired.to_canonical() if action.desired is not None else None,
         "current": _current_to_json(action.current) if action.current is not None else None,
     }
 
@@ -177,7 +143,7 @@ def _current_from_json(name: str, data: dict[str, Any]) -> StoredEntry:
     stored = StoredEntry(
         name=name,
         key=data["key"],
-        entry=_entry_from_json(data["entry"]) if data["entry"] is not None else None,
+        entry=Entry.from_canonical(data["entry"]) if data["entry"] is not None else None,
         run=RunState(
             last_run_at=datetime.fromisoformat(last_run_at) if last_run_at else None,
             total_run_count=int(run["total_run_count"]),
@@ -203,7 +169,7 @@ def _change_from_json(data: dict[str, Any]) -> FieldChange:
 
 def _action_from_json(data: dict[str, Any]) -> Action:
     name = data["name"]
-    desired = _entry_from_json(data["desired"]) if data["desired"] is not None else None
+    desired = Entry.from_canonical(data["desired"]) if data["desired"] is not None else None
     zone = desired.timezone if desired is not None else "UTC"
     moved_from = data.get("moved_from")  # absent in files saved before moves existed
     current = data["current"]
@@ -214,6 +180,7 @@ def _action_from_json(data: dict[str, Any]) -> Action:
         current=_current_from_json(moved_from or name, current) if current else None,
         changes=[_change_from_json(c) for c in data["changes"]],
         next_runs=[_in_zone(t, zone) for t in data["next_runs"]],
+        at_once_for=_in_zone(data["at_once_for"], zone) if data["at_once_for"] else None,
         requires_scheduler=list(data["requires_scheduler"]),
         warnings=list(data["warnings"]),
         source=data["source"],
@@ -226,8 +193,9 @@ def plan_from_file_dict(data: Any, where: str = "plan file") -> Plan:
         raise UserError(f"{where} is not a redbeat-sync plan file")
     if data.get("format_version") != FORMAT_VERSION:
         raise UserError(
-            f"{where} has plan format {data.get('format_version')!r}; "
-            f"this version reads {FORMAT_VERSION!r}: run plan again"
+            f"{where} has plan format {data.get('format_version')!r} (saved by another "
+            f"redbeat-sync version); this version reads format {FORMAT_VERSION!r}: "
+            "run plan again and apply the new plan file"
         )
     body = {k: v for k, v in data.items() if k != "checksum"}
     if data.get("checksum") != _checksum(body):

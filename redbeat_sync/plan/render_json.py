@@ -1,10 +1,10 @@
 """A plan as JSON for machines (``redbeat-sync plan --json``).
 
-Shape, ``format_version`` "1" (fields are only ever added within a version; a change
+Shape, ``format_version`` "2" (fields are only ever added within a version; a change
 that could break a reader bumps the version)::
 
     {
-      "format_version": "1",
+      "format_version": "2",
       "prefix": "redbeat:",                 # key prefix the plan is for
       "beat_timezone": "UTC",               # zone celery beat runs in
       "fingerprint": "…",                   # state fingerprint the plan was made from
@@ -23,7 +23,9 @@ that could break a reader bumps the version)::
             {"path": "options.queue", "change": "changed" | "added" | "removed",
              "old": "default", "new": "low"}     # old/new null when absent
           ],
-          "next_runs": ["2026-11-25T03:00:00+01:00", …],   # creates/reschedules, entry's zone
+          "next_runs": ["2026-11-25T03:00:00+01:00", …],   # when beat sends, entry's zone
+          "at_once_for": "2026-11-24T21:37:07+00:00" | null,  # next_runs[0] goes out at
+                                            # once (plan time), for this (earlier) slot
           "requires_scheduler": ["cron in Europe/Paris, beat runs in UTC"],
           "warnings": ["…"],
           "frequency": {"before": 96, "after": 24, "unit": "day"} | null,
@@ -37,7 +39,13 @@ that could break a reader bumps the version)::
 
 A canonical entry is ``Entry.to_canonical()``: name, task, schedule ({"cron": "…"} |
 {"every": seconds} | {"rrule": {…}} | {"at": iso}), args, kwargs, options, enabled,
-timezone, description, labels, start_at, end_at, jitter, misfire, deadline.
+timezone, description, labels, start_at, end_at, jitter, misfire, deadline.  Datetimes
+in args, kwargs and options (and in ``changes`` under them) are RedBeat's stored
+objects ``{"__type__": "datetime", "year": …, "timezone": "UTC" | zone | offset}``:
+the form the task receives them from, distinct from any string.
+
+Version 2 (from 1): those datetimes were UTC ISO strings, indistinguishable from
+strings; ``at_once_for`` was added.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from typing import Any
 from ..insights import semantics
 from .actions import ABSENT, Action, FieldChange, Plan
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 
 def _change(change: FieldChange) -> dict[str, Any]:
@@ -72,6 +80,7 @@ def action_to_json(action: Action, now: datetime | None = None) -> dict[str, Any
         "source": action.source,
         "changes": [_change(c) for c in action.changes],
         "next_runs": [t.isoformat() for t in action.next_runs],
+        "at_once_for": action.at_once_for.isoformat() if action.at_once_for else None,
         "requires_scheduler": list(action.requires_scheduler),
         "warnings": list(action.warnings),
         # {"before": 96, "after": 24, "unit": "day"} when the run rate changes, else null

@@ -18,11 +18,11 @@ full plan is (the job log).
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import datetime
 from typing import Any
 
+from ..describe import describe_field, describe_next_runs, plural
 from ..entry import Entry
 from ..insights import semantics
 from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
@@ -69,22 +69,10 @@ def code_span(text: str, *, in_table: bool = False) -> str:
     return f"{fence}{text}{fence}"
 
 
-def format_value(value: Any, limit: int = MAX_CELL_CHARS) -> str:
-    """Compact JSON text of a value, cut to ``limit`` characters."""
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cell(value: Any) -> str:
+def _cell(path: str, value: Any, zone: str | None) -> str:
     if value is ABSENT:
         return "*(absent)*"
-    return code_span(format_value(value), in_table=True)
-
-
-def format_time(moment: datetime) -> str:
-    """``2026-11-25 03:00 CET`` (seconds only when not zero)."""
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z"
-    return moment.strftime(pattern).strip()
+    return code_span(describe_field(path, value, zone, MAX_CELL_CHARS), in_table=True)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -137,10 +125,11 @@ def _rows(action: Action) -> list[tuple[str, Any, Any]]:
     return []
 
 
-def _table(rows: list[tuple[str, Any, Any]]) -> list[str]:
+def _table(rows: list[tuple[str, Any, Any]], zones: tuple[str | None, str | None]) -> list[str]:
     lines = ["| field | old | new |", "| --- | --- | --- |"]
     for path, old, new in rows[:MAX_ROWS]:
-        lines.append(f"| {code_span(path, in_table=True)} | {_cell(old)} | {_cell(new)} |")
+        old_cell, new_cell = _cell(path, old, zones[0]), _cell(path, new, zones[1])
+        lines.append(f"| {code_span(path, in_table=True)} | {old_cell} | {new_cell} |")
     if len(rows) > MAX_ROWS:
         lines.append(f"| *… {len(rows) - MAX_ROWS} more fields (see the job log)* | | |")
     return lines
@@ -175,7 +164,7 @@ def render_section(action: Action, now: datetime | None = None) -> str:
         lines += [f"{moved} has moved; run history kept.", ""]
     rows = _rows(action)
     if rows:
-        lines += [*_table(rows), ""]
+        lines += [*_table(rows, action.change_zones), ""]
     else:
         note = _no_field_note(action)
         if note:
@@ -184,7 +173,8 @@ def render_section(action: Action, now: datetime | None = None) -> str:
     if frequency:
         lines += [f"**Frequency:** {escape_text(semantics.format_frequency(frequency))}", ""]
     if action.next_runs:
-        times = ", ".join(code_span(format_time(t)) for t in action.next_runs)
+        shown = describe_next_runs(action.next_runs, action.at_once_for)
+        times = ", ".join(code_span(text) for text in shown)
         lines += [f"**Next runs:** {times}", ""]
     if action.requires_scheduler:
         reasons = "; ".join(escape_text(r) for r in action.requires_scheduler)
@@ -215,13 +205,13 @@ def _tail(plan: Plan) -> str:
     lines: list[str] = []
     if plan.unmanaged:
         count = len(plan.unmanaged)
-        noun = "entry" if count == 1 else "entries"
         names = ", ".join(code_span(n) for n in plan.unmanaged[:MAX_UNMANAGED_NAMES])
         more = count - MAX_UNMANAGED_NAMES
         if more > 0:
             names += f" and {more} more"
         lines += [
-            f"<details><summary>{count} unmanaged {noun} in Redis left untouched</summary>",
+            f"<details><summary>{plural(count, 'unmanaged entry', 'unmanaged entries')} "
+            "in Redis left untouched</summary>",
             "",
             names,
             "",
@@ -234,9 +224,9 @@ def _tail(plan: Plan) -> str:
 
 
 def truncation_note(left_out: int, log_url: str | None) -> str:
-    noun = "entry" if left_out == 1 else "entries"
     where = f"[job log]({log_url})" if log_url else "job log"
-    return f"**… {left_out} more {noun} not shown;** see the full plan in the {where}.\n\n"
+    more = plural(left_out, "more entry", "more entries")
+    return f"**… {more} not shown;** see the full plan in the {where}.\n\n"
 
 
 # --------------------------------------------------------------------------- whole

@@ -17,16 +17,21 @@ needs ``redbeat_sync.Scheduler``, the unmanaged entries, and a final line
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from ..describe import describe_schedule
+from .. import describe
+from ..describe import (
+    MAX_VALUE_CHARS,
+    describe_field,
+    describe_next_runs,
+    describe_schedule,
+    plural,
+)
 from ..entry import Entry
 from ..insights import semantics
 from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
 
-MAX_VALUE_CHARS = 72
 MAX_UNMANAGED_NAMES = 5
 
 _RESET = "\033[0m"
@@ -44,24 +49,24 @@ _COLORS = {
 
 
 def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
-    """Compact JSON-ish text of a value, cut to ``limit`` characters."""
+    """``describe.format_value``, with ``(absent)`` for the missing side of a change."""
     if value is ABSENT:
         return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return describe.format_value(value, limit)
 
 
-def format_time(moment: datetime) -> str:
-    """``2026-11-25 03:00 CET`` (seconds only when not zero)."""
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z"
-    return moment.strftime(pattern).strip()
+def format_side(path: str, value: Any, zone: str | None) -> str:
+    """One side of a changed field in the plan's words (``describe.describe_field``)."""
+    if value is ABSENT:
+        return "(absent)"
+    return describe_field(path, value, zone)
 
 
 def _describe_entry(entry: Entry) -> list[str]:
     """Short lines summing up an entry (for creates and deletes)."""
     lines = [
         f"task: {format_value(entry.task)}",
-        f"schedule: {describe_schedule(entry.schedule)} ({entry.timezone})",
+        f"schedule: {describe_schedule(entry.schedule, entry.timezone)}",
     ]
     for name in ("args", "kwargs", "options"):
         value = getattr(entry, name)
@@ -90,8 +95,10 @@ def _render_action(action: Action, color: bool, now: datetime | None = None) -> 
         lines += [indent + line for line in _describe_entry(action.desired)]
     elif action.kind == "delete" and action.current is not None and action.current.entry:
         lines += [indent + line for line in _describe_entry(action.current.entry)]
+    old_zone, new_zone = action.change_zones
     for change in action.changes:
-        old, new = format_value(change.old), format_value(change.new)
+        old = format_side(change.path, change.old, old_zone)
+        new = format_side(change.path, change.new, new_zone)
         lines.append(f"{indent}{change.path}: {old} → {new}")
     if action.kind == "adopt" and not action.changes:
         lines.append(f"{indent}(taken over as stored; run history kept)")
@@ -99,7 +106,8 @@ def _render_action(action: Action, color: bool, now: datetime | None = None) -> 
     if frequency:
         lines.append(f"{indent}frequency: {semantics.format_frequency(frequency)}")
     if action.next_runs:
-        lines.append(f"{indent}next: " + ", ".join(format_time(t) for t in action.next_runs))
+        shown = describe_next_runs(action.next_runs, action.at_once_for)
+        lines.append(f"{indent}next: " + ", ".join(shown))
     if action.requires_scheduler:
         reasons = "; ".join(action.requires_scheduler)
         lines.append(f"{indent}requires redbeat_sync.Scheduler: {reasons}")
@@ -125,9 +133,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             shown += f", … ({more} more)"
         if lines:
             lines.append("")
-        count = len(plan.unmanaged)
-        noun = "entry" if count == 1 else "entries"
-        lines.append(f"{count} unmanaged {noun} in Redis left untouched: {shown}")
+        unmanaged = plural(len(plan.unmanaged), "unmanaged entry", "unmanaged entries")
+        lines.append(f"{unmanaged} in Redis left untouched: {shown}")
     for warning in plan.warnings:
         lines.append(_paint(f"warning: {warning}", "warning", color))
     if lines:

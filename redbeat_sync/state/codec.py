@@ -46,6 +46,14 @@ from ..entry import (
     scheduler_only_features,
 )
 from ..timing import rule_zone
+from ..values import (
+    DecodeError,
+    decode_datetime,
+    decode_value,
+    encode_datetime,
+    encode_value,
+    is_plain,
+)
 
 EXTRA_VERSION = 1
 MISFIRE_POLICIES = get_args(MisfirePolicy)
@@ -53,10 +61,6 @@ MISFIRE_POLICIES = get_args(MisfirePolicy)
 INERT_PLACEHOLDER_SECONDS = 86400.0
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 DEFINITION_KEYS = ("name", "task", "args", "kwargs", "options", "schedule", "enabled")
-
-
-class DecodeError(ValueError):
-    """A stored field is not something celery-redbeat 2.4 (or we) could have written."""
 
 
 @dataclass(frozen=True)
@@ -70,116 +74,11 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-# --------------------------------------------------------------------------- datetimes
-
-
-def encode_datetime(value: datetime) -> dict[str, Any]:
-    """RedBeat's datetime object: wall-clock fields plus a zone (name or offset seconds)."""
-    zone: str | float
-    if value.tzinfo is None:
-        zone = "UTC"
-    elif (
-        isinstance(value.tzinfo, ZoneInfo)
-        and value.tzinfo.key
-        # A wall time repeated or skipped by a DST change names two instants; a zone
-        # name cannot say which (RedBeat's format has no fold), an offset can.
-        and value.replace(fold=1 - value.fold).utcoffset() == value.utcoffset()
-    ):
-        zone = value.tzinfo.key
-    else:
-        offset = value.utcoffset()
-        seconds = offset.total_seconds() if offset is not None else 0.0
-        zone = "UTC" if seconds == 0 else seconds
-    return {
-        "__type__": "datetime",
-        "year": value.year,
-        "month": value.month,
-        "day": value.day,
-        "hour": value.hour,
-        "minute": value.minute,
-        "second": value.second,
-        "microsecond": value.microsecond,
-        "timezone": zone,
-    }
-
-
-def decode_datetime(data: dict[str, Any]) -> datetime:
-    zone = data.get("timezone", "UTC")
-    tzinfo: timezone | ZoneInfo
-    if isinstance(zone, (int, float)) and not isinstance(zone, bool):
-        tzinfo = timezone(timedelta(seconds=zone)) if zone else timezone.utc
-    elif zone == "UTC":
-        tzinfo = timezone.utc
-    elif isinstance(zone, str):
-        try:
-            tzinfo = ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise DecodeError(f"unknown time zone {zone!r} in datetime") from exc
-    else:
-        raise DecodeError(f"bad time zone {zone!r} in datetime")
-    try:
-        return datetime(
-            int(data["year"]),
-            int(data["month"]),
-            int(data["day"]),
-            int(data.get("hour", 0)),
-            int(data.get("minute", 0)),
-            int(data.get("second", 0)),
-            int(data.get("microsecond", 0)),
-            tzinfo=tzinfo,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DecodeError(f"bad datetime {data!r}: {exc}") from exc
-
-
-#: JSON scalars: nothing in them for ``_encode_value`` to convert.
-_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-_STR_ONLY = frozenset({str})
 #: ``json.dumps(..., sort_keys=True)`` without building an encoder per call.
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)
 #: Placeholder for the schedule in a definition's text (see ``encode_entry``).
 _SCHEDULE_SLOT = "\x00schedule\x00"
 _SCHEDULE_SLOT_JSON = json.dumps(_SCHEDULE_SLOT)
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``_encode_value`` would leave ``value``'s JSON text unchanged (no
-    datetime, only ``str`` keys): true for most args/kwargs/options, which then
-    skip the converted copy (exact types only, anything else takes the slow path).
-    Each container's types are collected at C speed; only nested ones recurse."""
-    kind = type(value)
-    if kind is dict:
-        if value and not _STR_ONLY.issuperset(map(type, value)):
-            return False
-        items: Any = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return kind in _SCALAR_TYPES
-    if _SCALAR_TYPES.issuperset(map(type, items)):
-        return True
-    return all(map(_plain, items))
-
-
-def _encode_value(value: Any) -> Any:
-    """args/kwargs/options values: datetimes become RedBeat datetime objects."""
-    if isinstance(value, datetime):
-        return encode_datetime(value)
-    if isinstance(value, dict):
-        return {str(k): _encode_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode_value(v) for v in value]
-    return value
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get("__type__") == "datetime":
-            return decode_datetime(value)
-        return {k: _decode_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode_value(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- schedules
@@ -406,11 +305,11 @@ def _encode_entry(entry: Entry, beat_timezone: str, managed: bool) -> EncodedEnt
     reasons = tuple(scheduler_only_features(entry, beat_timezone))
     inert = bool(reasons)
     values = (entry.args, entry.kwargs, entry.options)
-    if not _plain(values):
+    if not is_plain(values):
         values = (
-            _encode_value(list(entry.args)),
-            _encode_value(dict(entry.kwargs)),
-            _encode_value(dict(entry.options)),
+            encode_value(list(entry.args)),
+            encode_value(dict(entry.kwargs)),
+            encode_value(dict(entry.options)),
         )
     definition = {
         "name": entry.name,
@@ -571,7 +470,7 @@ def _decode_entry(
         except (TypeError, ValueError, KeyError) as exc:
             raise DecodeError(f"bad redbeat_sync field: {exc}") from exc
     if '"datetime"' in definition_raw:  # cheap test: most entries hold no datetime
-        args, kwargs, options = _decode_value(args), _decode_value(kwargs), _decode_value(options)
+        args, kwargs, options = decode_value(args), decode_value(kwargs), decode_value(options)
     entry = Entry(
         name=name,
         task=task,
