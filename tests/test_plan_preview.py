@@ -1,0 +1,161 @@
+"""The plan's ``next:`` times are the times a real beat sends (issue 9 §1).
+
+A real ``redbeat_sync.Scheduler`` runs in-process on a real redis-server with a
+Redis broker; each pass is given its ``now`` (as beat's own clock would be), and
+the test advances that clock by exactly the sleep each pass asks for, as beat's
+loop does.  The preview is made before apply from the same run history, then
+compared with what the scheduler sends after apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+from beat_app import broker_url_for, make_app, queued
+
+from redbeat_sync import Scheduler
+from redbeat_sync.apply import apply_plan
+from redbeat_sync.beat.scheduler import SLOT_HEADER
+from redbeat_sync.plan.actions import Action, Plan
+from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.spec.loader import load_text
+from redbeat_sync.state.layout import Layout
+from redbeat_sync.state.reader import read_state
+
+UTC = timezone.utc
+LAYOUT = Layout()  # the scheduler's default prefix
+TASK = "tests.beat_app.record"
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def beat(redis_url: str, broker: redis.Redis) -> Iterator[Scheduler]:
+    scheduler = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
+    scheduler.start()
+    assert scheduler.keeper is None or scheduler.keeper.became_leader.wait(3)
+    yield scheduler
+    scheduler.close()
+
+
+def files(line: str) -> str:
+    return f"version: 1\nentries:\n  {line}\n"
+
+
+def plan_at(client: redis.Redis, text: str, now: datetime) -> Plan:
+    return compute_plan(load_text(text), read_state(client, LAYOUT), now=now)
+
+
+def apply_at(client: redis.Redis, plan: Plan, now: datetime) -> None:
+    apply_plan(client, LAYOUT, plan, lock_timeout=2.0, who="tester@ci", now=now)
+
+
+def run_beat(
+    beat: Scheduler, broker: redis.Redis, start: datetime, until: datetime
+) -> list[tuple[datetime, str]]:
+    """(send time, slot header) of every run the scheduler sends in [start, until)."""
+    sent: list[tuple[datetime, str]] = []
+    moment = start
+    while moment < until:
+        before = broker.llen("celery")
+        sleep = beat.dispatch_once(moment)
+        sent += [(moment, headers[SLOT_HEADER]) for headers in queued(broker)[before:]]
+        moment += timedelta(seconds=max(sleep, 0.001))  # beat sleeps as long as it asks
+    return sent
+
+
+def previewed(action: Action) -> list[tuple[datetime, str]]:
+    """(send time, slot) the plan announces: the first run's slot is ``at_once_for``
+    when it goes out at once, else its send time (no jitter here)."""
+    out = []
+    for i, moment in enumerate(action.next_runs):
+        slot = action.at_once_for if i == 0 and action.at_once_for is not None else moment
+        out.append((moment.astimezone(UTC), slot.astimezone(UTC).isoformat()))
+    return out
+
+
+@pytest.fixture
+def minute() -> datetime:
+    """A whole minute in the recent past: the test's timeline (beat takes it as now)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+
+
+def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
+    beat: Scheduler, broker: redis.Redis, redis_client: redis.Redis, minute: datetime
+) -> None:
+    cron = files("poll: {task: " + TASK + ", schedule: {cron: '* * * * *'}, args: [poll]}")
+    created = minute - timedelta(seconds=30)
+    apply_at(redis_client, plan_at(redis_client, cron, created), created)
+    ran = run_beat(beat, broker, created, minute + timedelta(seconds=2))
+    assert ran == [(minute, minute.isoformat())]  # last_run_at is now the slot :00
+
+    now = minute + timedelta(seconds=9)
+    every_7s = files("poll: {task: " + TASK + ", schedule: {every: 7s}, args: [poll]}")
+    plan = plan_at(redis_client, every_7s, now)
+    (action,) = plan.changes
+    assert action.kind == "reschedule"
+    slot = minute + timedelta(seconds=7)  # kept last_run_at :00 + 7s, already missed
+    assert action.at_once_for == slot
+    assert [t.astimezone(UTC) for t in action.next_runs] == [
+        now,
+        minute + timedelta(seconds=14),
+        minute + timedelta(seconds=21),
+    ]
+    text = render_text(plan)
+    assert f"now (catch-up for {slot:%H:%M:%S} UTC)" in text
+    assert "schedule: cron * * * * * (UTC) → every 7s" in text
+    assert "frequency: 1,440 → 12,343 runs/day" in text
+
+    broker.delete("celery")
+    apply_at(redis_client, plan, now)
+    sent = run_beat(beat, broker, now, minute + timedelta(seconds=22))
+    assert sent == previewed(action)
+
+
+def test_rename_previews_from_the_kept_run_history(
+    beat: Scheduler, broker: redis.Redis, redis_client: redis.Redis, minute: datetime
+) -> None:
+    old = files("old-poll: {task: " + TASK + ", schedule: {every: 5s}, args: [poll]}")
+    created = minute - timedelta(seconds=30)
+    apply_at(redis_client, plan_at(redis_client, old, created), created)
+    ran = run_beat(beat, broker, created, minute + timedelta(seconds=1))
+    assert ran[-1] == (minute, minute.isoformat())  # runs on created + 5s * k
+
+    now = minute + timedelta(seconds=3, microseconds=400_000)
+    moved = files(
+        "new-poll: {task: " + TASK + ", schedule: {every: 5s}, args: [poll], moved_from: old-poll}"
+    )
+    plan = plan_at(redis_client, moved, now)
+    (action,) = plan.changes
+    assert action.kind == "move"
+    assert action.at_once_for is None
+    assert [t.astimezone(UTC) for t in action.next_runs] == [
+        minute + timedelta(seconds=s) for s in (5, 10, 15)
+    ]
+
+    broker.delete("celery")
+    apply_at(redis_client, plan, now)
+    sent = run_beat(beat, broker, now, minute + timedelta(seconds=16))
+    assert sent == previewed(action)
+
+
+def test_a_create_previews_what_beat_sends_after_apply(
+    beat: Scheduler, broker: redis.Redis, redis_client: redis.Redis, minute: datetime
+) -> None:
+    now = minute + timedelta(seconds=1, microseconds=500_000)
+    plan = plan_at(redis_client, files("fresh: {task: " + TASK + ", schedule: {every: 4s}}"), now)
+    (action,) = plan.changes
+    assert action.kind == "create" and action.at_once_for is None
+    apply_at(redis_client, plan, now)
+    sent = run_beat(beat, broker, now, now + timedelta(seconds=13))
+    assert sent == previewed(action)
