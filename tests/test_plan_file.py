@@ -16,7 +16,8 @@ from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_json import render_json
 from redbeat_sync.plan.render_text import render_text
 
-EXPIRES = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
+UTC = timezone.utc
+EXPIRES = datetime(2027, 1, 1, 12, tzinfo=UTC)
 
 
 def sample_plan():  # type: ignore[no-untyped-def]
@@ -67,6 +68,35 @@ def test_datetimes_in_values_stay_datetimes(tmp_path: Path) -> None:
     (new,) = [a for a in load_plan(tmp_path / "p.json").actions if a.name == "new"]
     assert new.desired.options == {"expires": EXPIRES}
     assert new.desired.args == [EXPIRES]
+
+
+def test_datetimes_are_stored_as_redbeat_does_with_no_side_copy(tmp_path: Path) -> None:
+    save_plan(sample_plan(), tmp_path / "p.json")
+    data = json.loads((tmp_path / "p.json").read_text())
+    (new,) = [a for a in data["actions"] if a["name"] == "new"]
+    assert "typed_values" not in new["desired"]
+    assert new["desired"]["args"][0]["__type__"] == "datetime"
+    assert new["desired"]["options"]["expires"]["timezone"] == "UTC"
+
+
+def test_a_catch_up_survives_the_plan_file(tmp_path: Path) -> None:
+    current = state(stored(entry("j"), run=RunState(datetime(2026, 11, 24, 21, 0, tzinfo=UTC))))
+    plan = compute_plan(spec(every("j", 7 * 60)), current, now=NOW)
+    (action,) = plan.changes
+    assert action.at_once_for == datetime(2026, 11, 24, 21, 56, tzinfo=UTC)
+    save_plan(plan, tmp_path / "p.json")
+    (loaded,) = load_plan(tmp_path / "p.json").changes
+    assert loaded.at_once_for == action.at_once_for
+    assert loaded.next_runs == action.next_runs
+    assert "next: now (catch-up for 21:56:00 UTC), 2026-11-24 22:03 UTC" in render_text(plan)
+
+
+def test_a_version_1_plan_file_asks_for_a_new_plan(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    body = {"format_version": "1", "kind": "redbeat-sync-plan", "actions": []}
+    path.write_text(json.dumps(body))
+    with pytest.raises(UserError, match=r"plan format '1'.*run plan again"):
+        load_plan(path)
 
 
 def test_next_runs_keep_the_zone_name(tmp_path: Path) -> None:
