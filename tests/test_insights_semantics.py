@@ -121,6 +121,24 @@ def test_frequency_change_in_text_json_and_markdown() -> None:
     assert "**Frequency:** 96 → 24 runs/day" in render_markdown(plan)
 
 
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (7.0, "1,440 → 12,343 runs/day"),  # 12342.857...: whole runs from 100 up
+        (420.0, "1,440 → 206 runs/day"),  # 205.71
+        (5 * 3600.0, "1,440 → 4.8 runs/day"),
+        (12960.0, "1,440 → 6.7 runs/day"),  # 6.666...
+        (7000.0, "1,440 → 12.3 runs/day"),
+    ],
+)
+def test_frequencies_are_rounded_as_people_say_them(seconds: float, shown: str) -> None:
+    change = semantics.frequency_change(
+        entry("job", schedule=cron("* * * * *")), every("job", seconds)
+    )
+    assert change is not None
+    assert semantics.format_frequency(change) == shown
+
+
 def test_frequency_mixed_units_uses_coarser_unit() -> None:
     old = entry("job", schedule=cron("0 9 * * *"))
     new = entry("job", schedule=cron("0 9 * * mon-fri"))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from plan_helpers import NOW, entry, every, spec, state, stored
 
-from redbeat_sync.entry import RunState
+from redbeat_sync.drift import drift_from_plan, render_drift_markdown, render_drift_text
+from redbeat_sync.entry import Cron, RunState
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import FORMAT_VERSION, render_json
 from redbeat_sync.plan.render_text import format_value, render_text
@@ -126,3 +129,35 @@ def test_json_added_field_has_null_old() -> None:
     plan = compute_plan(spec(entry("j", kwargs={"k": 1})), state(stored(entry("j"))), now=NOW)
     (action,) = json.loads(render_json(plan))["actions"]
     assert action["changes"] == [{"path": "kwargs.k", "change": "added", "old": None, "new": 1}]
+
+
+def test_a_change_of_schedule_kind_reads_in_the_plans_words() -> None:
+    ran = stored(entry("j", schedule=Cron.from_expression("* * * * *")), run=RunState(NOW))
+    plan = compute_plan(spec(every("j", 7)), state(ran), now=NOW)
+    lines = render_text(plan).splitlines()
+    assert "    schedule: cron * * * * * (UTC) → every 7s" in lines
+    assert "    frequency: 1,440 → 12,343 runs/day" in lines
+    assert not any("{" in line for line in lines)  # no raw JSON left
+
+
+def test_datetimes_never_look_like_the_strings_they_differ_from() -> None:
+    paris = datetime(2026, 1, 1, 9, tzinfo=ZoneInfo("Europe/Paris"))
+    fixed = datetime(2026, 1, 1, 9, tzinfo=timezone(timedelta(hours=1)))
+    held = stored(entry("j", args=[paris, fixed], kwargs={"at": "2026-01-01T09:00:00+01:00"}))
+    wanted = entry("j", args=[fixed, paris], kwargs={"at": paris})
+    lines = render_text(compute_plan(spec(wanted), state(held), now=NOW)).splitlines()
+    assert (
+        "    args[0]: datetime 2026-01-01T09:00:00 Europe/Paris → "
+        "datetime 2026-01-01T09:00:00+01:00"
+    ) in lines
+    assert (
+        '    kwargs.at: "2026-01-01T09:00:00+01:00" → datetime 2026-01-01T09:00:00 Europe/Paris'
+        in (lines)
+    )
+
+
+def test_drift_counts_read_as_english() -> None:
+    plan = compute_plan(spec(entry("j", args=[2])), state(stored(entry("j", args=[1]))), now=NOW)
+    drift = drift_from_plan(plan, state(stored(entry("j", args=[1]))))
+    assert "**Drift: 1 entry differs.**" in render_drift_markdown(drift)
+    assert "Drift: 1 entry (1 changed in Redis)." in render_drift_text(drift)
