@@ -15,10 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from celery import Celery
+from celery.schedules import schedule
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from plan_helpers import spec
 from redbeat.decoder import RedBeatJSONDecoder
+from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.drift import drift_from_plan, render_drift_text
@@ -26,6 +29,7 @@ from redbeat_sync.entry import Entry, Every
 from redbeat_sync.plan.actions import Plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.spec.dump import dump_entries
 from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
@@ -243,3 +247,23 @@ def test_known_look_alikes(
     apply(redis_client, BEFORE, spec(job(stored_value)))
     plan = plan_against(redis_client, BEFORE, spec(job(wanted_value)))
     assert plan.has_changes is change
+
+
+def test_export_of_what_redbeat_stored_plans_no_value_change(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A zoned datetime RedBeat stored survives export (no YAML timestamp can hold
+    ``Europe/Paris``): the exported files adopt the entry with no change."""
+    app = Celery("values-test", set_as_current=False)
+    app.conf.update(redbeat_redis_url=redis_url, redbeat_key_prefix=BEFORE.prefix, timezone="UTC")
+    paris = datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    RedBeatSchedulerEntry(
+        "legacy", "app.tasks.x", schedule(3600), args=[paris], kwargs={"since": paris}, app=app
+    ).save()
+    held = read_state(redis_client, BEFORE)
+    exported = dump_entries([item.entry for item in held.entries.values() if item.entry])
+    assert "Europe/Paris" in exported
+    plan = plan_against(redis_client, BEFORE, load_text(exported))
+    (action,) = plan.actions
+    assert action.kind == "adopt" and action.changes == [], render_text(plan)
+    app.close()

@@ -16,6 +16,7 @@ import yaml
 
 from ..bulk import gc_paused
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..values import encode_datetime
 from .durations import format_duration
 from .models import FORMAT_VERSION, WEEKDAY_NAMES
 
@@ -158,7 +159,18 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Plain containers (tuples become lists; keys become strings, as JSON would)."""
+    """Plain containers (tuples become lists; keys become strings, as JSON would).
+
+    A datetime a YAML timestamp cannot carry exactly (a zone name such as
+    Europe/Paris, a sub-minute offset) is written as the object RedBeat stores for
+    it: that mapping loads and is stored as is, so the task still receives this
+    datetime, and the plan after an export says No changes.
+    """
+    if isinstance(value, datetime):
+        stored = encode_datetime(value)
+        if stored != encode_datetime(datetime.fromisoformat(_iso(value))):
+            return stored
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
