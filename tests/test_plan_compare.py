@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
@@ -285,3 +285,12 @@ def test_one_changed_entry_among_many_is_found() -> None:
     plan = compute_plan(spec(*entries), current, now=NOW)
     assert [a.name for a in plan.changes] == ["e1234"]
     assert Every(60.0) == plan.changes[0].desired.schedule
+
+
+def test_re_enabling_previews_the_catch_up_beat_sends_at_once() -> None:
+    last = NOW - timedelta(minutes=63)
+    held = stored(every("j", 600, enabled=False), run=RunState(last, 9))
+    action = only(compute_plan(spec(every("j", 600)), state(held), now=NOW), "j")
+    assert action.kind == "update"
+    assert action.at_once_for == NOW - timedelta(minutes=3)  # the latest missed slot
+    assert action.next_runs == [NOW, NOW + timedelta(minutes=7), NOW + timedelta(minutes=17)]

@@ -111,6 +111,10 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]
     return sorted(changes, key=lambda c: c.path)
 
 
+def enables(changes: Iterable[FieldChange]) -> bool:
+    return any(c.path == "enabled" and c.new is True for c in changes)
+
+
 def is_reschedule(changes: Iterable[FieldChange]) -> bool:
     return any(re.split(r"[.\[]", c.path, maxsplit=1)[0] in SCHEDULE_FIELDS for c in changes)
 
@@ -231,7 +235,7 @@ def _plan_wanted(
         # changed): rewrite it so celery-redbeat runs it, or stops running it wrongly.
         changes = [FieldChange("(stored for)", _RUNNERS[not requires], _RUNNERS[bool(requires)])]
     if not managed:
-        return action("adopt", changes, runs=is_reschedule(changes))
+        return action("adopt", changes, runs=is_reschedule(changes) or enables(changes))
     if not stored.marked and not changes:
         warnings = ["ownership marker missing in Redis; apply restores it", *warnings]
         return action("update", [])
@@ -239,7 +243,8 @@ def _plan_wanted(
         return action("noop", [])
     if is_reschedule(changes):
         return action("reschedule", changes, runs=True)
-    return action("update", changes)
+    # Re-enabling moves the next run too (from the kept last_run_at: maybe at once).
+    return action("update", changes, runs=enables(changes))
 
 
 def _plan_move(
