@@ -30,6 +30,7 @@ from ..describe import (
 )
 from ..entry import Entry
 from ..insights import semantics
+from ..values import encode_value
 from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
 
 MAX_UNMANAGED_NAMES = 5
@@ -70,8 +71,8 @@ def _describe_entry(entry: Entry) -> list[str]:
     ]
     for name in ("args", "kwargs", "options"):
         value = getattr(entry, name)
-        if value:
-            lines.append(f"{name}: {format_value(entry.to_canonical()[name])}")
+        if value:  # shown as stored (a datetime reads "datetime …", not as a string)
+            lines.append(f"{name}: {format_value(encode_value(value))}")
     if not entry.enabled:
         lines.append("enabled: false")
     return lines
