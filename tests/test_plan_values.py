@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ import pytest
 import redis
 from celery import Celery
 from celery.schedules import schedule
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from plan_helpers import spec
@@ -24,6 +26,7 @@ from redbeat.decoder import RedBeatJSONDecoder
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync.apply import apply_plan
+from redbeat_sync.cli import main
 from redbeat_sync.drift import drift_from_plan, render_drift_text
 from redbeat_sync.entry import Entry, Every
 from redbeat_sync.plan.actions import Plan
@@ -267,3 +270,21 @@ def test_export_of_what_redbeat_stored_plans_no_value_change(
     (action,) = plan.actions
     assert action.kind == "adopt" and action.changes == [], render_text(plan)
     app.close()
+
+
+def test_the_cli_plan_and_drift_report_it(tmp_path: Path, redis_url: str) -> None:
+    """The issue as a user saw it: ``plan --detailed-exitcode`` exited 0 ("No changes.")."""
+    env = {"REDBEAT_SYNC_REDIS_URL": redis_url, "REDBEAT_SYNC_KEY_PREFIX": BEFORE.prefix}
+
+    def cli(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    files = tmp_path / "beat.yaml"
+    files.write_text(yaml_entry("2026-01-01T00:00:00Z"), encoding="utf-8")
+    assert cli("apply", str(files), "--auto-approve").exit_code == 0
+    files.write_text(yaml_entry("'2026-01-01T00:00:00+00:00'"), encoding="utf-8")
+    planned = cli("plan", str(files), "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "Plan: 0 to create, 1 to update, 0 to delete." in planned.output
+    drift = cli("drift", str(files), "--detailed-exitcode")
+    assert drift.exit_code == 2, drift.output
