@@ -74,6 +74,23 @@ def run_beat(
     return sent
 
 
+#: How late beat may send a run the plan calls "now": an entry just rewritten by apply
+#: can be claimed a retry later (beat re-reads it after ``_RETRY_LOST``, 50 ms) when
+#: its change notification arrives after the pass read it.
+AT_ONCE_SLACK = timedelta(seconds=1)
+
+
+def assert_sent_as_previewed(sent: list[tuple[datetime, str]], action: Action) -> None:
+    """Same slots, sent at the previewed times (a run due "now": within the slack)."""
+    expected = previewed(action)
+    assert [slot for _, slot in sent] == [slot for _, slot in expected], (sent, expected)
+    for i, ((when, _), (planned, _)) in enumerate(zip(sent, expected, strict=True)):
+        if i == 0 and action.at_once_for is not None:
+            assert planned <= when < planned + AT_ONCE_SLACK, (sent, expected)
+        else:
+            assert when == planned, (sent, expected)
+
+
 def previewed(action: Action) -> list[tuple[datetime, str]]:
     """(send time, slot) the plan announces: the first run's slot is ``at_once_for``
     when it goes out at once, else its send time (no jitter here)."""
@@ -119,7 +136,7 @@ def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
     broker.delete("celery")
     apply_at(redis_client, plan, now)
     sent = run_beat(beat, broker, now, minute + timedelta(seconds=22))
-    assert sent == previewed(action)
+    assert_sent_as_previewed(sent, action)
 
 
 def test_rename_previews_from_the_kept_run_history(
@@ -146,7 +163,7 @@ def test_rename_previews_from_the_kept_run_history(
     broker.delete("celery")
     apply_at(redis_client, plan, now)
     sent = run_beat(beat, broker, now, minute + timedelta(seconds=16))
-    assert sent == previewed(action)
+    assert_sent_as_previewed(sent, action)
 
 
 def test_a_create_previews_what_beat_sends_after_apply(
@@ -158,4 +175,4 @@ def test_a_create_previews_what_beat_sends_after_apply(
     assert action.kind == "create" and action.at_once_for is None
     apply_at(redis_client, plan, now)
     sent = run_beat(beat, broker, now, now + timedelta(seconds=13))
-    assert sent == previewed(action)
+    assert_sent_as_previewed(sent, action)
