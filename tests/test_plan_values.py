@@ -27,10 +27,11 @@ from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
-from redbeat_sync.drift import drift_from_plan, render_drift_text
+from redbeat_sync.drift import drift_from_plan, drift_to_json, render_drift_text
 from redbeat_sync.entry import Entry, Every
 from redbeat_sync.plan.actions import Plan
 from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.spec.dump import dump_entries
 from redbeat_sync.spec.loader import load_text
@@ -84,6 +85,14 @@ def test_datetime_then_the_same_instant_as_a_string_is_a_change(
     drift = drift_from_plan(plan, read_state(redis_client, BEFORE))
     assert drift.has_drift
     assert "Drift: 1 entry (1 changed in Redis)." in render_drift_text(drift)
+    as_json = drift_to_json(drift)
+    assert as_json["format_version"] == "2"
+    (change,) = as_json["items"][0]["changes"]
+    assert change["redis"]["__type__"] == "datetime" and change["redis"]["timezone"] == "UTC"
+    assert change["files"] == "2026-01-01T00:00:00+00:00"
+    planned_json = plan_to_json(plan)
+    assert planned_json["format_version"] == "2"
+    assert planned_json["actions"][0]["before"]["kwargs"]["since"]["__type__"] == "datetime"
 
     apply_plan(redis_client, BEFORE, plan, lock_timeout=2.0, who="tester@ci")
     _, kwargs = task_receives(redis_client, BEFORE, "job")

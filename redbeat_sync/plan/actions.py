@@ -144,7 +144,7 @@ class Plan:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {kind: 0 for kind in ACTION_ORDER}
+        counts: dict[str, int] = {kind: 0 for kind in ACTION_ORDER}
         for action in self.actions:
             counts[action.kind] += 1
         counts["unmanaged"] = len(self.unmanaged)

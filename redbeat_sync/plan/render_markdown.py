@@ -173,8 +173,8 @@ def render_section(action: Action, now: datetime | None = None) -> str:
     if frequency:
         lines += [f"**Frequency:** {escape_text(semantics.format_frequency(frequency))}", ""]
     if action.next_runs:
-        shown = describe_next_runs(action.next_runs, action.at_once_for)
-        times = ", ".join(code_span(text) for text in shown)
+        runs = describe_next_runs(action.next_runs, action.at_once_for)
+        times = ", ".join(code_span(text) for text in runs)
         lines += [f"**Next runs:** {times}", ""]
     if action.requires_scheduler:
         reasons = "; ".join(escape_text(r) for r in action.requires_scheduler)
