@@ -40,7 +40,7 @@ def _describe_bare(schedule: Schedule) -> str:
     if isinstance(schedule, Cron):
         return f"cron {schedule.expression}"
     if isinstance(schedule, Every):
-        text = f"every {format_duration(schedule.seconds)}"
+        text = _every(schedule.seconds)
         return text + " (relative)" if schedule.relative else text
     if isinstance(schedule, RRule):
         parts = [f"rrule {schedule.freq}"]
@@ -63,6 +63,12 @@ def _describe_bare(schedule: Schedule) -> str:
     if isinstance(schedule, Solar):
         return f"solar {schedule.event} at {schedule.lat:g}, {schedule.lon:g}"
     return str(schedule)
+
+
+def _every(seconds: float) -> str:
+    """``every 1h30m``; a fraction of a second keeps its unit: ``every 7.5s``."""
+    duration = format_duration(seconds)
+    return f"every {duration}" if isinstance(duration, str) else f"every {duration:g}s"
 
 
 def describe_canonical_schedule(data: Any, zone: str | None = None) -> str | None:
@@ -131,7 +137,7 @@ def describe_field(
         if described is not None:
             return described
     if path == "schedule.every" and type(value) in (int, float):
-        return f"every {format_duration(float(value))}"
+        return _every(float(value))
     return format_value(value, limit)
 
 

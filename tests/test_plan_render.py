@@ -161,3 +161,8 @@ def test_drift_counts_read_as_english() -> None:
     drift = drift_from_plan(plan, state(stored(entry("j", args=[1]))))
     assert "**Drift: 1 entry differs.**" in render_drift_markdown(drift)
     assert "Drift: 1 entry (1 changed in Redis)." in render_drift_text(drift)
+
+
+def test_interval_changes_keep_their_unit() -> None:
+    plan = compute_plan(spec(every("j", 0.5)), state(stored(every("j", 90))), now=NOW)
+    assert "    schedule.every: every 1m30s → every 0.5s" in render_text(plan).splitlines()
