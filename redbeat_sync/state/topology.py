@@ -152,10 +152,11 @@ def _node_kwargs(settings: RedisSettings, parsed: ParsedUrl) -> dict[str, Any]:
     tls = parsed.tls or bool(settings.use_ssl)
     if tls:
         kwargs["ssl"] = True
-        kwargs.setdefault("ssl_cert_reqs", ssl.CERT_REQUIRED)
         if isinstance(settings.use_ssl, Mapping):
-            for key, value in settings.use_ssl.items():
-                kwargs.setdefault(key, value)
+            # redbeat_redis_use_ssl is the user's explicit choice (ssl_cert_reqs: CERT_NONE
+            # included): it wins over our default, as in RedBeat.
+            kwargs.update(settings.use_ssl)
+        kwargs.setdefault("ssl_cert_reqs", ssl.CERT_REQUIRED)
     else:
         for key in [k for k in kwargs if k.startswith("ssl_")]:
             del kwargs[key]
