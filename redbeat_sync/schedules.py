@@ -53,6 +53,10 @@ def rule_of(value: Any) -> RRule:
     celery-redbeat's own class when both are installed)."""
     if isinstance(value, rrule):
         return value.rule
+    return _rule_from_attributes(value)
+
+
+def _rule_from_attributes(value: Any) -> RRule:
     freq = value.freq
     return RRule(
         freq=RRULE_FREQUENCIES[freq] if isinstance(freq, int) else str(freq).lower(),
@@ -151,7 +155,7 @@ class rrule(BaseSchedule):
     @cached_property
     def rule(self) -> RRule:
         """The canonical rule (what the codec stores and ``timing`` evaluates)."""
-        return rule_of(self)
+        return _rule_from_attributes(self)
 
     @property
     def zone_name(self) -> str:

@@ -109,8 +109,12 @@ def is_redis_url(url: str | None) -> bool:
 
 
 def _broker_url(app: Any) -> str | None:
-    """Celery's ``broker_url`` as one string (its first URL when a list is given)."""
-    broker = app.conf.broker_url
+    """Celery's ``broker_url`` as one string (its first URL when a list is given).
+
+    Read under its upper-case name first, as RedBeat reads it (the two differ only in
+    apps configured Celery-3 style), then as Celery resolves it (env var included).
+    """
+    broker = app.conf.get("BROKER_URL") or app.conf.broker_url
     if isinstance(broker, (list, tuple)):
         broker = broker[0] if broker else None
     return str(broker) if broker else None
@@ -169,7 +173,9 @@ class RedBeatConfig:
             lock_key = self.key_prefix + lock_key  # RedBeat's rule
         self.lock_key: str | None = lock_key or None
         timeout = _setting(app, "redbeat_lock_timeout", None)
-        self.lock_timeout: float = float(timeout) if timeout else DEFAULT_LOCK_TIMEOUT
+        #: The configured timeout, None when not set (the scheduler then uses
+        #: ``DEFAULT_LOCK_TIMEOUT``), as RedBeat's config reports it.
+        self.lock_timeout: float | None = float(timeout) if timeout else None
         self.max_interval: float = float(
             _setting(app, "beat_max_loop_interval", None) or DEFAULT_MAX_INTERVAL
         )

@@ -47,7 +47,7 @@ from ..bulk import gc_paused
 from ..errors import UserError
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
-from .config import beat_client, describe_redis_failure, ensure_conf
+from .config import DEFAULT_LOCK_TIMEOUT, beat_client, describe_redis_failure, ensure_conf
 from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
@@ -125,7 +125,7 @@ class Scheduler(CeleryScheduler):
         self.conf = ensure_conf(app)
         self.layout = self.conf.layout
         self.lock_key = lock_key or self.conf.lock_key
-        self.lock_timeout = float(lock_timeout or self.conf.lock_timeout)
+        self.lock_timeout = float(lock_timeout or self.conf.lock_timeout or DEFAULT_LOCK_TIMEOUT)
         self.batch_size = int(
             batch_size or app.conf.get("redbeat_sync_batch_size") or DEFAULT_BATCH_SIZE
         )
