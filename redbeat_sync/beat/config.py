@@ -306,22 +306,31 @@ def get_redis(app: Any = None) -> Any:
 _AUTH_MISSING_MARKERS = ("NOAUTH", "HELLO must be called", "Authentication required")
 
 
-def credential_problem(exc: BaseException, conf: RedBeatConfig) -> str | None:
-    """One line when ``exc`` means Redis refused (or wanted) credentials, else None.
+def _password_missing(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _AUTH_MISSING_MARKERS)
 
-    Kept apart from connection failures: a wrong password is a configuration error
-    that no retry fixes, an outage is not.
-    """
-    text = str(exc)
+
+def is_credential_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis refused (or wanted) credentials: a configuration
+    error no retry fixes, unlike an outage (redis-py files both under ConnectionError)."""
+    return (
+        isinstance(exc, redis.exceptions.AuthenticationError)
+        or "WRONGPASS" in str(exc)
+        or _password_missing(exc)
+    )
+
+
+def credential_problem(exc: BaseException, conf: RedBeatConfig) -> str | None:
+    """One line (masked URL and user) when ``exc`` is a credential error, else None."""
+    if not is_credential_error(exc):
+        return None
     where = f"Redis at {conf.masked_url} (user {conf.redis_user})"
-    if any(marker in text for marker in _AUTH_MISSING_MARKERS):
+    if _password_missing(exc):
         return (
             f"{where} requires a password and none was given: put it in "
             "redbeat_redis_url (redis://user:password@host:port/db) or redbeat_redis_options"
         )
-    if isinstance(exc, redis.exceptions.AuthenticationError) or "WRONGPASS" in text:
-        return f"{where} refused the credentials: wrong password, or unknown or disabled user"
-    return None
+    return f"{where} refused the credentials: wrong password, or unknown or disabled user"
 
 
 def check_credentials(client: Any, conf: RedBeatConfig) -> None:
@@ -369,5 +378,6 @@ __all__ = [
     "describe_redis_failure",
     "ensure_conf",
     "get_redis",
+    "is_credential_error",
     "is_redis_url",
 ]
