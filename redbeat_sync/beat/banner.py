@@ -65,5 +65,8 @@ def banner_lines(scheduler: Any) -> list[str]:
     else:
         lines.append("       . lock -> disabled (redbeat_lock_key = None)")
     scheduler.warnings = startup_warnings(scheduler)
-    lines.extend(f"       . warning: {w}" for w in scheduler.warnings)
+    lines.extend(
+        f"       . {w}" if w.startswith("error: ") else f"       . warning: {w}"
+        for w in scheduler.warnings
+    )
     return lines
