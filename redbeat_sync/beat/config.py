@@ -290,7 +290,8 @@ def get_redis(app: Any = None) -> Any:
         conf = ensure_conf(app)
         client = conf.redis_settings().client()
         setattr(app, CLIENT_ATTR, client)
-        sentinel = getattr(client.connection_pool, "sentinel_manager", None)
+        pool = getattr(client, "connection_pool", None)  # a RedisCluster has none
+        sentinel = getattr(pool, "sentinel_manager", None)
         if sentinel is not None:
             setattr(app, SENTINEL_ATTR, sentinel)
     if getattr(app, _CHECKED_ATTR, None) is not client:
