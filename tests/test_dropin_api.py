@@ -116,7 +116,7 @@ def test_encoder_writes_the_bytes_celery_redbeat_writes(sample: object) -> None:
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=str)
 def test_each_side_decodes_what_the_other_wrote(sample: object) -> None:
-    theirs, ours = _pair(sample)
+    theirs, _ = _pair(sample)
     text = json.dumps(theirs, cls=redbeat.decoder.RedBeatJSONEncoder)
     mine = json.loads(text, cls=RedBeatJSONDecoder)
     again = json.loads(
