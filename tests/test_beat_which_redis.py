@@ -269,3 +269,16 @@ def test_password_rotated_under_a_running_beat_is_an_authentication_failure(
     assert any("authentication failure" in m for m in messages), messages
     assert not any("unreachable" in m or "Redis unavailable" in m for m in messages), messages
     assert not any(USER_PASSWORD in m for m in messages)
+
+
+def test_broker_transport_options_all_reach_a_cluster_client() -> None:
+    app = make_app("unused")
+    del app.conf["redbeat_redis_url"]
+    app.conf.broker_url = "redis-cluster://127.0.0.1:30001/0"
+    app.conf.broker_transport_options = {
+        "startup_nodes": [{"host": "127.0.0.1", "port": "30002"}],
+        "max_connections": 10,
+    }
+    with pytest.warns(DeprecationWarning):
+        settings = RedBeatConfig(app).redis_settings()
+    assert settings.options == dict(app.conf.broker_transport_options)

@@ -214,3 +214,42 @@ def test_an_rrule_entry_loads_as_the_rrule_class(app) -> None:
     loaded.save()  # and celery-redbeat still reads what we wrote back
     again = redbeat.schedulers.RedBeatSchedulerEntry.from_key("dropin:weekly", app=theirs_app)
     assert again.schedule.dtstart == start and again.schedule.freq == 2
+
+
+def test_beat_unwraps_a_retrying_connection_assigned_by_redbeat_code(redis_url: str) -> None:
+    from redbeat_sync.schedulers import RetryingConnection
+
+    app = make_app("redis://nowhere.invalid:1/0")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    app.redbeat_redis = RetryingConnection(5, client)
+    assert get_redis(app).ping()  # the proxy itself works for RedBeat-style code
+    assert redbeat_sync.Scheduler(app).client is client  # beat uses the real client
+
+
+def test_import_takes_our_rrule_as_it_takes_celery_redbeats() -> None:
+    from celery import Celery
+
+    from redbeat_sync.beat_import import convert_beat_schedule
+
+    start = datetime(2030, 1, 6, 9, 0, tzinfo=ZoneInfo("US/Eastern"))
+    app = Celery("imports", set_as_current=False)
+    app.conf.beat_schedule = {
+        name: {"task": "tasks.t", "schedule": kind("WEEKLY", dtstart=start, byweekday=(MO,))}
+        for name, kind in (("ours", rrule), ("theirs", redbeat.schedules.rrule))
+    }
+    entries, skipped = convert_beat_schedule(app)
+    assert skipped == []
+    ours, theirs = sorted(entries, key=lambda e: e.name)
+    assert ours.schedule == theirs.schedule
+
+
+def test_import_of_an_app_without_beat_schedule_says_so(tmp_path, monkeypatch) -> None:
+    from redis_topologies import cli
+
+    (tmp_path / "emptyapp.py").write_text("from celery import Celery\napp = Celery('e')\n")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.yaml"
+    result = cli("import", "--from-app", "emptyapp:app", "--out", str(out))
+    assert result.code == 1, result.all
+    assert "no beat_schedule entries" in result.stderr
+    assert not out.exists()
