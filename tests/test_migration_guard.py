@@ -28,7 +28,7 @@ def paris_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -
         "app = Celery('paris', set_as_current=False)\n"
         f"app.conf.update(redbeat_redis_url={redis_url!r}, broker_url='memory://',\n"
         f"    redbeat_key_prefix={PREFIX!r}, timezone='Europe/Paris')\n"
-        "@app.task(name='tasks.report')\n"
+        "@app.task(name='tasks.report', shared=False)\n"
         "def report():\n"
         "    pass\n"
     )
