@@ -126,7 +126,8 @@ def schedule_to_celery(entry: Entry, beat_timezone: str, app: Any) -> Any:
 
 
 _EXTRA_KEYS = ("timezone", "start_at", "end_at", "jitter", "misfire", "deadline")
-#: How ``args: null`` appears in a stored definition (json.dumps' spacing).
+#: How ``args: null`` appears in a stored definition (json.dumps' spacing): a cheap
+#: test before parsing the definition again.
 _NULL_ARGS = '"args": null'
 
 
@@ -202,7 +203,7 @@ class SchedulerEntry(ScheduleEntry):
             name, definition, extra, beat_timezone=conf.beat_timezone
         )
         made = cls.from_entry(entry, codec.decode_meta(meta), app=app)
-        if not entry.args and _NULL_ARGS in definition:
+        if not entry.args and _NULL_ARGS in definition and json.loads(definition)["args"] is None:
             made.args = None  # RedBeat stored args=None: a re-save keeps it so
         return made
 

@@ -41,7 +41,7 @@ class Target:
     def layout(self) -> Layout:
         return Layout(self.prefix)
 
-    def connect(self) -> redis.Redis:
+    def connect(self, *, check_prefix: bool = True) -> redis.Redis:
         from ..errors import UserError
         from ..state.connection import RedisSettings, resolve_url
         from ..state.topology import check_cluster_prefix
@@ -54,7 +54,8 @@ class Target:
             echo_err(f"No --redis-url, REDBEAT_SYNC_REDIS_URL or --app given: using {url}")
         settings = RedisSettings(url, dict(self.redis_options or {}), self.redis_use_ssl)
         client = settings.connect()
-        check_cluster_prefix(client, self.layout)  # one line instead of CROSSSLOT later
+        if check_prefix:  # move-prefix reads a prefix Cluster refuses, key by key
+            check_cluster_prefix(client, self.layout)  # one line instead of CROSSSLOT later
         return client
 
 
