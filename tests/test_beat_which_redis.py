@@ -28,9 +28,9 @@ from redbeat_sync import Scheduler
 from redbeat_sync.beat.config import (
     NoRedisConfigured,
     RedBeatConfig,
-    RedisCredentialsRefused,
     get_redis,
 )
+from redbeat_sync.beat.credentials import RedisCredentialsRefused
 from redbeat_sync.beat.scheduler import acquire_distributed_beat_lock
 from redbeat_sync.state import connection
 

@@ -31,7 +31,6 @@ import logging
 import warnings
 from typing import Any
 
-import redis
 from celery.app import app_or_default
 
 from ..errors import UserError
@@ -44,6 +43,7 @@ from ..state.topology import (
     check_cluster_prefix,
     parse_multi_url,
 )
+from .credentials import check_credentials
 
 logger = logging.getLogger("celery.beat")
 
@@ -81,10 +81,6 @@ _UNSET = object()
 
 class NoRedisConfigured(UserError):
     """Neither ``redbeat_redis_url`` nor a Redis ``broker_url``: no Redis to use."""
-
-
-class RedisCredentialsRefused(UserError):
-    """Redis refused the configured user/password (a configuration error, not an outage)."""
 
 
 def _setting(app: Any, name: str, default: Any = _UNSET) -> Any:
@@ -302,49 +298,6 @@ def get_redis(app: Any = None) -> Any:
     return client
 
 
-# --------------------------------------------------------------------------- credentials
-
-_AUTH_MISSING_MARKERS = ("NOAUTH", "HELLO must be called", "Authentication required")
-
-
-def _password_missing(exc: BaseException) -> bool:
-    return any(marker in str(exc) for marker in _AUTH_MISSING_MARKERS)
-
-
-def is_credential_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means Redis refused (or wanted) credentials: a configuration
-    error no retry fixes, unlike an outage (redis-py files both under ConnectionError)."""
-    return (
-        isinstance(exc, redis.exceptions.AuthenticationError)
-        or "WRONGPASS" in str(exc)
-        or _password_missing(exc)
-    )
-
-
-def credential_problem(exc: BaseException, conf: RedBeatConfig) -> str | None:
-    """One line (masked URL and user) when ``exc`` is a credential error, else None."""
-    if not is_credential_error(exc):
-        return None
-    where = f"Redis at {conf.masked_url} (user {conf.redis_user})"
-    if _password_missing(exc):
-        return (
-            f"{where} requires a password and none was given: put it in "
-            "redbeat_redis_url (redis://user:password@host:port/db) or redbeat_redis_options"
-        )
-    return f"{where} refused the credentials: wrong password, or unknown or disabled user"
-
-
-def check_credentials(client: Any, conf: RedBeatConfig) -> None:
-    """PING once at beat start: refused credentials raise ``RedisCredentialsRefused``;
-    an unreachable Redis is left to beat's retries (it may come up later)."""
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        problem = credential_problem(exc, conf)
-        if problem is not None:
-            raise RedisCredentialsRefused(problem) from None
-
-
 def beat_client(app: Any) -> Any:
     """``get_redis`` plus the start-up checks beat does once per client: a Redis is
     configured (``NoRedisConfigured``), and it accepts our credentials."""
@@ -358,27 +311,14 @@ def beat_client(app: Any) -> Any:
     return client
 
 
-def describe_redis_failure(exc: BaseException, conf: RedBeatConfig) -> str:
-    """How beat logs a Redis error at run time: credentials apart from outages."""
-    problem = credential_problem(exc, conf)
-    if problem is not None:
-        return f"authentication failure: {problem} (not an outage: fix the credentials)"
-    return f"Redis unavailable ({redact(str(exc))})"
-
-
 __all__ = [
     "CLIENT_ATTR",
     "DEFAULT_LOCK_TIMEOUT",
     "DEFAULT_MAX_INTERVAL",
     "NoRedisConfigured",
     "RedBeatConfig",
-    "RedisCredentialsRefused",
     "beat_client",
-    "check_credentials",
-    "credential_problem",
-    "describe_redis_failure",
     "ensure_conf",
     "get_redis",
-    "is_credential_error",
     "is_redis_url",
 ]

@@ -35,7 +35,7 @@ from typing import Any
 import redis
 
 from ..state.layout import Layout
-from .config import is_credential_error
+from .credentials import is_credential_error
 
 logger = logging.getLogger("celery.beat")
 

@@ -47,7 +47,8 @@ from ..bulk import gc_paused
 from ..errors import UserError
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
-from .config import DEFAULT_LOCK_TIMEOUT, beat_client, describe_redis_failure, ensure_conf
+from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
+from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
