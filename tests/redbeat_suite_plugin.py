@@ -188,6 +188,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _server = RedisServer().start()
     _guard_shared_redis()
     _install_aliases()
+    import celery
+
+    # Also where -q hides the report header: the caller checks which Celery ran.
+    sys.__stderr__.write(f"redbeat_suite_plugin: target {TARGET}, celery {celery.__version__}\n")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -104,13 +104,16 @@ def is_redis_url(url: str | None) -> bool:
     return bool(url) and _scheme(str(url)) in REDIS_SCHEMES
 
 
-def _broker_url(app: Any) -> str | None:
-    """Celery's ``broker_url`` as one string (its first URL when a list is given).
+def _broker_setting(app: Any, name: str) -> Any:
+    """A ``broker_*`` setting RedBeat falls back to, read under its upper-case name first
+    as RedBeat reads it (the two differ in apps configured Celery-3 style), then as
+    Celery resolves it (``broker_url`` from the environment included)."""
+    return app.conf.get(name.upper()) or getattr(app.conf, name, None)
 
-    Read under its upper-case name first, as RedBeat reads it (the two differ only in
-    apps configured Celery-3 style), then as Celery resolves it (env var included).
-    """
-    broker = app.conf.get("BROKER_URL") or app.conf.broker_url
+
+def _broker_url(app: Any) -> str | None:
+    """Celery's ``broker_url`` as one string (its first URL when a list is given)."""
+    broker = _broker_setting(app, "broker_url")
     if isinstance(broker, (list, tuple)):
         broker = broker[0] if broker else None
     return str(broker) if broker else None
@@ -153,13 +156,15 @@ class RedBeatConfig:
         self.broker_url = broker
 
         use_ssl = _setting(app, "redbeat_redis_use_ssl", None)
-        self.redis_use_ssl: Any = app.conf.broker_use_ssl if use_ssl is None else use_ssl
+        self.redis_use_ssl: Any = (
+            _broker_setting(app, "broker_use_ssl") if use_ssl is None else use_ssl
+        )
 
         options = _setting(app, "redbeat_redis_options", _UNSET)
         #: True when the options came from ``broker_transport_options``.
         self.options_inherited = options is _UNSET
         if options is _UNSET:
-            options = app.conf.broker_transport_options or {}
+            options = _broker_setting(app, "broker_transport_options") or {}
             if options:
                 _deprecated_fallback("redbeat_redis_options", "broker_transport_options")
         self.redbeat_redis_options: dict[str, Any] = dict(options or {})
