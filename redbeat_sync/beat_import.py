@@ -174,17 +174,22 @@ def _cron(value: crontab) -> Cron:
 
 
 def _is_redbeat_rrule(value: Any) -> bool:
+    """RedBeat's rrule: ours (``redbeat_sync.schedules``) or celery-redbeat's own."""
+    from .schedules import rrule
+
+    if isinstance(value, rrule):
+        return True
     try:
-        from redbeat.schedules import rrule
-    except ImportError:  # celery-redbeat not installed: no rrule to meet
+        from redbeat.schedules import rrule as theirs
+    except ImportError:  # celery-redbeat not installed (it need not be)
         return False
-    return isinstance(value, rrule)
+    return isinstance(value, theirs)
 
 
 def _rrule(value: Any) -> Schedule:
-    # Through RedBeat's own encoder and our reader: exactly what celery-redbeat would
-    # store for it, read back the way the plan reads it.
-    from redbeat.decoder import RedBeatJSONEncoder
+    # Through RedBeat's JSON (which our encoder writes byte for byte, for both classes)
+    # and our reader: what celery-redbeat would store for it, read as the plan reads it.
+    from .decoder import RedBeatJSONEncoder
 
     try:
         data = json.loads(json.dumps(value, cls=RedBeatJSONEncoder))

@@ -337,6 +337,19 @@ def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) 
     return found.astimezone(UTC) if found is not None else None
 
 
+def rrule_after(
+    rule: RRule, zone_name: str, after: datetime, inclusive: bool = False
+) -> datetime | None:
+    """First occurrence (UTC) of a bare rule after ``after`` (>= when ``inclusive``)."""
+    return _rrule_after(rule, zone_name, _aware(after), inclusive)
+
+
+def dateutil_rule(rule: RRule, zone_name: str) -> du_rrule.rrule:
+    """The dateutil rule our arithmetic reads ``rule`` as (RedBeat's ``schedule.rrule``)."""
+    start = rule.dtstart if rule.dtstart is not None else _floor_second(datetime.now(UTC))
+    return _build_rrule(rule, rule_zone(rule, zone_name), start)
+
+
 def _cache_variant(schedule: Schedule, zone_name: str) -> tzinfo | None:
     """What a cache key needs beyond the schedule itself.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from beat_app import make_app
 
-from redbeat_sync import RedBeatConfig, get_redis
+from redbeat_sync import RedBeatConfig, Scheduler, get_redis
 from redbeat_sync.beat.config import DEFAULT_LOCK_TIMEOUT, ensure_conf
 
 
@@ -15,7 +15,8 @@ def test_defaults(redis_url: str) -> None:
     assert conf.schedule_key == "redbeat::schedule"
     assert conf.statics_key == "redbeat::statics"
     assert conf.lock_key == "redbeat::lock"
-    assert conf.lock_timeout == DEFAULT_LOCK_TIMEOUT
+    assert conf.lock_timeout is None  # not configured (as RedBeat's config says it)
+    assert Scheduler(make_app(redis_url)).lock_timeout == DEFAULT_LOCK_TIMEOUT
     assert conf.redis_url == redis_url
     assert conf.max_interval == 5.0
 

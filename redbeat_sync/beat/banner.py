@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from ..errors import UserError
 from ..state.topology import read_policy
 from .config import DEFAULT_LOCK_TIMEOUT
 
@@ -20,10 +21,7 @@ TAKEOVER_TARGET = 10.0
 
 
 def startup_warnings(scheduler: Any) -> list[str]:
-    conf = scheduler.conf
     found: list[str] = []
-    if not conf.redis_url:
-        found.append("redbeat_redis_url is not set (nor a redis:// broker_url): using the default")
     if scheduler.lock_key and scheduler.lock_timeout > TAKEOVER_TARGET:
         found.append(
             f"lock timeout {scheduler.lock_timeout:g}s: a standby takes over only that long "
@@ -31,6 +29,9 @@ def startup_warnings(scheduler: Any) -> list[str]:
         )
     try:
         policy = read_policy(scheduler.client) or ""  # every primary under Cluster
+    except UserError as exc:  # no Redis configured, credentials refused: beat stops
+        found.append(f"error: {exc}")
+        return found
     except (redis.RedisError, OSError) as exc:
         if isinstance(exc, redis.ResponseError):  # CONFIG disabled (managed Redis)
             return found
@@ -64,5 +65,8 @@ def banner_lines(scheduler: Any) -> list[str]:
     else:
         lines.append("       . lock -> disabled (redbeat_lock_key = None)")
     scheduler.warnings = startup_warnings(scheduler)
-    lines.extend(f"       . warning: {w}" for w in scheduler.warnings)
+    lines.extend(
+        f"       . {w}" if w.startswith("error: ") else f"       . warning: {w}"
+        for w in scheduler.warnings
+    )
     return lines

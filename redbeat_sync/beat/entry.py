@@ -29,8 +29,9 @@ from celery.schedules import solar as celery_solar
 from redis.cluster import ClusterPipeline
 
 from .. import timing
-from ..entry import RRULE_FREQUENCIES, Cron, Entry, Every, RRule, RunState, Schedule, Solar
+from ..entry import Cron, Entry, Every, RRule, RunState, Schedule, Solar
 from ..errors import UserError
+from ..schedules import rrule, rule_of
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD
 from .config import ensure_conf, get_redis
@@ -75,20 +76,6 @@ class TimingSchedule(BaseSchedule):
 # --------------------------------------------------------------------------- conversions
 
 
-def _as_aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _ints(value: Any, weekday: bool = False) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    items = value if isinstance(value, (list, tuple, set)) else [value]
-    out = [int(getattr(v, "weekday", v)) if weekday else int(v) for v in items]
-    return tuple(sorted(set(out))) or None
-
-
 def schedule_from_celery(value: Any) -> Schedule:
     """Our canonical schedule for a Celery / RedBeat schedule object."""
     if isinstance(value, TimingSchedule):
@@ -109,20 +96,8 @@ def schedule_from_celery(value: Any) -> Schedule:
         return Every(value.run_every.total_seconds(), bool(value.relative))
     if isinstance(value, celery_solar):  # needs ephem already, or Celery refused it
         return Solar(str(value.event), float(value.lat), float(value.lon))
-    if hasattr(value, "freq") and hasattr(value, "rrule"):  # RedBeat's rrule
-        freq = value.freq
-        return RRule(
-            freq=RRULE_FREQUENCIES[freq] if isinstance(freq, int) else str(freq).lower(),
-            interval=int(value.interval or 1),
-            dtstart=_as_aware(value.dtstart),
-            until=_as_aware(value.until),
-            count=value.count,
-            wkst=getattr(value.wkst, "weekday", value.wkst),
-            **{
-                name: _ints(getattr(value, name, None), weekday=name == "byweekday")
-                for name in RRule.BY_FIELDS
-            },
-        )
+    if isinstance(value, rrule) or (hasattr(value, "freq") and hasattr(value, "rrule")):
+        return rule_of(value)  # ours, or celery-redbeat's own rrule class
     raise UserError(f"schedule {value!r} cannot be stored in RedBeat's format")
 
 
@@ -131,6 +106,10 @@ def schedule_to_celery(entry: Entry, beat_timezone: str, app: Any) -> Any:
     schedule = entry.schedule
     if isinstance(schedule, Every) and not (entry.start_at or entry.end_at):
         return interval_schedule(timedelta(seconds=schedule.seconds), schedule.relative, app=app)
+    windowless = not (entry.start_at or entry.end_at)
+    if isinstance(schedule, RRule) and schedule.dtstart is not None and windowless:
+        # RedBeat's rrule class (attributes freq, dtstart, ...), read in the entry's zone.
+        return rrule.from_rule(schedule, entry.timezone, app=app)
     if isinstance(schedule, Cron) and entry.timezone == beat_timezone and not entry.start_at:
         return crontab(
             minute=schedule.minute,
@@ -147,6 +126,9 @@ def schedule_to_celery(entry: Entry, beat_timezone: str, app: Any) -> Any:
 
 
 _EXTRA_KEYS = ("timezone", "start_at", "end_at", "jitter", "misfire", "deadline")
+#: How ``args: null`` appears in a stored definition (json.dumps' spacing): a cheap
+#: test before parsing the definition again.
+_NULL_ARGS = '"args": null'
 
 
 class SchedulerEntry(ScheduleEntry):
@@ -209,6 +191,7 @@ class SchedulerEntry(ScheduleEntry):
 
     @classmethod
     def from_key(cls, key: str, app: Any = None) -> SchedulerEntry:
+        """The entry stored under ``key`` (KeyError if none); ``app=None``: current app."""
         conf = ensure_conf(app)
         definition, meta, extra = get_redis(app).hmget(
             key, DEFINITION_FIELD, META_FIELD, EXTRA_FIELD
@@ -219,7 +202,10 @@ class SchedulerEntry(ScheduleEntry):
         entry, _marked = codec.decode_entry(
             name, definition, extra, beat_timezone=conf.beat_timezone
         )
-        return cls.from_entry(entry, codec.decode_meta(meta), app=app)
+        made = cls.from_entry(entry, codec.decode_meta(meta), app=app)
+        if not entry.args and _NULL_ARGS in definition and json.loads(definition)["args"] is None:
+            made.args = None  # RedBeat stored args=None: a re-save keeps it so
+        return made
 
     # --- canonical view ---------------------------------------------------------------
     def to_entry(self) -> Entry:
@@ -231,6 +217,11 @@ class SchedulerEntry(ScheduleEntry):
         elif isinstance(self.schedule, TimingSchedule):
             schedule = self.schedule.entry.schedule
             features.setdefault("timezone", self.schedule.entry.timezone)
+        elif isinstance(self.schedule, rrule) and base is None:
+            # An rrule built by user code is read in dtstart's zone (as RedBeat reads it).
+            schedule = self.schedule.rule
+            if self.schedule.zone_name != "UTC":
+                features.setdefault("timezone", self.schedule.zone_name)
         else:
             schedule = schedule_from_celery(self.schedule)
         for key in _EXTRA_KEYS:
@@ -252,7 +243,7 @@ class SchedulerEntry(ScheduleEntry):
 
     @property
     def key(self) -> str:
-        return self.generate_key(self.app, self.name)
+        return self.generate_key(app=self.app, name=self.name)
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
@@ -309,7 +300,12 @@ class SchedulerEntry(ScheduleEntry):
     def save(self) -> SchedulerEntry:
         """Write definition (and extra field), create meta if missing, set the score."""
         entry = self.to_entry()
-        encoded = codec.encode_entry(entry, beat_timezone=self.conf.beat_timezone, managed=False)
+        encoded = codec.encode_entry(
+            entry,
+            beat_timezone=self.conf.beat_timezone,
+            managed=False,
+            null_args=self.args is None,
+        )
         meta = codec.encode_meta(RunState(self.last_run_at, self.total_run_count))
         with get_redis(self.app).pipeline() as pipe:
             pipe.hset(self.key, DEFINITION_FIELD, encoded.definition)

@@ -35,6 +35,7 @@ from typing import Any
 import redis
 
 from ..state.layout import Layout
+from .credentials import is_credential_error
 
 logger = logging.getLogger("celery.beat")
 
@@ -242,7 +243,13 @@ class LockKeeper(threading.Thread):
         if down == self._redis_down:
             return
         self._redis_down = down
-        if down:
+        if down and exc is not None and is_credential_error(exc):
+            logger.error(
+                "beat: Redis refused our credentials for the leader lock (authentication "
+                "failure, not an outage: fix the password/user): %s (retrying)",
+                exc,
+            )
+        elif down:
             logger.error("beat: Redis unreachable for the leader lock: %s (retrying)", exc)
         else:
             logger.info("beat: Redis reachable again for the leader lock")

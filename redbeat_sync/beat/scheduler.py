@@ -44,9 +44,11 @@ from celery import signals
 from celery.beat import Scheduler as CeleryScheduler
 
 from ..bulk import gc_paused
+from ..errors import UserError
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
-from .config import ensure_conf, get_redis
+from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
+from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
@@ -124,7 +126,7 @@ class Scheduler(CeleryScheduler):
         self.conf = ensure_conf(app)
         self.layout = self.conf.layout
         self.lock_key = lock_key or self.conf.lock_key
-        self.lock_timeout = float(lock_timeout or self.conf.lock_timeout)
+        self.lock_timeout = float(lock_timeout or self.conf.lock_timeout or DEFAULT_LOCK_TIMEOUT)
         self.batch_size = int(
             batch_size or app.conf.get("redbeat_sync_batch_size") or DEFAULT_BATCH_SIZE
         )
@@ -162,7 +164,9 @@ class Scheduler(CeleryScheduler):
 
     @property
     def client(self) -> redis.Redis:
-        return get_redis(self.app)
+        # The app's client plus beat's start-up checks (a Redis is configured, and it
+        # accepts our credentials): raises UserError, never picks a default Redis.
+        return beat_client(self.app)
 
     def start(self) -> None:
         """Start the lock keeper and change listener (idempotent; not in ``__init__``
@@ -300,7 +304,9 @@ class Scheduler(CeleryScheduler):
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)
         if not self._redis_down:
             self._redis_down = True
-            logger.error("beat: Redis unavailable (%s): nothing is sent until it is back", exc)
+            logger.error(
+                "beat: %s: nothing is sent until it is back", describe_redis_failure(exc, self.conf)
+            )
 
     def close(self) -> None:
         if self.listener is not None:
@@ -326,8 +332,8 @@ def _detach_redbeat_lock_handler() -> None:
     process, keep it away from our scheduler."""
     module = sys.modules.get("redbeat.schedulers")
     handler = getattr(module, "acquire_distributed_beat_lock", None)
-    if handler is None:
-        return
+    if handler is None or handler is acquire_distributed_beat_lock:
+        return  # not installed, or the name is an alias of ours
     original = getattr(handler, "__wrapped_by_redbeat_sync__", None)
     if original is not None:
         return
@@ -353,7 +359,14 @@ def acquire_distributed_beat_lock(sender: Any = None, **kwargs: Any) -> None:
     """
     scheduler = getattr(sender, "scheduler", None)
     if isinstance(scheduler, Scheduler):
-        scheduler.start()
+        try:
+            scheduler.start()
+        except UserError as exc:
+            # A configuration error (no Redis configured, credentials refused): one
+            # line and a non-zero exit, before anything is written anywhere.  Celery
+            # swallows exceptions from signal handlers, not SystemExit.
+            logger.critical("beat: %s", exc)
+            raise SystemExit(1) from None
         if scheduler.keeper is not None:
             # Give a lone beat its lock before the first tick instead of after 1 s.
             scheduler.keeper.became_leader.wait(min(1.0, scheduler.lock_timeout))

@@ -16,6 +16,7 @@ from . import force_unlock as force_unlock_cmd
 from . import history as history_cmd
 from . import import_ as import_cmd
 from . import load as load_cmd
+from . import move_prefix as move_prefix_cmd
 from . import plan as plan_cmd
 from . import schema as schema_cmd
 from . import show as show_cmd
@@ -44,5 +45,6 @@ for _module in (
     drift_cmd,
     abandon_cmd,
     import_cmd,
+    move_prefix_cmd,
 ):
     main.add_command(_module.command)

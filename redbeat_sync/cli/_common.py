@@ -34,20 +34,28 @@ class Target:
     beat_timezone: str
     redis_options: dict[str, Any]
     redis_use_ssl: Any = False  # the app's redbeat_redis_use_ssl (True or ssl_* options)
+    #: Why the --app names no usable Redis (raised by ``connect``, inside the guard).
+    redis_problem: str | None = None
 
     @property
     def layout(self) -> Layout:
         return Layout(self.prefix)
 
-    def connect(self) -> redis.Redis:
+    def connect(self, *, check_prefix: bool = True) -> redis.Redis:
+        from ..errors import UserError
         from ..state.connection import RedisSettings, resolve_url
         from ..state.topology import check_cluster_prefix
 
-        settings = RedisSettings(
-            resolve_url(self.redis_url), dict(self.redis_options or {}), self.redis_use_ssl
-        )
+        if self.redis_problem:
+            raise UserError(self.redis_problem)
+        url = resolve_url(self.redis_url)
+        if not self.redis_url and not os.environ.get("REDBEAT_SYNC_REDIS_URL"):
+            # The CLI's own default, only without --app: say so (beat never defaults).
+            echo_err(f"No --redis-url, REDBEAT_SYNC_REDIS_URL or --app given: using {url}")
+        settings = RedisSettings(url, dict(self.redis_options or {}), self.redis_use_ssl)
         client = settings.connect()
-        check_cluster_prefix(client, self.layout)  # one line instead of CROSSSLOT later
+        if check_prefix:  # move-prefix reads a prefix Cluster refuses, key by key
+            check_cluster_prefix(client, self.layout)  # one line instead of CROSSSLOT later
         return client
 
 
@@ -78,21 +86,33 @@ def resolve_target(
 ) -> Target:
     """Flags win over the Celery app's settings, which win over defaults."""
     options: dict[str, Any] = {}
-    app_url = app_prefix = app_tz = None
+    app_url = app_prefix = app_tz = problem = None
     use_ssl: Any = False
     if app:
-        conf = load_celery_app(app).conf
-        app_url = conf.get("redbeat_redis_url") or conf.get("broker_url")
-        app_prefix = conf.get("redbeat_key_prefix")
-        app_tz = conf.get("timezone")
-        options = dict(conf.get("redbeat_redis_options") or {})
-        use_ssl = conf.get("redbeat_redis_use_ssl") or False
+        from ..beat.config import RedBeatConfig
+        from ..errors import UserError
+
+        # The same resolution beat uses (RedBeat's rules): never a default Redis.
+        conf = RedBeatConfig(load_celery_app(app))
+        if redis_url:  # the flag names the server; the app still says how to connect
+            options = {} if conf.options_inherited else dict(conf.redbeat_redis_options)
+            use_ssl = conf.redis_use_ssl or False
+        else:
+            try:
+                settings = conf.redis_settings()
+            except UserError as exc:
+                problem = f"--app {app}: {exc}"
+            else:
+                app_url, options, use_ssl = settings.url, dict(settings.options), settings.use_ssl
+        app_prefix = conf.key_prefix
+        app_tz = conf.beat_timezone
     return Target(
         redis_url=redis_url or app_url,
         prefix=key_prefix or app_prefix or DEFAULT_PREFIX,
         beat_timezone=beat_timezone or (str(app_tz) if app_tz else "UTC"),
         redis_options=options,
         redis_use_ssl=use_ssl,
+        redis_problem=problem,
     )
 
 

@@ -11,6 +11,7 @@ import click
 from ..apply import apply_plan
 from ..errors import UserError
 from ..plan.actions import Plan
+from ..plan.compare import stops_redbeat
 from ..plan.planfile import load_plan
 from ._common import EXIT_OK, Target, run_guarded, target_options
 from .plan import echo_plan, output_options, plan_from_files
@@ -52,6 +53,12 @@ def confirm_or_refuse(auto_approve: bool) -> None:
 @output_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI).")
 @click.option(
+    "--allow-stopping-redbeat",
+    is_flag=True,
+    help="Adopt entries even when celery-redbeat's scheduler would stop running them "
+    "(stored for redbeat_sync.Scheduler only).",
+)
+@click.option(
     "--lock-timeout",
     default=30.0,
     show_default=True,
@@ -80,6 +87,7 @@ def command(
     fmt: str,
     color: bool | None,
     auto_approve: bool,
+    allow_stopping_redbeat: bool,
     lock_timeout: float,
     max_deletes: int | None,
     allow_mass_delete: bool,
@@ -104,6 +112,15 @@ def command(
         echo_plan(plan, fmt, color)
         if not plan.has_changes:
             return EXIT_OK
+        stopping = [a.name for a in plan.changes if stops_redbeat(a)]
+        if stopping and not allow_stopping_redbeat:
+            shown = ", ".join(stopping[:5]) + (", ..." if len(stopping) > 5 else "")
+            raise UserError(
+                f"{len(stopping)} adopted entries would stop running under celery-redbeat's "
+                f"scheduler ({shown}); nothing was written. Check the beat timezone "
+                "(--app / --beat-timezone), or pass --allow-stopping-redbeat once beat "
+                "runs redbeat_sync.Scheduler"
+            )
         if not saved:  # a saved plan was reviewed when it was made
             confirm_or_refuse(auto_approve)
         result = apply_plan(

@@ -45,6 +45,8 @@ def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertib
             entries, skipped = convert_beat_schedule(app)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
+        if not entries and not skipped:
+            raise UserError(f"{from_app} has no beat_schedule entries: nothing to import")
         for item in skipped:
             echo_err(f"cannot convert {item.format()}")
         if skipped and not skip_unconvertible:

@@ -144,6 +144,29 @@ def stored_inert(stored: StoredEntry) -> bool:
     )
 
 
+def stops_redbeat(action: Action) -> bool:
+    """Whether applying ``action`` takes over an entry celery-redbeat's scheduler runs
+    now and stores it inert for it (``requires_scheduler``): RedBeat would then stop
+    running it.  Said in plain words by the plan; apply refuses it unless allowed."""
+    current = action.current
+    if action.kind not in ("adopt", "move") or current is None or current.managed:
+        return False
+    if current.entry is None or not current.entry.enabled or stored_inert(current):
+        return False  # RedBeat does not run it today
+    return (
+        bool(action.requires_scheduler) and action.desired is not None and (action.desired.enabled)
+    )
+
+
+def stops_redbeat_warning(requires: list[str], beat_timezone: str) -> str:
+    return (
+        "celery-redbeat's scheduler will stop running this entry: it gets stored for "
+        f"redbeat_sync.Scheduler only ({'; '.join(requires)}; beat timezone assumed: "
+        f"{beat_timezone}, pass --app or --beat-timezone if beat runs in another); apply "
+        "refuses this unless --allow-stopping-redbeat"
+    )
+
+
 def stored_as_written(desired: Entry, stored: StoredEntry, beat_timezone: str) -> bool:
     """Whether Redis holds exactly the text apply would write for ``desired``.
 
@@ -235,7 +258,10 @@ def _plan_wanted(
         # changed): rewrite it so celery-redbeat runs it, or stops running it wrongly.
         changes = [FieldChange("(stored for)", _RUNNERS[not requires], _RUNNERS[bool(requires)])]
     if not managed:
-        return action("adopt", changes, runs=is_reschedule(changes) or enables(changes))
+        adopted = action("adopt", changes, runs=is_reschedule(changes) or enables(changes))
+        if stops_redbeat(adopted):
+            adopted.warnings.insert(0, stops_redbeat_warning(requires, beat_timezone))
+        return adopted
     if not stored.marked and not changes:
         warnings = ["ownership marker missing in Redis; apply restores it", *warnings]
         return action("update", [])
@@ -272,7 +298,7 @@ def _plan_move(
     if not old_managed:
         warnings = [f"{old.name!r} was not managed: the move adopts it", *warnings]
     preview = preview_runs(desired, old.run, now)  # apply carries the old meta over
-    return Action(
+    moved = Action(
         kind="move",
         name=desired.name,
         desired=desired,
@@ -285,6 +311,9 @@ def _plan_move(
         source=_source(spec_entry),
         moved_from=old.name,
     )
+    if stops_redbeat(moved):
+        moved.warnings.insert(0, stops_redbeat_warning(requires, beat_timezone))
+    return moved
 
 
 def _release_note(stored: StoredEntry) -> str:

@@ -84,12 +84,32 @@ _SCHEDULE_SLOT_JSON = json.dumps(_SCHEDULE_SLOT)
 # --------------------------------------------------------------------------- schedules
 
 
+def utcoffset_minutes(value: datetime) -> float:
+    """A datetime's UTC offset in minutes, as RedBeat stores rrule zones (0 if naive)."""
+    offset = value.utcoffset()
+    return offset.total_seconds() / 60 if offset else 0
+
+
+def datetime_from_epoch(epoch: float, offset_minutes: float = 0) -> datetime:
+    """RedBeat's rrule datetime: epoch seconds shown at a fixed UTC offset in minutes."""
+    tz = timezone(timedelta(minutes=float(offset_minutes))) if offset_minutes else timezone.utc
+    return datetime.fromtimestamp(float(epoch), tz)
+
+
 def _epoch_and_offset_minutes(value: datetime, tz: tzinfo) -> tuple[int, float]:
     """RedBeat's (epoch seconds, UTC offset in minutes) for an rrule datetime."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    offset = aware.astimezone(tz).utcoffset()
-    minutes = offset.total_seconds() / 60 if offset else 0
-    return math.floor(aware.timestamp()), minutes
+    return math.floor(aware.timestamp()), utcoffset_minutes(aware.astimezone(tz))
+
+
+def encode_weekday(number: int) -> dict[str, Any]:
+    """RedBeat's weekday object (the ``n`` of ``MO(+1)`` is not kept)."""
+    return {"__type__": "weekday", "wkday": number}
+
+
+def crontab_object(**fields: Any) -> dict[str, Any]:
+    """RedBeat's crontab object; values are kept as given (int or str)."""
+    return {"__type__": "crontab", **{f: fields[f] for f in CRON_FIELDS}}
 
 
 def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
@@ -101,7 +121,7 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
             "relative": schedule.relative,
         }
     if isinstance(schedule, Cron):
-        return {"__type__": "crontab", **{f: getattr(schedule, f) for f in CRON_FIELDS}}
+        return crontab_object(**{f: getattr(schedule, f) for f in CRON_FIELDS})
     if isinstance(schedule, RRule):
         body: dict[str, Any] = {
             "__type__": "rrule",
@@ -113,7 +133,7 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
         for name in RRule.BY_FIELDS:
             value = getattr(schedule, name)
             if value is not None and name == "byweekday":
-                body[name] = [{"__type__": "weekday", "wkday": day} for day in value]
+                body[name] = [encode_weekday(day) for day in value]
             else:
                 body[name] = list(value) if value is not None else None
         # Offsets are those of the zone the rule is read in (timing.rule_zone), so
@@ -185,10 +205,8 @@ def _rrule_datetime(data: dict[str, Any], name: str) -> datetime | None:
     epoch = data.get(name)
     if epoch is None:
         return None
-    minutes = data.get(name + "_tz") or 0
     try:
-        tz = timezone(timedelta(minutes=float(minutes))) if minutes else timezone.utc
-        return datetime.fromtimestamp(float(epoch), tz)
+        return datetime_from_epoch(epoch, data.get(name + "_tz") or 0)
     except (TypeError, ValueError, OverflowError) as exc:
         raise DecodeError(f"rrule {name}: bad value {epoch!r}") from exc
 
@@ -282,7 +300,12 @@ _MEMO = "_redbeat_sync_encoded"
 
 
 def encode_entry(
-    entry: Entry, *, beat_timezone: str = "UTC", managed: bool = True, remember: bool = False
+    entry: Entry,
+    *,
+    beat_timezone: str = "UTC",
+    managed: bool = True,
+    remember: bool = False,
+    null_args: bool = False,
 ) -> EncodedEntry:
     """The strings to store for ``entry`` (definition always, extra when needed).
 
@@ -290,7 +313,12 @@ def encode_entry(
     the same entry and arguments returns it at once: apply encodes each entry for its
     plan digest and the writer then reuses it.  Off by default, to not hold 100k
     encodings in memory where they are needed once.
+
+    ``null_args=True`` writes empty args as ``null``, as RedBeat saves an entry built
+    with ``args=None`` (the RedBeat-API entry class asks for it).
     """
+    if null_args and not entry.args:
+        return _encode_entry(entry, beat_timezone, managed, null_args=True)
     memo = getattr(entry, "__dict__", {}).get(_MEMO)
     if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
         return memo[2]
@@ -301,7 +329,9 @@ def encode_entry(
     return encoded
 
 
-def _encode_entry(entry: Entry, beat_timezone: str, managed: bool) -> EncodedEntry:
+def _encode_entry(
+    entry: Entry, beat_timezone: str, managed: bool, null_args: bool = False
+) -> EncodedEntry:
     reasons = tuple(scheduler_only_features(entry, beat_timezone))
     inert = bool(reasons)
     values = (entry.args, entry.kwargs, entry.options)
@@ -314,7 +344,7 @@ def _encode_entry(entry: Entry, beat_timezone: str, managed: bool) -> EncodedEnt
     definition = {
         "name": entry.name,
         "task": entry.task,
-        "args": values[0],
+        "args": None if null_args else values[0],
         "kwargs": values[1],
         "options": values[2],
         "schedule": _SCHEDULE_SLOT,

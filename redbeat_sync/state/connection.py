@@ -35,7 +35,15 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_SOCKET_TIMEOUT = 5.0
 #: Keys of ``redbeat_redis_options`` that configure RedBeat itself, not the client.
 REDBEAT_ONLY_OPTIONS = frozenset(
-    {"retry_period", "cluster", "sentinels", "service_name", "sentinel_kwargs", "startup_nodes"}
+    {
+        "retry_period",
+        "cluster",
+        "sentinels",
+        "service_name",
+        "master_name",
+        "sentinel_kwargs",
+        "startup_nodes",
+    }
 )
 _SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "token"})
 _SUPPORTED_SCHEMES = ("redis", "rediss", "unix")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import redis
+import redis.cluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import RedisClusterException
@@ -152,10 +153,11 @@ def _node_kwargs(settings: RedisSettings, parsed: ParsedUrl) -> dict[str, Any]:
     tls = parsed.tls or bool(settings.use_ssl)
     if tls:
         kwargs["ssl"] = True
-        kwargs.setdefault("ssl_cert_reqs", ssl.CERT_REQUIRED)
         if isinstance(settings.use_ssl, Mapping):
-            for key, value in settings.use_ssl.items():
-                kwargs.setdefault(key, value)
+            # redbeat_redis_use_ssl is the user's explicit choice (ssl_cert_reqs: CERT_NONE
+            # included): it wins over our default, as in RedBeat.
+            kwargs.update(settings.use_ssl)
+        kwargs.setdefault("ssl_cert_reqs", ssl.CERT_REQUIRED)
     else:
         for key in [k for k in kwargs if k.startswith("ssl_")]:
             del kwargs[key]
@@ -235,8 +237,15 @@ def cluster_client(settings: RedisSettings) -> RedisCluster:
     )
     kwargs = _node_kwargs(settings, parsed)
     retry = build_retry(settings.options.get("retry_period", parsed.query.get("retry_period")))
+    # Looked up at call time (redis.cluster.RedisCluster), as RedBeat does: code and
+    # tests that stand in for the class there get the same call from us.
+    cluster_class = redis.cluster.RedisCluster
     try:
-        return RedisCluster(startup_nodes=nodes, retry=retry, **kwargs)
+        if not startup and len(parsed.hosts) == 1 and parsed.scheme in {"redis", "rediss"}:
+            # RedBeat's ``cluster: True`` form: the one URL is the startup node.
+            url = settings.url.split("?", 1)[0]
+            return cluster_class.from_url(url, retry=retry, **kwargs)  # type: ignore[no-any-return]
+        return cluster_class(startup_nodes=nodes, retry=retry, **kwargs)
     except (RedisClusterException, redis.RedisError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
