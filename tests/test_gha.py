@@ -346,11 +346,11 @@ def test_action_yml_inputs_match_what_gha_reads() -> None:
     steps = action["runs"]["steps"]
     assert steps[0]["uses"].startswith("actions/setup-python@")
     assert "${{ inputs.python-version }}" in steps[0]["with"]["python-version"]
-    assert '"$GITHUB_ACTION_PATH"' in steps[1]["run"]
     run_step = next(s for s in steps if s.get("id") == "run")
-    assert run_step["run"] == "python -m redbeat_sync.gha"
+    assert run_step["run"] == '"$ACTION_PYTHON" -m redbeat_sync.gha'
     assert run_step["env"] == {
-        gha.input_env_name(name): f"${{{{ inputs.{name} }}}}" for name in gha.INPUTS
+        "ACTION_PYTHON": "${{ steps.install.outputs.python }}",
+        **{gha.input_env_name(name): f"${{{{ inputs.{name} }}}}" for name in gha.INPUTS},
     }
     for name, default in gha.INPUTS.items():  # one default, in both places
         if name != "github-token":
@@ -378,11 +378,18 @@ def test_documented_workflow_uses_the_action_inputs() -> None:
     assert {"pull_request", "push", "schedule"} <= set(triggers)
     commands = []
     for job in workflow["jobs"].values():
+        assert job["timeout-minutes"] > 0
         for step in job["steps"]:
             if "redbeat-sync" in step.get("uses", ""):
                 assert set(step["with"]) <= set(gha.INPUTS)
                 commands.append(step["with"]["command"])
     assert commands == ["plan", "apply", "drift"]
+    # One apply per key prefix at a time: the group names the prefix the apply uses.
+    apply = workflow["jobs"]["apply"]
+    (step,) = [s for s in apply["steps"] if "redbeat-sync" in s.get("uses", "")]
+    prefix_variable = step["with"]["key-prefix"].removeprefix("${{ ").removesuffix(" }}")
+    assert prefix_variable in apply["concurrency"]["group"]
+    assert apply["concurrency"]["cancel-in-progress"] is False
 
 
 def test_comment_marker_cannot_close_the_html_comment() -> None:
