@@ -266,7 +266,9 @@ class Run:
     def fail(self, failed: StepFailed) -> int:
         self.publish(failure_markdown(failed.title, failed.result, self.github.run_url))
         emit("error", f"redbeat-sync: {failed.title}")
-        outputs = plan_outputs(failed.plan, failed.result.code)
+        # exit-code 0 and 2 mean success; a failure is never reported as either
+        code = failed.result.code if failed.result.code not in (EXIT_OK, EXIT_CHANGES) else 1
+        outputs = plan_outputs(failed.plan, code)
         outputs["has-changes"] = "false" if failed.plan is None else outputs["has-changes"]
         return self.finish(outputs, EXIT_ERROR)
 
