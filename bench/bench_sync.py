@@ -4,6 +4,12 @@
 
 Starts its own throwaway redis-server (never 6379), and for each size N:
 
+end to end (printed first; bench/_e2e.py), each side its own process, wall clock:
+  redbeat-sync  `apply DIR --auto-approve`, `plan --out` + `apply PLANFILE`, `plan DIR`
+  celery-redbeat  a script doing the save loop / the listing below
+
+library (in-process):
+
 celery-redbeat (the baseline a tool built on RedBeat's API would have)
   save loop   N x RedBeatSchedulerEntry(...).save()   (schedule objects built in the loop)
   listing     ZRANGE of the schedule key + RedBeatSchedulerEntry.from_key per member
