@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                 skip_redbeat=args.skip_redbeat,
                 profile_dir=None,
                 quiet=True,
-                end_to_end=not args.skip_end_to_end,
+                end_to_end=False,  # each end-to-end run is a fresh process anyway
             )
             for n in sizes:
                 results.append(
