@@ -50,7 +50,7 @@ def annotation(problem: Problem, workspace: Path | None) -> str:
     )
 
 
-def annotations(problems: Sequence[Problem], workspace: Path | None) -> list[str]:
+def problem_annotations(problems: Sequence[Problem], workspace: Path | None) -> list[str]:
     lines = [annotation(p, workspace) for p in problems[:MAX_ANNOTATIONS]]
     if len(problems) > MAX_ANNOTATIONS:
         rest = len(problems) - MAX_ANNOTATIONS

@@ -134,10 +134,16 @@ class IssueComments:
             page += 1
 
     def create(self, issue: int, body: str) -> dict[str, Any]:
-        return self._call("POST", f"/issues/{issue}/comments", {"body": body})
+        return self._object(self._call("POST", f"/issues/{issue}/comments", {"body": body}))
 
     def update(self, comment_id: int, body: str) -> dict[str, Any]:
-        return self._call("PATCH", f"/issues/comments/{comment_id}", {"body": body})
+        return self._object(self._call("PATCH", f"/issues/comments/{comment_id}", {"body": body}))
+
+    @staticmethod
+    def _object(answer: Any) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise CommentError("unexpected answer from the GitHub API")
+        return answer
 
 
 def comment_marker(prefix: str) -> str:

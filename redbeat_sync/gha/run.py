@@ -25,7 +25,7 @@ from ..plan.actions import Plan
 from ..plan.planfile import load_plan
 from ..plan.render_markdown import render_markdown
 from ..state.layout import DEFAULT_PREFIX
-from .annotations import annotations, file_problems
+from .annotations import file_problems, problem_annotations
 from .clirun import CliResult, check_cli_args, run_cli
 from .github import CommentError, GitHub, IssueComments, comment_marker, upsert_comment
 from .inputs import (
@@ -280,7 +280,7 @@ class Run:
             return result
         if result.code == EXIT_ERROR:
             # The same problems, as annotations on the lines of the pull request's diff.
-            for line in annotations(file_problems(self.paths), self.github.workspace):
+            for line in problem_annotations(file_problems(self.paths), self.github.workspace):
                 print(self.secrets.scrub(line), flush=True)
         raise StepFailed(failure_title("the schedule files are invalid", result.code), result)
 
