@@ -4,6 +4,12 @@
 
 Starts its own throwaway redis-server (never 6379), and for each size N:
 
+end to end (printed first; bench/_e2e.py), each side its own process, wall clock:
+  redbeat-sync  `apply DIR --auto-approve`, `plan --out` + `apply PLANFILE`, `plan DIR`
+  celery-redbeat  a script doing the save loop / the listing below
+
+library (in-process):
+
 celery-redbeat (the baseline a tool built on RedBeat's API would have)
   save loop   N x RedBeatSchedulerEntry(...).save()   (schedule objects built in the loop)
   listing     ZRANGE of the schedule key + RedBeatSchedulerEntry.from_key per member
@@ -38,6 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common
+import _e2e as e2e
 from _common import best_of, machine_facts, make_specs, timer, write_yaml
 
 from redbeat_sync.apply import apply_plan
@@ -87,6 +94,19 @@ def redbeat_save_loop(app: Any, specs: list[common.EntrySpec]) -> None:
             options=spec.options,
             app=app,
         ).save()
+
+
+def child_redbeat(kind: str, url: str, n: int) -> None:
+    """Subprocess body: the celery-redbeat script a user would run (end-to-end figure)."""
+    app = redbeat_app(url)
+    specs = make_specs(n)
+    start = time.perf_counter()
+    if kind == "save":
+        redbeat_save_loop(app, specs)
+    else:
+        listed = redbeat_listing(app)
+        assert len(listed) == n, f"RedBeat listed {len(listed)} of {n}"
+    print(json.dumps({"loop": time.perf_counter() - start}))
 
 
 def redbeat_listing(app: Any) -> list[Any]:
@@ -193,6 +213,7 @@ def bench_size(
     skip_redbeat: bool,
     profile_dir: Path | None,
     quiet: bool = False,
+    end_to_end: bool = True,
 ) -> dict[str, Any]:
     repeats = 3 if n <= REPEAT_UP_TO else 1
     specs = make_specs(n)
@@ -248,6 +269,10 @@ def bench_size(
     assert len(state.entries) == n
     del state
     log(f"  read_state {result['read_state']:.2f}s")
+    if end_to_end:
+        result["e2e"] = e2e.bench_end_to_end(
+            n, url, client, directory, repeats, log, with_peer=not skip_redbeat
+        )
     return result
 
 
@@ -283,6 +308,22 @@ def _fmt(value: float | None, suffix: str = "") -> str:
     return f"{value:.3f}{suffix}" if value < 100 else f"{value:.1f}{suffix}"
 
 
+def _table(title: str, results: list[dict[str, Any]], rows_of: Any, width: int = 44) -> list[str]:
+    out = [
+        title,
+        f"{'size':>7}  {'operation':<{width}} {'celery-redbeat s':>16} {'redbeat-sync s':>15} "
+        f"{'x faster':>9}",
+    ]
+    for res in results:
+        for label, base, ours, ratio in rows_of(res):
+            out.append(
+                f"{res['n']:>7}  {label:<{width}} {_fmt(base):>16} {_fmt(ours):>15} "
+                f"{_fmt(ratio, 'x'):>9}"
+            )
+        out.append("")
+    return out
+
+
 def render(facts: dict[str, Any], results: list[dict[str, Any]]) -> str:
     out = [
         "redbeat-sync vs celery-redbeat (same redis-server, same entries)",
@@ -290,15 +331,25 @@ def render(facts: dict[str, Any], results: list[dict[str, Any]]) -> str:
         f"redis-server {facts['redis_version']}, load average at start "
         f"{facts['loadavg_at_start']}, commit {facts['git_commit']}",
         "",
-        f"{'size':>7}  {'operation':<36} {'celery-redbeat s':>16} {'redbeat-sync s':>15} "
-        f"{'x faster':>9}",
     ]
+    with_e2e = [res for res in results if "e2e" in res]
+    if with_e2e:
+        runs = ", ".join(
+            f"N={res['n']}: {len(res['e2e']['cli_plan_create']['runs'])}" for res in with_e2e
+        )
+        out += _table(
+            "END TO END: what a user waits for; each side its own process, wall clock from "
+            f"spawn to exit, median of runs ({runs})",
+            with_e2e,
+            lambda res: e2e.rows(res["e2e"]),
+        )
+    out += _table(
+        "LIBRARY: in-process calls, no interpreter start or imports (best of runs up to "
+        f"N={REPEAT_UP_TO}, else one run)",
+        results,
+        table_rows,
+    )
     for res in results:
-        for label, base, ours, ratio in table_rows(res):
-            out.append(
-                f"{res['n']:>7}  {label:<36} {_fmt(base):>16} {_fmt(ours):>15} "
-                f"{_fmt(ratio, 'x'):>9}"
-            )
         for key, label in (("plan_create_rss", "creates"), ("plan_noop_rss", "no-ops")):
             rss = res[key]
             out.append(
@@ -306,7 +357,7 @@ def render(facts: dict[str, Any], results: list[dict[str, Any]]) -> str:
                 f"{rss['maxrss_kb'] / 1024:.0f} MB "
                 f"(after imports {rss['maxrss_kb_before_plan'] / 1024:.0f} MB)"
             )
-        out.append("")
+    out.append("")
     out += targets(results)
     return "\n".join(out)
 
@@ -347,7 +398,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="cProfile apply and the no-op plan into this directory"
     )
+    parser.add_argument(
+        "--skip-end-to-end", action="store_true", help="only the library (in-process) figures"
+    )
     parser.add_argument("--child-plan", help=argparse.SUPPRESS)
+    parser.add_argument("--child-redbeat", choices=["save", "list"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -356,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child_plan:
         child_plan(args.url, args.child_plan)
+        return 0
+    if args.child_redbeat:
+        child_redbeat(args.child_redbeat, args.url, args.n)
         return 0
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     # Background runs ignore SIGINT: let SIGTERM unwind so the redis-server is stopped.
@@ -377,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                 skip_redbeat=args.skip_redbeat,
                 profile_dir=None,
                 quiet=True,
+                end_to_end=False,  # each end-to-end run is a fresh process anyway
             )
             for n in sizes:
                 results.append(
@@ -388,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
                         Path(tmp),
                         skip_redbeat=args.skip_redbeat,
                         profile_dir=args.profile,
+                        end_to_end=not args.skip_end_to_end,
                     )
                 )
         client.close()

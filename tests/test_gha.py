@@ -138,6 +138,7 @@ def run_action(
     inputs: dict[str, str],
     api_url: str = "http://127.0.0.1:9",
     event: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> ActionRun:
     tmp_path.mkdir(parents=True, exist_ok=True)
     event_path = tmp_path / "event.json"
@@ -165,6 +166,7 @@ def run_action(
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
     )
+    env.update(extra_env or {})
     for name, value in {"github-token": TOKEN, "key-prefix": PREFIX, **inputs}.items():
         env[gha.input_env_name(name)] = value
     done = subprocess.run(
@@ -346,11 +348,11 @@ def test_action_yml_inputs_match_what_gha_reads() -> None:
     steps = action["runs"]["steps"]
     assert steps[0]["uses"].startswith("actions/setup-python@")
     assert "${{ inputs.python-version }}" in steps[0]["with"]["python-version"]
-    assert '"$GITHUB_ACTION_PATH"' in steps[1]["run"]
     run_step = next(s for s in steps if s.get("id") == "run")
-    assert run_step["run"] == "python -m redbeat_sync.gha"
+    assert run_step["run"] == '"$ACTION_PYTHON" -m redbeat_sync.gha'
     assert run_step["env"] == {
-        gha.input_env_name(name): f"${{{{ inputs.{name} }}}}" for name in gha.INPUTS
+        "ACTION_PYTHON": "${{ steps.install.outputs.python }}",
+        **{gha.input_env_name(name): f"${{{{ inputs.{name} }}}}" for name in gha.INPUTS},
     }
     for name, default in gha.INPUTS.items():  # one default, in both places
         if name != "github-token":
@@ -378,11 +380,18 @@ def test_documented_workflow_uses_the_action_inputs() -> None:
     assert {"pull_request", "push", "schedule"} <= set(triggers)
     commands = []
     for job in workflow["jobs"].values():
+        assert job["timeout-minutes"] > 0
         for step in job["steps"]:
             if "redbeat-sync" in step.get("uses", ""):
                 assert set(step["with"]) <= set(gha.INPUTS)
                 commands.append(step["with"]["command"])
     assert commands == ["plan", "apply", "drift"]
+    # One apply per key prefix at a time: the group names the prefix the apply uses.
+    apply = workflow["jobs"]["apply"]
+    (step,) = [s for s in apply["steps"] if "redbeat-sync" in s.get("uses", "")]
+    prefix_variable = step["with"]["key-prefix"].removeprefix("${{ ").removesuffix(" }}")
+    assert prefix_variable in apply["concurrency"]["group"]
+    assert apply["concurrency"]["cancel-in-progress"] is False
 
 
 def test_comment_marker_cannot_close_the_html_comment() -> None:
@@ -479,3 +488,205 @@ def test_a_refused_comment_warns_and_keeps_the_summary(
     assert state.comments == {}
     shown = [line for line in run.log.splitlines() if not line.startswith("::add-mask::")]
     assert "ghs_ReadOnlyForkToken000" not in "\n".join(shown)
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+def assert_failed_cleanly(run: ActionRun) -> None:
+    """Failed, said why in one error line, and nothing reads as changes."""
+    assert run.code == 1, run.log
+    assert "Traceback" not in run.log and "Traceback" not in run.summary
+    assert run.outputs["has-changes"] == "false"
+    assert run.outputs["exit-code"] != "2"
+    assert any(line.startswith("::error::") for line in run.log.splitlines())
+
+
+def test_a_mistyped_option_is_an_input_error_not_changes(tmp_path: Path, redis_url: str) -> None:
+    """A typo in extra-args once exited 2 (click's usage code): read as changes, then a
+    traceback on the plan file that was never written."""
+    run = run_action(
+        tmp_path,
+        event_name="push",
+        inputs={"command": "plan", "paths": example_paths(), "redis-url": redis_url,
+                "extra-args": "--no-such-option"},
+    )  # fmt: skip
+    assert_failed_cleanly(run)
+    assert "::error::redbeat-sync action: input extra-args: redbeat-sync plan: " in run.log
+    assert "--no-such-option" in run.log
+    assert "::group::redbeat-sync" not in run.log  # found before any command ran
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_a_bad_app_fails_and_is_not_changes(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, command: str
+) -> None:
+    """``--app`` is only imported when the command runs: whatever the CLI exits with for
+    it, the step fails, has-changes stays false, and nothing is written."""
+    run = run_action(
+        tmp_path,
+        event_name="schedule",
+        inputs={"command": command, "paths": example_paths(), "redis-url": redis_url,
+                "extra-args": "--app no_such_module_xyz:app", "drift-warn-only": "true"},
+    )  # fmt: skip
+    assert_failed_cleanly(run)
+    assert "no_such_module_xyz" in run.log
+    assert redis_client.dbsize() == 0
+
+
+def test_missing_paths_are_one_error_line(tmp_path: Path) -> None:
+    run = run_action(
+        tmp_path, event_name="push", inputs={"command": "validate", "paths": "schedules extra"}
+    )
+    assert_failed_cleanly(run)
+    assert "::error::redbeat-sync action: input paths: schedules, extra: no such file" in run.log
+
+
+def test_an_unclosed_quote_in_an_input_is_one_error_line(tmp_path: Path) -> None:
+    run = run_action(
+        tmp_path, event_name="push", inputs={"command": "validate", "paths": '"my dir'}
+    )
+    assert_failed_cleanly(run)
+    assert "input paths cannot be split into arguments" in run.log
+
+
+def test_plan_without_a_redis_url_validates_then_says_so(tmp_path: Path) -> None:
+    """No silent fall back to redis://localhost:6379 (a fork's PR has no secrets)."""
+    run = run_action(
+        tmp_path, event_name="push", inputs={"command": "plan", "paths": example_paths()}
+    )
+    assert_failed_cleanly(run)
+    assert "::group::redbeat-sync validate" in run.log
+    assert "::group::redbeat-sync plan" not in run.log
+    assert "reads Redis but input redis-url is empty" in run.log
+
+
+BAD_FILE = """\
+version: 1
+entries:
+  bad:
+    task: t
+    schedule: {every: -5}
+  worse:
+    task: "100% sure, really"
+    schedule: {cron: "99 * * * *"}
+"""
+
+
+def test_validation_problems_are_annotations_on_the_file_lines(tmp_path: Path) -> None:
+    workspace = tmp_path / "checkout"
+    (workspace / "schedules").mkdir(parents=True)
+    (workspace / "schedules" / "bad.yaml").write_text(BAD_FILE)
+    run = run_action(
+        workspace,
+        event_name="pull_request",
+        inputs={"command": "validate", "paths": "schedules"},
+        extra_env={"GITHUB_WORKSPACE": str(workspace)},
+    )
+    assert_failed_cleanly(run)
+    annotations = [line for line in run.log.splitlines() if line.startswith("::error file=")]
+    assert annotations == [
+        "::error file=schedules/bad.yaml,line=5,col=23,"
+        "title=redbeat-sync%3A entries.bad.schedule.every::"
+        "expected a duration of zero or more, got -5",
+        "::error file=schedules/bad.yaml,line=7,col=11,"
+        "title=redbeat-sync%3A entries.worse.task::"
+        "expected a Celery task name without spaces, usually dotted like "
+        "app.tasks.send_report; got '100%25 sure, really'",
+        "::error file=schedules/bad.yaml,line=8,col=22,"
+        "title=redbeat-sync%3A entries.worse.schedule.cron::"
+        "invalid cron expression: [99 * * * *] is not acceptable, out of range",
+    ]
+
+
+def test_workflow_command_escaping() -> None:
+    from redbeat_sync.gha.workflow_commands import command
+
+    line = command("error", "50% done\nnext: line", file="a,b:c.yaml", line=3, col=None)
+    assert line == "::error file=a%2Cb%3Ac.yaml,line=3::50%25 done%0Anext: line"
+
+
+def test_cli_output_is_fenced_from_workflow_commands(tmp_path: Path) -> None:
+    """Output of the CLI (which may quote a PR's file) cannot act as a workflow command."""
+    run = run_action(
+        tmp_path, event_name="push", inputs={"command": "validate", "paths": example_paths()}
+    )
+    assert run.code == 0, run.log
+    lines = run.log.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
+    token = lines[start].removeprefix("::stop-commands::")
+    assert len(token) >= 32
+    end = lines.index(f"::{token}::")
+    assert any(line.startswith("OK: ") for line in lines[start:end])
+
+
+STREAM_DRIVER = """
+import json, os, sys
+from redbeat_sync.gha.clirun import stream_command
+from redbeat_sync.gha.masking import Secrets
+secrets = Secrets()
+secrets.add("hunter2-secret")
+result = stream_command([sys.executable, "-c", sys.argv[1]], dict(os.environ), secrets)
+print("RESULT " + json.dumps([result.code, result.stdout, result.stderr]), flush=True)
+"""
+
+STREAM_CHILD = """
+import os, sys, time
+print("first line, password hunter2-secret")  # no flush: the runner makes it unbuffered
+sys.stderr.write("on stderr\\n")
+deadline = time.monotonic() + 120  # a safety net, not a measurement
+while not os.path.exists(os.environ["GO_ON"]) and time.monotonic() < deadline:
+    time.sleep(0.02)
+print("second line" if os.path.exists(os.environ["GO_ON"]) else "GAVE UP")
+sys.exit(5)
+"""
+
+
+def test_cli_output_streams_live_while_the_command_runs(tmp_path: Path) -> None:
+    """The child waits for a file the test creates only after it has seen the child's
+    first line in the runner's output: with output held until exit, it never would."""
+    go_on = tmp_path / "go-on"
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "GO_ON": str(go_on), "PYTHONPATH": python_path}
+    driver = subprocess.Popen(
+        [sys.executable, "-c", STREAM_DRIVER, STREAM_CHILD],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert driver.stdout is not None
+    seen = []
+    for line in driver.stdout:
+        seen.append(line.rstrip("\n"))
+        if line.startswith("first line"):
+            go_on.touch()
+    driver.wait(timeout=120)
+    # stdout and stderr are pumped by two threads: only each stream's own order is kept
+    assert seen.index("first line, password ***") < seen.index("second line")
+    assert "on stderr" in seen
+    code, stdout, stderr = json.loads(seen[-1].removeprefix("RESULT "))
+    assert "GAVE UP" not in stdout
+    assert (code, stdout, stderr) == (
+        5,
+        "first line, password ***\nsecond line\n",
+        "on stderr\n",
+    )
+
+
+def test_a_bug_in_the_action_is_one_error_line_with_the_details_folded(tmp_path: Path) -> None:
+    summary_dir = tmp_path / "summary-is-a-directory"
+    summary_dir.mkdir()
+    run = run_action(
+        tmp_path / "run",
+        event_name="push",
+        inputs={"command": "validate", "paths": example_paths()},
+        extra_env={"GITHUB_STEP_SUMMARY": str(summary_dir)},
+    )
+    assert run.code == 3
+    lines = run.log.splitlines()
+    (error,) = [line for line in lines if line.startswith("::error::")]
+    assert "internal error (IsADirectoryError" in error and "please report it" in error
+    start = lines.index("::group::details for the bug report")
+    end = lines.index("::endgroup::", start)
+    assert all("Traceback" not in line for line in lines[:start] + lines[end:])
+    assert any("Traceback" in line for line in lines[start:end])
