@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from ._errors import ExitCodeGroup
+
 from .. import __version__
 from . import abandon as abandon_cmd
 from . import apply as apply_cmd
@@ -22,7 +24,10 @@ from . import show as show_cmd
 from . import validate as validate_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ExitCodeGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="redbeat-sync")
 def main() -> None:
     """Celery beat schedules as code, on RedBeat's Redis layout.

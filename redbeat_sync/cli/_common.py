@@ -11,18 +11,20 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import redis
 
-from ..errors import ProblemsFound, RedbeatSyncError
+from ..errors import ProblemsFound, RedbeatSyncError, UserError
 from ..redact import redact
 from ..state.layout import DEFAULT_PREFIX, Layout
+from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK"]
 
 
 @dataclass
@@ -138,6 +140,32 @@ def target_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def write_output_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, creating missing parent directories (export and import
+    behave alike); any failure is one UserError line naming the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {_os_reason(exc)}") from None
+
+
+def make_output_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) unless it is already a directory."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot use {path} as the output directory: {_os_reason(exc)}") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError):
+        return "a file with that name exists (not a directory)"
+    if isinstance(exc, NotADirectoryError):
+        return "part of the path is a file, not a directory"
+    return exc.strerror or type(exc).__name__
+
+
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
@@ -192,4 +220,8 @@ def _guarded(func: Callable[[], int]) -> int:
         return EXIT_ERROR
     except redis.exceptions.RedisClusterException as exc:
         echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
+        return EXIT_ERROR
+    except OSError as exc:  # a file or the network refused: the environment, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        echo_err(f"Error: {where}{redact(_os_reason(exc))}")
         return EXIT_ERROR
