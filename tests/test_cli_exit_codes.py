@@ -22,7 +22,9 @@ PREFIX = "rs-exit:"
 FILES = "version: 1\nentries:\n  ping: {task: app.ping, schedule: {every: 30s}}\n"
 
 
-def run(*args: str, redis_url: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, redis_url: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "REDBEAT_SYNC_KEY_PREFIX": PREFIX}
     if redis_url:
         env["REDBEAT_SYNC_REDIS_URL"] = redis_url
@@ -83,9 +85,7 @@ def test_export_out_that_cannot_be_a_directory_is_one_line(
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def test_export_and_import_both_create_missing_directories(
-    redis_url: str, tmp_path: Path
-) -> None:
+def test_export_and_import_both_create_missing_directories(redis_url: str, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(FILES, encoding="utf-8")
     assert run("apply", "--auto-approve", str(path), redis_url=redis_url).returncode == 0
@@ -104,7 +104,11 @@ def test_export_and_import_both_create_missing_directories(
     assert proc.returncode == 0, proc.stderr
     assert "ping" in target.read_text(encoding="utf-8")
     blocked = run(
-        "import", "--from-app", "beatapp:app", "--out", str(tmp_path / "beatapp.py" / "x.yaml"),
+        "import",
+        "--from-app",
+        "beatapp:app",
+        "--out",
+        str(tmp_path / "beatapp.py" / "x.yaml"),
         cwd=tmp_path,
     )
     assert_one_line_error(blocked, "x.yaml", "not a directory")

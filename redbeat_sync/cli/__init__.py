@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import click
 
-from ._errors import ExitCodeGroup
-
 from .. import __version__
 from . import abandon as abandon_cmd
 from . import apply as apply_cmd
@@ -22,6 +20,7 @@ from . import plan as plan_cmd
 from . import schema as schema_cmd
 from . import show as show_cmd
 from . import validate as validate_cmd
+from ._errors import ExitCodeGroup
 
 
 @click.group(

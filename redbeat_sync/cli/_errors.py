@@ -43,7 +43,7 @@ class ExitCodeGroup(click.Group):
         except click.Abort:  # Ctrl-C at a prompt, or an interrupted command
             click.echo("Aborted!", err=True)
             code = EXIT_ERROR
-        except Exception:  # noqa: BLE001 - anything else escaping is our bug
+        except Exception:  # anything else escaping is our bug
             code = report_bug()
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
