@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +37,20 @@ class Target:
     beat_timezone: str
     redis_options: dict[str, Any]
     redis_use_ssl: Any = False  # the app's redbeat_redis_use_ssl (True or ssl_* options)
+    app: str | None = None  # the --app it was read from, if any
 
     @property
     def layout(self) -> Layout:
         return Layout(self.prefix)
+
+    def flags(self) -> str:
+        """Flags that make another command reach this deployment (passwords masked)."""
+        parts = [f"--key-prefix {shlex.quote(self.prefix)}"]
+        if self.app:
+            parts.insert(0, f"--app {shlex.quote(self.app)}")
+        elif self.redis_url:
+            parts.insert(0, f"--redis-url {shlex.quote(redact(self.redis_url))}")
+        return " ".join(parts)
 
     def connect(self) -> redis.Redis:
         from ..state.connection import RedisSettings, resolve_url
@@ -95,6 +106,7 @@ def resolve_target(
         beat_timezone=beat_timezone or (str(app_tz) if app_tz else "UTC"),
         redis_options=options,
         redis_use_ssl=use_ssl,
+        app=app,
     )
 
 
@@ -166,15 +178,33 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def invocation(ctx: click.Context) -> str:
+    """``redbeat-sync apply --auto-approve --redis-url``: the command and the flags given,
+    never their values (a URL may hold a password; paths say nothing useful)."""
+    given = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        negative = param.is_flag and param.secondary_opts and ctx.params.get(param.name) is False
+        given.append((param.secondary_opts if negative else param.opts)[-1])
+    return " ".join([ctx.command_path, *given])
+
+
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def use_color(flag: bool | None) -> bool:
-    """Colour only on a TTY unless forced; NO_COLOR always wins."""
+def use_color(flag: bool | None, *, err: bool = False) -> bool:
+    """Colour only on a TTY unless forced (``--color`` also when piped, e.g. CI logs);
+    NO_COLOR always wins. Pass the result to ``click.echo(color=...)``, which would
+    otherwise strip the colour from piped output."""
     if os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty() if flag is None else flag
+    if flag is not None:
+        return flag
+    return (sys.stderr if err else sys.stdout).isatty()
 
 
 def run_guarded(func: Callable[[], int]) -> int:
