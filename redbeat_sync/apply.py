@@ -364,7 +364,7 @@ class _Run:
         if not ops:
             self.lock.release()
             return ApplyResult(writer.WriteReport(), None, plan_digest(plan), counts)
-        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, beat_timezone)
+        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, beat_timezone, batch_size)
         self.total_ops = len(ops)
         self.total_batches = -(-len(ops) // batch_size)
 

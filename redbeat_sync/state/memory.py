@@ -5,9 +5,12 @@ A plan larger than one batch is written in several atomic batches; under
 Redis refuses a batch that starts over the limit with ``OOM``, and the batches before
 it stay written.  Estimating the growth from the encodings apply is about to write
 and ``INFO memory`` lets apply refuse such a plan while nothing is written yet.  The
-estimate is deliberately generous (``PER_KEY_OVERHEAD`` was measured on Redis 7.0
-with RedBeat-sized entries, then rounded up), so a plan it lets through may still
-hit the limit only when memory was nearly exhausted by something else meanwhile.
+estimate is deliberately generous (the constants below were measured on Redis 7.0
+with 10,000 entries of 430 and 1,030 encoded bytes: 2,070 and 3,340 bytes each, i.e.
+about 2.1 x the text + 1,160; then rounded up), and counts the batch being written
+twice more: Redis holds its script argument and the script's decoded copy while it
+runs.  A plan it lets through can still hit the limit when something else fills
+Redis meanwhile; the batches written before that stay written and are reported.
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ from ..errors import UserError
 from ..plan.actions import Action
 from .codec import encode_entry
 
-#: Bytes per new entry besides its field texts: the hash, its key, the schedule and
-#: inventory members and their index structures (measured about 330 on Redis 7.0).
-PER_KEY_OVERHEAD = 400
+#: Bytes per new entry besides its field texts: the hash, its key, run history, the
+#: schedule and inventory members and their index structures (measured ~1,160).
+PER_KEY_OVERHEAD = 1_300
+#: Bytes Redis uses per byte of field text (allocator size classes; measured ~2.1).
+TEXT_FACTOR = 2.3
+#: How many copies of one batch's text exist while its script runs.
+BATCH_COPIES = 2
 #: Room kept for the audit record, the lock, the script cache and client buffers.
 HEADROOM = 1024 * 1024
 
@@ -51,24 +58,32 @@ def _entry_bytes(entry: Entry, beat_timezone: str) -> int:
     return len(encoded.definition.encode()) + len((encoded.extra or "").encode())
 
 
-def estimate_growth(actions: Iterable[Action], prefix: str, beat_timezone: str) -> int:
-    """Bytes the actions add, never counting what deletes would free (they may run last)."""
+def estimate_growth(
+    actions: Iterable[Action], prefix: str, beat_timezone: str, batch_size: int
+) -> int:
+    """Peak bytes the actions add, never counting what deletes free (they may run last)."""
     growth = 0
+    texts: list[int] = []
     for action in actions:
         if action.desired is None or action.kind == "noop":
             continue
         size = _entry_bytes(action.desired, beat_timezone)
+        texts.append(size)
         stored = action.current
         if action.kind in ("create", "move") or stored is None:
             # A move writes a new key; the old one goes in the same batch, but count it.
-            growth += size + PER_KEY_OVERHEAD + 3 * len(prefix + action.name) + 200
+            key = len((prefix + action.name).encode())
+            growth += int(TEXT_FACTOR * (size + 3 * key)) + PER_KEY_OVERHEAD
             continue
         old = len((stored.definition_raw or "").encode()) + len((stored.extra_raw or "").encode())
-        growth += max(0, size - old)
-    return growth
+        growth += int(TEXT_FACTOR * max(0, size - old))
+    batches = [sum(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    return growth + BATCH_COPIES * max(batches, default=0)
 
 
-def memory_need(client: redis.Redis, actions: Iterable[Action], prefix: str, tz: str) -> MemoryNeed:
+def memory_need(
+    client: redis.Redis, actions: Iterable[Action], prefix: str, tz: str, batch_size: int
+) -> MemoryNeed:
     """``INFO memory`` and the estimate (growth 0 without a limit: nothing to check)."""
     try:
         info: dict[str, Any] = client.info("memory")  # type: ignore[assignment]
@@ -78,16 +93,19 @@ def memory_need(client: redis.Redis, actions: Iterable[Action], prefix: str, tz:
     if not limit or str(info.get("maxmemory_policy", "")).startswith("allkeys-"):
         # allkeys-*: Redis evicts instead of refusing; apply warns about that elsewhere.
         return MemoryNeed(0, int(info.get("used_memory") or 0), 0)
-    return MemoryNeed(
-        limit, int(info.get("used_memory") or 0), estimate_growth(actions, prefix, tz)
-    )
+    used = int(info.get("used_memory") or 0)
+    return MemoryNeed(limit, used, estimate_growth(actions, prefix, tz, batch_size))
 
 
 def refuse_if_it_cannot_fit(
-    client: redis.Redis, actions: Iterable[Action], prefix: str, beat_timezone: str
+    client: redis.Redis,
+    actions: Iterable[Action],
+    prefix: str,
+    beat_timezone: str,
+    batch_size: int,
 ) -> None:
     """UserError (nothing written yet) when the plan would exceed ``maxmemory``."""
-    need = memory_need(client, actions, prefix, beat_timezone)
+    need = memory_need(client, actions, prefix, beat_timezone, batch_size)
     if need.fits:
         return
     raise UserError(
