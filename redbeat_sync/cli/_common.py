@@ -112,44 +112,57 @@ def resolve_target(
 
 def target_options(func: F) -> F:
     """--redis-url / --key-prefix / --app / --beat-timezone, turned into ``target``."""
+    return _target_options(func, beat_timezone=True)
 
-    @click.option(
-        "--redis-url",
-        envvar="REDBEAT_SYNC_REDIS_URL",
-        help="Redis URL: redis://, rediss:// (?ssl_ca_certs=...), redis-sentinel://"
-        "h:26379,h2:26379/0?service_name=NAME or redis-cluster://h:7000,h2:7001. "
-        "Env: REDBEAT_SYNC_REDIS_URL. Default: redis://localhost:6379/0.",
-    )
-    @click.option(
-        "--key-prefix",
-        envvar="REDBEAT_SYNC_KEY_PREFIX",
-        help=f"RedBeat key prefix (redbeat_key_prefix). Default: {DEFAULT_PREFIX}",
-    )
-    @click.option(
-        "--app",
-        "app",
-        metavar="MODULE:ATTR",
-        help="Celery app to read redbeat_redis_url, redbeat_key_prefix and timezone from.",
-    )
-    @click.option(
-        "--beat-timezone",
-        envvar="REDBEAT_SYNC_BEAT_TIMEZONE",
-        help="Timezone celery beat runs in (Celery's `timezone`); RedBeat evaluates "
-        "crontabs in it. Default: the app's, else UTC.",
-    )
+
+def connection_options(func: F) -> F:
+    """``target_options`` without --beat-timezone, for commands that never use it."""
+    return _target_options(func, beat_timezone=False)
+
+
+def _target_options(func: F, *, beat_timezone: bool) -> F:
     @functools.wraps(func)
     def wrapper(
         *args: Any,
         redis_url: str | None,
         key_prefix: str | None,
         app: str | None,
-        beat_timezone: str | None,
+        beat_timezone: str | None = None,
         **kwargs: Any,
     ) -> Any:
         target = resolve_target(redis_url, key_prefix, app, beat_timezone)
         return func(*args, target=target, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    decorated: Any = wrapper
+    if beat_timezone:
+        decorated = click.option(
+            "--beat-timezone",
+            envvar="REDBEAT_SYNC_BEAT_TIMEZONE",
+            help="Timezone celery beat runs in (Celery's `timezone`); RedBeat evaluates "
+            "crontabs in it. Default: the app's, else UTC.",
+        )(decorated)
+    decorated = click.option(
+        "--app",
+        "app",
+        metavar="MODULE:ATTR",
+        help="Celery app to read redbeat_redis_url, redbeat_key_prefix and timezone from.",
+    )(decorated)
+    decorated = click.option(
+        "--key-prefix",
+        envvar="REDBEAT_SYNC_KEY_PREFIX",
+        help=f"RedBeat key prefix (redbeat_key_prefix). Default: {DEFAULT_PREFIX}",
+    )(decorated)
+    decorated = click.option(
+        "--redis-url",
+        envvar="REDBEAT_SYNC_REDIS_URL",
+        metavar="URL",
+        # No hyphenated schemes or URL examples: help wraps at spaces and hyphens, and
+        # would cut them in two.
+        help="Redis holding the schedule: redis://, rediss://, unix://, or a Sentinel or "
+        "Cluster URL (README: URL forms). Env: REDBEAT_SYNC_REDIS_URL. "
+        "Default: redis://localhost:6379/0",
+    )(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
 def write_output_file(path: Path, text: str) -> None:
@@ -192,18 +205,28 @@ def invocation(ctx: click.Context) -> str:
     return " ".join([ctx.command_path, *given])
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``0 files``."""
+    if count == 1:
+        return f"{count} {word}"
+    if many is None:
+        many = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{count} {many}"
+
+
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
 def use_color(flag: bool | None, *, err: bool = False) -> bool:
-    """Colour only on a TTY unless forced (``--color`` also when piped, e.g. CI logs);
-    NO_COLOR always wins. Pass the result to ``click.echo(color=...)``, which would
-    otherwise strip the colour from piped output."""
-    if os.environ.get("NO_COLOR"):
-        return False
+    """``--color``/``--no-color`` decide; else NO_COLOR (set and not empty) turns colour
+    off; else colour only on a terminal. As no-color.org asks, a flag given on the
+    command line beats the environment. Pass the result to ``click.echo(color=...)``,
+    which would otherwise strip the colour from piped output (CI logs)."""
     if flag is not None:
         return flag
+    if os.environ.get("NO_COLOR"):
+        return False
     return (sys.stderr if err else sys.stdout).isatty()
 
 
@@ -225,7 +248,7 @@ def _guarded(func: Callable[[], int]) -> int:
         return func()
     except ProblemsFound as exc:
         echo_err(exc.format())
-        echo_err(f"Error: {len(exc.problems)} problem(s) found; nothing was written.")
+        echo_err(f"Error: {plural(len(exc.problems), 'problem')} found; nothing was written.")
         return EXIT_ERROR
     except RedbeatSyncError as exc:
         echo_err(f"Error: {redact(str(exc))}")

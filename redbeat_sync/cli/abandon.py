@@ -75,7 +75,7 @@ def command(
         state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
         plan = release_plan(state, names, prefix=target.prefix, beat_timezone=target.beat_timezone)
         echo_plan(plan, "text", color)
-        confirm_or_refuse(auto_approve)
+        confirm_or_refuse(auto_approve, action="abandon")
         apply_plan(
             client,
             target.layout,

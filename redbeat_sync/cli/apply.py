@@ -44,13 +44,16 @@ def applied_json(plan: Plan, result: ApplyResult) -> dict[str, object]:
     }
 
 
-def confirm_or_refuse(auto_approve: bool) -> None:
+def confirm_or_refuse(auto_approve: bool, *, action: str = "apply") -> None:
+    """Ask for 'yes' on a terminal; UserError without one (``action``: apply, abandon)."""
     if auto_approve:
         return
     if not sys.stdin.isatty():
+        # Only apply takes a reviewed plan file; abandon has none to offer.
+        alternative = " or apply a reviewed plan file" if action == "apply" else ""
         raise UserError(
-            "refusing to apply without approval: no terminal to ask on; "
-            "pass --auto-approve (e.g. in CI) or apply a reviewed plan file"
+            f"refusing to {action} without approval: no terminal to ask on; "
+            f"pass --auto-approve (e.g. in CI){alternative}"
         )
     answer = click.prompt(
         "Do you want to perform these actions? Only 'yes' will be accepted to approve",
@@ -58,7 +61,7 @@ def confirm_or_refuse(auto_approve: bool) -> None:
         show_default=False,
     )
     if answer.strip() != "yes":
-        raise UserError("apply cancelled; nothing was written")
+        raise UserError(f"{action} cancelled; nothing was written")
 
 
 @click.command("apply")

@@ -30,7 +30,14 @@ SCOPES = ("all", "managed", "unmanaged")
     type=click.Path(file_okay=False),
     help="Directory to write managed.yaml / unmanaged.yaml into (default: stdout).",
 )
-@click.option("--which", type=click.Choice(SCOPES), default="all", show_default=True)
+@click.option(
+    "--which",
+    type=click.Choice(SCOPES),
+    default="all",
+    show_default=True,
+    help="managed: entries redbeat-sync manages; unmanaged: the others under the prefix "
+    "(export them to take them over).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files in --out.")
 @target_options
 @click.pass_context

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..state.audit import CHANGE_KINDS, DEFAULT_MAXLEN, read_history, record_is_complete
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, Target, connection_options, run_guarded
 
 PAST_TENSE = {
     "create": "created",
@@ -76,7 +76,7 @@ def format_record(record: dict[str, Any]) -> str:
     help="Only applies that changed this entry (created, updated, deleted, moved...).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@target_options
+@connection_options
 @click.pass_context
 def command(ctx: click.Context, count: int, entry: str | None, fmt: str, target: Target) -> None:
     """Show the most recent applies (newest first), with the entries each one changed.
