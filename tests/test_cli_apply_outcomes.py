@@ -92,6 +92,8 @@ def test_signal_mid_apply_reports_and_audits_what_landed(
     assert record["written"]["created"] == landed
     assert record["written"]["batches"] == int(match.group(1))
     assert redis_client.get(LAYOUT.sync_lock_key) is None  # released
+    line = cli(redis_url, "history").output
+    assert "[PARTIAL] planned: create e000000" in line and f"written: {landed} created" in line
     # The rest goes in with the next apply, and nothing is redone.
     finish = start_apply(redis_url, path)
     assert finish.wait(timeout=120) == 0, finish.communicate()
@@ -162,6 +164,28 @@ def test_under_oom_each_batch_lands_whole_or_not_at_all(small_redis: RedisServer
     assert landed % 5_000 == 0 and 0 < landed < 60_000
     assert client.zcard(LAYOUT.schedule_key) == landed
     client.close()
+
+
+def test_an_audit_record_redis_refuses_is_reported_not_hidden(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    user = "rs-no-xadd"
+    redis_client.acl_setuser(
+        user, enabled=True, passwords=["+pw-no-xadd"], keys=["*"], channels=["*"],
+        commands=["+@all", "-xadd"],
+    )  # fmt: skip
+    try:
+        url = f"redis://{user}:pw-no-xadd@127.0.0.1:{redis_server.port}/0"
+        path = tmp_path / "s.yaml"
+        path.write_text(FILES, encoding="utf-8")
+        result = cli(url, "apply", "--auto-approve", str(path))
+        assert result.exit_code == 0, result.output  # everything was written
+        assert "Apply complete! 3 created" in result.output
+        assert "warning: No audit record could be written (NoPermissionError" in result.output
+        assert redis_client.scard(LAYOUT.inventory_key) == 3
+        assert redis_client.get(LAYOUT.sync_lock_key) is None
+    finally:
+        redis_client.acl_deluser(user)
 
 
 # --------------------------------------------------------------------------- history

@@ -24,7 +24,7 @@ NAMES_SHOWN = 5
 HISTORY_CAP = DEFAULT_MAXLEN * 2
 
 
-def _changes_text(record: dict[str, Any]) -> str:
+def _changes_text(record: dict[str, Any], *, planned: bool = False) -> str:
     changes = record.get("changes")
     if isinstance(changes, dict):
         parts = []
@@ -35,7 +35,7 @@ def _changes_text(record: dict[str, Any]) -> str:
             names = [str(n) for n in item.get("names", [])][:NAMES_SHOWN]
             more = item["count"] - len(names)
             listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
-            parts.append(f"{PAST_TENSE.get(kind, kind)} {listed}")
+            parts.append(f"{kind if planned else PAST_TENSE.get(kind, kind)} {listed}")
         return "; ".join(parts) or "no changes"
     # Records from before names were kept: counts only, without no-ops and unmanaged.
     counts = record.get("counts") or {}
@@ -48,9 +48,18 @@ def _changes_text(record: dict[str, Any]) -> str:
 def format_record(record: dict[str, Any]) -> str:
     line = f"{record.get('when', '?')}  {record.get('who', '?')}  "
     outcome = record.get("outcome", "applied")
-    if outcome != "applied":
-        line += f"[{str(outcome).upper()}] "
-    line += _changes_text(record)
+    if outcome == "applied":
+        line += _changes_text(record)
+    else:
+        # The names are what the plan meant to do; "written" is what landed.
+        line += f"[{str(outcome).upper()}] planned: {_changes_text(record, planned=True)}"
+        written = record.get("written")
+        if isinstance(written, dict):
+            skip = ("batches", "in_flight_batch")
+            landed = ", ".join(f"{v} {k}" for k, v in written.items() if v and k not in skip)
+            line += f"; written: {landed or 'nothing'}"
+            if written.get("in_flight_batch"):
+                line += f" (batch {written['in_flight_batch']} may or may not have landed)"
     if record.get("git_sha"):
         line += f"  git {str(record['git_sha'])[:12]}"
     if record.get("message"):
