@@ -174,6 +174,9 @@ def test_the_password_never_appears_in_output_audit_or_redis(
     commands = "\n".join(monitor.lines)
     assert "EVALSHA" in commands or "EVAL" in commands  # it did see the applies
     assert PASSWORD not in commands
+    # The lock records the command as flag names only.
+    locks = [line for line in monitor.lines if ":sync:lock" in line and '"SET"' in line]
+    assert locks and all("redbeat-sync apply --auto-approve" in line for line in locks), locks
     assert any("--redis-url" in text for text in seen)  # the hint kept the flag, masked
 
 
