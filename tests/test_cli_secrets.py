@@ -175,8 +175,8 @@ def test_the_password_never_appears_in_output_audit_or_redis(
     assert "EVALSHA" in commands or "EVAL" in commands  # it did see the applies
     assert PASSWORD not in commands
     # The lock records the command as flag names only.
-    locks = [line for line in monitor.lines if ":sync:lock" in line and '"SET"' in line]
-    assert locks and all("redbeat-sync apply --auto-approve" in line for line in locks), locks
+    locks = [line for line in monitor.lines if line.startswith("SET ") and '"command"' in line]
+    assert locks and all('"command": "redbeat-sync apply --auto-approve' in x for x in locks)
     assert any("--redis-url" in text for text in seen)  # the hint kept the flag, masked
 
 
