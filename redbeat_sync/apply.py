@@ -284,7 +284,7 @@ def apply_plan(
                 stop=stop,
             )
         except KeyboardInterrupt:
-            stop.cleaning_up = True  # a third signal must not cut the report short
+            stop.cleaning_up = True  # a further signal must not cut the report short
             raise run.aborted(stop.signal_name or "SIGINT", batch_size) from None
         except writer.PartialApply as exc:
             raise run.ended("partial", exc, written_counts(exc.report)) from exc
@@ -374,15 +374,19 @@ class _Run:
             self.batches_started += 1
             self.writing = True
 
-        report = writer.write(
-            client,
-            layout,
-            ops,
-            beat_timezone=beat_timezone,
-            now=now,
-            batch_size=batch_size,
-            before_batch=before_batch,
-        )
+        stop.deferring = True  # from here a first signal waits for the batch in flight
+        try:
+            report = writer.write(
+                client,
+                layout,
+                ops,
+                beat_timezone=beat_timezone,
+                now=now,
+                batch_size=batch_size,
+                before_batch=before_batch,
+            )
+        finally:
+            stop.deferring = False
         # The digest is made after the write: the writer encoded every entry while
         # Redis ran the batches, and the digest reuses those encodings.
         self.landed = report
@@ -404,13 +408,13 @@ class _Run:
         self, outcome: str, exc: BaseException, written: dict[str, int] | None
     ) -> ApplyFailed:
         """Audit how the apply ended, free the lock; the error to raise, saying both."""
-        text = _one_line(exc)
+        text = _one_line(exc, self.writing)
         if written is None and not self.writing:
             written = written_counts(writer.WriteReport())
             if "nothing was written" not in text.lower():
                 text = f"{text.rstrip('.')}; nothing was written."
         elif written is None:  # the first batch was sent and its outcome is unknown
-            written = {"batches": self.batches_started - 1, "in_flight_batch": 1}
+            written = {"batches": 0, "in_flight_batch": 1}
         return self._finish(outcome, text, written)
 
     def aborted(self, signal_name: str, batch_size: int) -> ApplyFailed:
@@ -424,7 +428,7 @@ class _Run:
             )
             return self._finish("applied", text, written_counts(self.landed))
         if not self.writing:
-            text = f"aborted by {signal_name} before anything was sent; nothing was written."
+            text = f"interrupted by {signal_name} before anything was sent; nothing was written."
         else:
             text = (
                 f"aborted by a second {signal_name}: {confirmed} of {self.total_batches} "
@@ -449,7 +453,9 @@ class _Run:
         except redis.RedisError as exc:
             notes.append(f"No audit record could be written ({_short(exc)}).")
         try:
-            self.lock.release()
+            # Also when we don't know we hold it: a SET NX cut short by a signal may
+            # have landed. The release script deletes only a lock with our id.
+            self.lock.release(even_if_unsure=True)
         except redis.RedisError:
             notes.append(_lock_left(self.lock))
         return ApplyFailed(" ".join([text, *notes]), outcome, written)
@@ -459,11 +465,13 @@ def _short(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException, writing: bool) -> str:
     if isinstance(exc, UserError):
         return str(exc)
-    if isinstance(exc, redis.RedisError):
+    if isinstance(exc, redis.RedisError) and writing:
         return f"Redis failed during apply ({_short(exc)}); run plan again to see what was written."
+    if isinstance(exc, redis.RedisError):
+        return f"Redis failed before apply wrote anything ({_short(exc)})"
     return f"apply failed ({_short(exc)})"
 
 

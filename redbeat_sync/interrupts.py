@@ -1,10 +1,12 @@
 """SIGINT/SIGTERM during an apply: finish the batch being written, then stop cleanly.
 
 A batch is one atomic script in Redis; killing the client between sending it and
-reading its reply leaves nobody able to say whether it landed.  So the first signal
-only asks the apply to stop before its next batch (it then reports what landed and
-audits it); a second one aborts at once, and the apply still releases its lock or
-says it could not.
+reading its reply leaves nobody able to say whether it landed.  So while batches are
+being written the first signal only asks the apply to stop before its next batch (it
+then reports what landed and audits it); a second one aborts at once.  Before the
+writing starts (parsing, waiting for the lock) any signal aborts at once: nothing is
+in flight.  Either way the apply still audits, and releases its lock or says it could
+not.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.signal_name: str | None = None
         self.count = 0
+        self.deferring = False  # batches are being written: the first signal waits
         self.cleaning_up = False  # after an abort: further signals must not cut cleanup
 
     def check(self) -> None:
@@ -43,9 +46,13 @@ class StopRequest:
             raise Interrupted(self.signal_name)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.cleaning_up:
+            return
         self.count += 1
         if self.count == 1:
             self.signal_name = signal.Signals(signum).name
+            if not self.deferring:
+                raise KeyboardInterrupt
             # os.write: safe whatever the main thread was printing when the signal came.
             os.write(
                 2,
@@ -53,8 +60,7 @@ class StopRequest:
                 "(send it again to abort at once)\n".encode(),
             )
             return
-        if not self.cleaning_up:
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
 
 @contextmanager

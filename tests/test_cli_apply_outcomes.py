@@ -6,6 +6,7 @@ OOM case runs against a redis-server started with ``maxmemory 24mb noeviction``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -123,6 +124,41 @@ def test_second_signal_aborts_at_once_and_still_releases_and_audits(
     assert redis_client.get(LAYOUT.sync_lock_key) is None
 
 
+def set_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return int(stats.get("cmdstat_set", {}).get("calls", 0))
+
+
+def test_sigterm_while_waiting_for_the_lock_stops_at_once_and_is_audited(
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    held = {"id": "0therapp", "holder": "other@host", "host": "elsewhere", "pid": 1}
+    redis_client.set(LAYOUT.sync_lock_key, json.dumps(held), px=600_000)
+    path = tmp_path / "s.yaml"
+    path.write_text(FILES, encoding="utf-8")
+    before = set_calls(redis_client)
+    env = {**os.environ, "REDBEAT_SYNC_REDIS_URL": redis_url, "REDBEAT_SYNC_KEY_PREFIX": PREFIX}
+    proc = subprocess.Popen(
+        [*CLI, "apply", "--auto-approve", "--lock-timeout", "120", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while set_calls(redis_client) < before + 2:  # it is polling the held lock
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)  # at once, not after --lock-timeout
+    assert proc.returncode == 1, err
+    assert "interrupted by SIGTERM before anything was sent; nothing was written" in err
+    (record,) = audit.read_history(redis_client, LAYOUT)
+    assert record["outcome"] == "interrupted" and record["written"]["batches"] == 0
+    assert json.loads(redis_client.get(LAYOUT.sync_lock_key))["id"] == "0therapp"  # not ours
+    assert redis_client.scard(LAYOUT.inventory_key) == 0
+
+
 @pytest.fixture
 def small_redis() -> Iterator[RedisServer]:
     server = RedisServer(extra_args=["--maxmemory", "24mb", "--maxmemory-policy", "noeviction"])
@@ -218,7 +254,6 @@ def test_history_names_the_entries_each_apply_changed(redis_url: str, tmp_path: 
     assert "created cleanup, heartbeat, report" in oldest and "first" in oldest
 
     only = cli(redis_url, "history", "--entry", "heartbeat", "--format", "json")
-    import json
 
     records = json.loads(only.output)
     assert [r["changes"] for r in records] == [
@@ -258,7 +293,6 @@ def dead_pid() -> int:
 def test_stale_lock_hint_is_a_command_that_works(
     redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    import json
     import socket
 
     password_url = redis_server.url  # no auth on the test server: check masking separately

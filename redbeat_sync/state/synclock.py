@@ -216,9 +216,13 @@ class SyncLock:
                 "stopped. Run plan again to see what was written."
             )
 
-    def release(self) -> bool:
-        """Free the lock if it is still ours; True when it was."""
-        if not self.held:
+    def release(self, *, even_if_unsure: bool = False) -> bool:
+        """Free the lock if it is still ours; True when it was.
+
+        ``even_if_unsure``: also when this object does not know it holds the lock (an
+        acquire interrupted after sending SET NX); the id check keeps others' locks.
+        """
+        if not self.held and not even_if_unsure:
             return False
         self.held = False
         return bool(
