@@ -468,11 +468,13 @@ def _short(exc: BaseException) -> str:
 def _one_line(exc: BaseException, writing: bool) -> str:
     if isinstance(exc, UserError):
         return str(exc)
-    if isinstance(exc, redis.RedisError) and writing:
-        return f"Redis failed during apply ({_short(exc)}); run plan again to see what was written."
-    if isinstance(exc, redis.RedisError):
-        return f"Redis failed before apply wrote anything ({_short(exc)})"
-    return f"apply failed ({_short(exc)})"
+    if not isinstance(exc, redis.RedisError):
+        return f"apply failed ({_short(exc)})"
+    lost = isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+    what = "lost the connection to Redis" if lost else "Redis refused a command"
+    if writing:
+        return f"{what} during apply ({_short(exc)}); run plan again to see what was written."
+    return f"{what} before apply wrote anything ({_short(exc)})"
 
 
 def _lock_left(lock: SyncLock) -> str:
