@@ -112,15 +112,34 @@ def resolve_target(
 
 def target_options(func: F) -> F:
     """--redis-url / --key-prefix / --app / --beat-timezone, turned into ``target``."""
-    return _target_options(func, beat_timezone=True)
 
-
-def connection_options(func: F) -> F:
-    """``target_options`` without --beat-timezone, for commands that never use it."""
-    return _target_options(func, beat_timezone=False)
-
-
-def _target_options(func: F, *, beat_timezone: bool) -> F:
+    @click.option(
+        "--redis-url",
+        envvar="REDBEAT_SYNC_REDIS_URL",
+        metavar="URL",
+        # No hyphenated schemes or URL examples: help wraps at spaces and hyphens, and
+        # would cut them in two.
+        help="Redis holding the schedule: redis://, rediss://, unix://, or a Sentinel or "
+        "Cluster URL (README: URL forms). Env: REDBEAT_SYNC_REDIS_URL. "
+        "Default: redis://localhost:6379/0",
+    )
+    @click.option(
+        "--key-prefix",
+        envvar="REDBEAT_SYNC_KEY_PREFIX",
+        help=f"RedBeat key prefix (redbeat_key_prefix). Default: {DEFAULT_PREFIX}",
+    )
+    @click.option(
+        "--app",
+        "app",
+        metavar="MODULE:ATTR",
+        help="Celery app to read redbeat_redis_url, redbeat_key_prefix and timezone from.",
+    )
+    @click.option(
+        "--beat-timezone",
+        envvar="REDBEAT_SYNC_BEAT_TIMEZONE",
+        help="Timezone celery beat runs in (Celery's `timezone`); RedBeat evaluates "
+        "crontabs in it. Default: the app's, else UTC.",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -133,36 +152,15 @@ def _target_options(func: F, *, beat_timezone: bool) -> F:
         target = resolve_target(redis_url, key_prefix, app, beat_timezone)
         return func(*args, target=target, **kwargs)
 
-    decorated: Any = wrapper
-    if beat_timezone:
-        decorated = click.option(
-            "--beat-timezone",
-            envvar="REDBEAT_SYNC_BEAT_TIMEZONE",
-            help="Timezone celery beat runs in (Celery's `timezone`); RedBeat evaluates "
-            "crontabs in it. Default: the app's, else UTC.",
-        )(decorated)
-    decorated = click.option(
-        "--app",
-        "app",
-        metavar="MODULE:ATTR",
-        help="Celery app to read redbeat_redis_url, redbeat_key_prefix and timezone from.",
-    )(decorated)
-    decorated = click.option(
-        "--key-prefix",
-        envvar="REDBEAT_SYNC_KEY_PREFIX",
-        help=f"RedBeat key prefix (redbeat_key_prefix). Default: {DEFAULT_PREFIX}",
-    )(decorated)
-    decorated = click.option(
-        "--redis-url",
-        envvar="REDBEAT_SYNC_REDIS_URL",
-        metavar="URL",
-        # No hyphenated schemes or URL examples: help wraps at spaces and hyphens, and
-        # would cut them in two.
-        help="Redis holding the schedule: redis://, rediss://, unix://, or a Sentinel or "
-        "Cluster URL (README: URL forms). Env: REDBEAT_SYNC_REDIS_URL. "
-        "Default: redis://localhost:6379/0",
-    )(decorated)
-    return decorated  # type: ignore[no-any-return]
+    return wrapper  # type: ignore[return-value]
+
+
+def connection_options(func: F) -> F:
+    """``target_options`` without --beat-timezone, for commands that never use it."""
+    wrapped = target_options(func)
+    params = getattr(wrapped, "__click_params__", [])
+    wrapped.__click_params__ = [p for p in params if p.name != "beat_timezone"]  # type: ignore[attr-defined]
+    return wrapped
 
 
 def write_output_file(path: Path, text: str) -> None:
