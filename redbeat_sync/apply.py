@@ -287,8 +287,10 @@ def apply_plan(
             stop.cleaning_up = True  # a further signal must not cut the report short
             raise run.aborted(stop.signal_name or "SIGINT", batch_size) from None
         except writer.PartialApply as exc:
+            stop.cleaning_up = True  # the record and the lock release must not be cut short
             raise run.ended("partial", exc, written_counts(exc.report)) from exc
         except (UserError, redis.RedisError) as exc:
+            stop.cleaning_up = True
             refused = isinstance(exc, writer.StateChanged) or not (
                 run.writing or isinstance(exc, redis.RedisError)
             )
@@ -299,6 +301,7 @@ def apply_plan(
                 run.writing = False
             raise run.ended(outcome, exc, None) from exc
         except Exception as exc:  # a bug: still record and unlock, then let it show
+            stop.cleaning_up = True
             run.ended("failed", exc, None)
             raise
 

@@ -38,7 +38,9 @@ class StopRequest:
         self.signal_name: str | None = None
         self.count = 0
         self.deferring = False  # batches are being written: the first signal waits
-        self.cleaning_up = False  # after an abort: further signals must not cut cleanup
+        # After the apply stopped: signals must not cut its audit record and lock release
+        # short (bounded by the Redis timeouts, a few seconds at most).
+        self.cleaning_up = False
 
     def check(self) -> None:
         """Raise ``Interrupted`` if a signal asked to stop (call between batches)."""
