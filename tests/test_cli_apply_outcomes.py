@@ -330,3 +330,7 @@ def test_target_flags_mask_the_password() -> None:
     target = Target("redis://u:hunter2@h:6379/0?password=hunter2", "p:", "UTC", {})
     assert "hunter2" not in target.flags()
     assert target.flags() == "--redis-url 'redis://u:***@h:6379/0?password=***' --key-prefix p:"
+    from_app = Target("redis://h/0", "p:", "UTC", {}, app="proj:app")
+    assert from_app.flags() == "--app proj:app --key-prefix p:"
+    both = Target("redis://h/1", "p:", "UTC", {}, app="proj:app", url_from_flag=True)
+    assert both.flags() == "--app proj:app --redis-url redis://h/1 --key-prefix p:"

@@ -38,6 +38,7 @@ class Target:
     redis_options: dict[str, Any]
     redis_use_ssl: Any = False  # the app's redbeat_redis_use_ssl (True or ssl_* options)
     app: str | None = None  # the --app it was read from, if any
+    url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
 
     @property
     def layout(self) -> Layout:
@@ -45,11 +46,10 @@ class Target:
 
     def flags(self) -> str:
         """Flags that make another command reach this deployment (passwords masked)."""
-        parts = [f"--key-prefix {shlex.quote(self.prefix)}"]
-        if self.app:
-            parts.insert(0, f"--app {shlex.quote(self.app)}")
-        elif self.redis_url:
-            parts.insert(0, f"--redis-url {shlex.quote(redact(self.redis_url))}")
+        parts = [f"--app {shlex.quote(self.app)}"] if self.app else []
+        if self.redis_url and (self.url_from_flag or not self.app):
+            parts.append(f"--redis-url {shlex.quote(redact(self.redis_url))}")
+        parts.append(f"--key-prefix {shlex.quote(self.prefix)}")
         return " ".join(parts)
 
     def connect(self) -> redis.Redis:
@@ -107,6 +107,7 @@ def resolve_target(
         redis_options=options,
         redis_use_ssl=use_ssl,
         app=app,
+        url_from_flag=bool(redis_url),
     )
 
 

@@ -77,7 +77,9 @@ def read_sync_lock(client: redis.Redis, layout: Layout) -> dict[str, Any] | None
         value = None
     if not isinstance(value, dict):
         # Someone wrote the key by hand: still a held lock, show what is there.
-        return {"id": "?", "holder": "?", "raw": _text(raw)}
+        return {"id": "?", "holder": "?", "raw": redact(_text(raw))}
+    if "command" in value:  # older versions stored the whole command line
+        value["command"] = redact(str(value["command"]))
     ttl_ms = client.pttl(layout.sync_lock_key)
     if isinstance(ttl_ms, int) and ttl_ms >= 0:
         value["expires_in"] = ttl_ms / 1000
