@@ -150,7 +150,9 @@ def render_drift_markdown(drift: Drift) -> str:
     title = f"### redbeat-sync drift for {code_span(drift.prefix)}"
     if not drift.has_drift:
         return f"{title}\n\n**No drift.** Redis matches the schedule files.\n"
-    lines = [title, "", f"**Drift: {len(drift.items)} entries differ.**", ""]
+    count = len(drift.items)
+    differ = "1 entry differs" if count == 1 else f"{count} entries differ"
+    lines = [title, "", f"**Drift: {differ}.**", ""]
     lines += ["| entry | drift | details |", "| --- | --- | --- |"]
     for item in drift.items:
         details = [

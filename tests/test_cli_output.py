@@ -192,3 +192,12 @@ def test_load_peak_counts_frequent_intervals_and_runs_are_whole() -> None:
     runs = report.runs("default")
     assert runs == int(runs) == 3 * 24 + 86400 // 7 + 24  # whole runs, not 12342.86
     assert ".8" not in load.render_text(report).split("Hourly")[0]
+
+
+def test_drift_markdown_is_singular_for_one_entry(
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    assert cli(redis_url, "apply", "--auto-approve", schedule(tmp_path)).exit_code == 0
+    redis_client.delete(LAYOUT.entry_key("ping"))  # deleted behind the files' back
+    result = cli(redis_url, "drift", "--format", "markdown", schedule(tmp_path))
+    assert "**Drift: 1 entry differs.**" in result.output, result.output
