@@ -23,7 +23,7 @@ _KEYS = "|".join(SECRET_KEYS)
 _URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s'\"]*):(?P<secret>[^\s'\";/]*)@")
 
 # ?password=secret&...  or  password=secret  (redis-py reads these query parameters)
-_KEY_EQUALS = re.compile(rf"(?P<head>(?<![\w-])(?:{_KEYS})=)[^&\s'\",;)]+", re.IGNORECASE)
+_KEY_EQUALS = re.compile(rf"(?P<head>(?<!\w)(?:{_KEYS})=)[^&\s'\",;)]+", re.IGNORECASE)
 
 # 'password': 'secret'  /  "password": "secret"  /  password='secret' (dict and kwargs reprs)
 _QUOTED = re.compile(

@@ -208,6 +208,7 @@ def test_one_redaction_function_covers_every_shape() -> None:
         f"{{'sentinel_kwargs': {{'password': '{PASSWORD}'}}}}",
         f'{{"password": "{PASSWORD}"}}',
         f"Redis(password={PASSWORD!r})",
+        f"--password={PASSWORD}",
     ]:
         assert PASSWORD not in redact(text), text
     assert (
