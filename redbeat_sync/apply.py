@@ -27,11 +27,14 @@ import redis
 
 from .bulk import with_gc_paused
 from .errors import UserError
+from .interrupts import Interrupted, StopRequest, stop_between_batches
 from .plan.actions import Action, Plan
 from .plan.compare import is_reschedule
+from .redact import redact
 from .state import audit, reader, writer
 from .state.codec import encode_entry
 from .state.layout import Layout
+from .state.memory import refuse_if_it_cannot_fit
 from .state.model import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
 from .state.topology import refuse_evicting
@@ -42,12 +45,22 @@ MIN_MAX_DELETES = 10
 MAX_DELETE_SHARE = 0.25
 
 
+class ApplyFailed(UserError):
+    """An apply that did not complete: how it ended (``outcome``) and what it wrote."""
+
+    def __init__(self, message: str, outcome: str, written: dict[str, int] | None) -> None:
+        super().__init__(message)
+        self.outcome = outcome  # refused | failed | partial | interrupted | aborted
+        self.written = written
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     report: writer.WriteReport
     audit_id: str | None  # stream id of the history record (None: nothing to apply)
     plan_digest: str
     counts: dict[str, int]  # the plan's summary: create, update, delete, adopt, ...
+    notes: tuple[str, ...] = ()  # e.g. the audit record or the lock release failed
 
     def summary(self) -> str:
         """``1 created, 2 updated, 0 deleted, 1 adopted.`` (adopted only when any)."""
@@ -176,6 +189,18 @@ def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None
     return json.dumps(extra, sort_keys=True)
 
 
+def change_pairs(plan: Plan) -> list[tuple[str, str]]:
+    """(kind, name) per change as the audit trail names them (reschedules are updates)."""
+    pairs = []
+    for action in plan.changes:
+        kind = "update" if action.kind == "reschedule" else action.kind
+        name = action.name
+        if action.moved_from:
+            name = f"{action.moved_from}{audit.MOVE_ARROW}{action.name}"
+        pairs.append((kind, name))
+    return pairs
+
+
 def plan_to_ops(plan: Plan) -> list[WriteOp]:
     ops = (action_to_op(action, plan.beat_timezone) for action in plan.actions)
     return [op for op in ops if op is not None]
@@ -216,25 +241,116 @@ def apply_plan(
     now: datetime | None = None,
     batch_size: int = writer.DEFAULT_BATCH_SIZE,
     allow_evicting_redis: bool = False,
+    command: str | None = None,
+    target_flags: str | None = None,
+    plan_file: str | None = None,
 ) -> ApplyResult:
-    """Make Redis match ``plan``; writes nothing when the plan is stale or unsafe.
+    """Make Redis match ``plan``; writes nothing when the plan is stale, unsafe or too big.
 
     Refuses a Redis whose ``maxmemory-policy`` may evict schedule entries
-    (``allkeys-*``) unless ``allow_evicting_redis``.
+    (``allkeys-*``) unless ``allow_evicting_redis``, and a plan estimated not to fit
+    under ``maxmemory``.  However it ends (applied, refused, failed part-way, stopped
+    by SIGINT/SIGTERM) it appends an audit record saying what was written, and the
+    error raised says it too.  ``command`` (subcommand and flag names, no values) is
+    stored with the sync lock; ``target_flags`` are the flags a printed
+    ``force-unlock`` command needs to reach this deployment.
     """
-    if plan.prefix != layout.prefix:
-        raise UserError(f"the plan was made for prefix {plan.prefix!r}, not {layout.prefix!r}")
-    if plan.beat_timezone != beat_timezone:
-        raise UserError(
-            f"the plan was made for beat timezone {plan.beat_timezone}, not {beat_timezone}; "
-            "run plan again"
-        )
-    refuse_evicting(client, allow=allow_evicting_redis)
     who = who or default_holder()
-    counts = plan.summary()
-    lock = SyncLock(client, layout, holder=who)
-    lock.acquire(lock_timeout)
-    try:
+    record = audit.make_record(
+        who=who,
+        plan_digest="",
+        counts=audit.change_counts(plan.summary()),
+        message=message,
+        git_sha=git_sha or os.environ.get("GITHUB_SHA") or None,
+        host=socket.gethostname(),
+        when=now or datetime.now(timezone.utc),
+        prefix=layout.prefix,
+        fingerprint_before=plan.fingerprint,
+        changes=audit.change_names(change_pairs(plan)),
+        **({"plan_file": plan_file} if plan_file else {}),
+    )
+    lock = SyncLock(client, layout, holder=who, command=command, target_flags=target_flags)
+    run = _Run(client, layout, plan, record, lock)
+    with stop_between_batches() as stop:
+        try:
+            return run.apply(
+                beat_timezone=beat_timezone,
+                max_deletes=max_deletes,
+                allow_mass_delete=allow_mass_delete,
+                lock_timeout=lock_timeout,
+                now=now,
+                batch_size=batch_size,
+                allow_evicting_redis=allow_evicting_redis,
+                stop=stop,
+            )
+        except KeyboardInterrupt:
+            stop.cleaning_up = True  # a further signal must not cut the report short
+            raise run.aborted(stop.signal_name or "SIGINT", batch_size) from None
+        except writer.PartialApply as exc:
+            stop.cleaning_up = True  # the record and the lock release must not be cut short
+            raise run.ended("partial", exc, written_counts(exc.report)) from exc
+        except (UserError, redis.RedisError) as exc:
+            stop.cleaning_up = True
+            refused = isinstance(exc, writer.StateChanged) or not (
+                run.writing or isinstance(exc, redis.RedisError)
+            )
+            outcome = "refused" if refused else "failed"
+            if isinstance(exc, Interrupted):
+                outcome = "interrupted"
+            if isinstance(exc, writer.StateChanged):  # its guards held back the whole batch
+                run.writing = False
+            raise run.ended(outcome, exc, None) from exc
+        except Exception as exc:  # a bug: still record and unlock, then let it show
+            stop.cleaning_up = True
+            run.ended("failed", exc, None)
+            raise
+
+
+class _Run:
+    """One apply's state between its steps: what was confirmed written, lock, record."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        layout: Layout,
+        plan: Plan,
+        record: dict[str, object],
+        lock: SyncLock,
+    ) -> None:
+        self.client = client
+        self.layout = layout
+        self.plan = plan
+        self.record = record
+        self.lock = lock
+        self.writing = False  # the first batch was sent (it may have landed)
+        self.batches_started = 0
+        self.total_batches = 0
+        self.total_ops = 0
+        self.landed: writer.WriteReport | None = None  # set once every batch was written
+
+    def apply(
+        self,
+        *,
+        beat_timezone: str,
+        max_deletes: int | None,
+        allow_mass_delete: bool,
+        lock_timeout: float,
+        now: datetime | None,
+        batch_size: int,
+        allow_evicting_redis: bool,
+        stop: StopRequest,
+    ) -> ApplyResult:
+        plan, layout, client = self.plan, self.layout, self.client
+        counts = plan.summary()
+        if plan.prefix != layout.prefix:
+            raise UserError(f"the plan was made for prefix {plan.prefix!r}, not {layout.prefix!r}")
+        if plan.beat_timezone != beat_timezone:
+            raise UserError(
+                f"the plan was made for beat timezone {plan.beat_timezone}, not {beat_timezone}; "
+                "run plan again"
+            )
+        refuse_evicting(client, allow=allow_evicting_redis)
+        self.lock.acquire(lock_timeout)
         # The raw fields suffice to tell whether anything changed since the plan;
         # only a stale plan pays for a full read, to say what changed.
         fingerprint, inventory = reader.read_fingerprint_and_inventory(client, layout)
@@ -249,20 +365,19 @@ def apply_plan(
         )
         ops = plan_to_ops(plan)
         if not ops:
+            self.lock.release()
             return ApplyResult(writer.WriteReport(), None, plan_digest(plan), counts)
-        # The digest is filled in after the write: the writer encodes every entry
-        # while Redis runs the batches, and the digest then reuses those encodings.
-        record = audit.make_record(
-            who=who,
-            plan_digest="",
-            counts=counts,
-            message=message,
-            git_sha=git_sha or os.environ.get("GITHUB_SHA") or None,
-            host=socket.gethostname(),
-            when=now or datetime.now(timezone.utc),
-            prefix=layout.prefix,
-            fingerprint_before=plan.fingerprint,
-        )
+        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, beat_timezone, batch_size)
+        self.total_ops = len(ops)
+        self.total_batches = -(-len(ops) // batch_size)
+
+        def before_batch() -> None:
+            stop.check()  # a signal asked to stop: nothing more is sent
+            self.lock.refresh()  # long applies keep their lock, and stop if it was lost
+            self.batches_started += 1
+            self.writing = True
+
+        stop.deferring = True  # from here a first signal waits for the batch in flight
         try:
             report = writer.write(
                 client,
@@ -271,50 +386,109 @@ def apply_plan(
                 beat_timezone=beat_timezone,
                 now=now,
                 batch_size=batch_size,
-                # Long multi-batch applies keep their lock alive, and stop if it was lost.
-                before_batch=lock.refresh,
+                before_batch=before_batch,
             )
-        except writer.PartialApply as exc:
-            # Some batches landed: the trail must say so, or nobody can tell later.
-            record.update(outcome="partial", written=_written(exc.report), error=str(exc))
-            record["plan_digest"] = plan_digest(plan)
-            # Usually Redis itself is gone: the error below then says what landed.
-            with contextlib.suppress(redis.RedisError):
-                audit.append_record(client, layout, record)
-            raise
+        finally:
+            stop.deferring = False
+        # The digest is made after the write: the writer encoded every entry while
+        # Redis ran the batches, and the digest reuses those encodings.
+        self.landed = report
         digest = plan_digest(plan)
-        record.update(outcome="applied", written=_written(report), plan_digest=digest)
-        audit_id = audit.append_record(client, layout, record)
-        return ApplyResult(report, audit_id, digest, counts)
-    except (UserError, redis.RedisError) as exc:
-        # Release here so that a Redis gone mid-apply cannot replace the error that
-        # says what was written by a bare "connection refused" from the release.
+        self.record.update(outcome="applied", written=written_counts(report), plan_digest=digest)
+        notes: list[str] = []
+        audit_id = None
         try:
-            lock.release()
+            audit_id = audit.append_record(client, layout, self.record)
+        except redis.RedisError as exc:
+            notes.append(f"No audit record could be written ({_short(exc)}).")
+        try:
+            self.lock.release()
         except redis.RedisError:
-            raise UserError(f"{_one_line(exc)} {_lock_left(lock)}") from exc
-        raise
-    finally:
-        lock.release()  # no-op when already released above
+            notes.append(_lock_left(self.lock))
+        return ApplyResult(report, audit_id, digest, counts, tuple(notes))
+
+    def ended(
+        self, outcome: str, exc: BaseException, written: dict[str, int] | None
+    ) -> ApplyFailed:
+        """Audit how the apply ended, free the lock; the error to raise, saying both."""
+        text = _one_line(exc, self.writing)
+        if written is None and not self.writing:
+            written = written_counts(writer.WriteReport())
+            if "nothing was written" not in text.lower():
+                text = f"{text.rstrip('.')}; nothing was written."
+        elif written is None:  # the first batch was sent and its outcome is unknown
+            written = {"batches": 0, "in_flight_batch": 1}
+        return self._finish(outcome, text, written)
+
+    def aborted(self, signal_name: str, batch_size: int) -> ApplyFailed:
+        """A second signal cut the apply short: say what is known to have landed."""
+        confirmed = max(0, self.batches_started - 1)
+        ops = min(confirmed * batch_size, self.total_ops)
+        if self.landed is not None:
+            text = (
+                f"aborted by a second {signal_name} after all {self.landed.batches} batches "
+                f"({self.total_ops} operations) were written."
+            )
+            return self._finish("applied", text, written_counts(self.landed))
+        if not self.writing:
+            text = f"interrupted by {signal_name} before anything was sent; nothing was written."
+        else:
+            text = (
+                f"aborted by a second {signal_name}: {confirmed} of {self.total_batches} "
+                f"batches ({ops} of {self.total_ops} operations) were written; batch "
+                f"{confirmed + 1} was being written and may or may not have landed "
+                "(whole or not at all). Run plan to see where things stand."
+            )
+        written = {"batches": confirmed, "operations": ops}
+        if self.writing:
+            written["in_flight_batch"] = confirmed + 1
+        return self._finish("aborted" if self.writing else "interrupted", text, written)
+
+    def _finish(self, outcome: str, text: str, written: dict[str, int] | None) -> ApplyFailed:
+        self.record.update(outcome=outcome, error=text)
+        if written is not None:
+            self.record["written"] = written
+        with contextlib.suppress(Exception):  # a digest is nice to have, not worth a 2nd error
+            self.record["plan_digest"] = plan_digest(self.plan)
+        notes = []
+        try:
+            audit.append_record(self.client, self.layout, self.record)
+        except redis.RedisError as exc:
+            notes.append(f"No audit record could be written ({_short(exc)}).")
+        try:
+            # Also when we don't know we hold it: a SET NX cut short by a signal may
+            # have landed. The release script deletes only a lock with our id.
+            self.lock.release(even_if_unsure=True)
+        except redis.RedisError:
+            notes.append(_lock_left(self.lock))
+        return ApplyFailed(" ".join([text, *notes]), outcome, written)
 
 
-def _one_line(exc: BaseException) -> str:
+def _short(exc: BaseException) -> str:
+    return redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def _one_line(exc: BaseException, writing: bool) -> str:
     if isinstance(exc, UserError):
         return str(exc)
-    return (
-        f"lost the connection to Redis during apply ({type(exc).__name__}: {exc}); "
-        "run plan again to see what was written."
-    )
+    if not isinstance(exc, redis.RedisError):
+        return f"apply failed ({_short(exc)})"
+    lost = isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+    what = "lost the connection to Redis" if lost else "Redis refused a command"
+    if writing:
+        return f"{what} during apply ({_short(exc)}); run plan again to see what was written."
+    return f"{what} before apply wrote anything ({_short(exc)})"
 
 
 def _lock_left(lock: SyncLock) -> str:
     return (
         f"The sync lock (id {lock.lock_id}) could not be released: it expires by itself "
-        f"within {lock.ttl:.0f}s, or free it with: redbeat-sync force-unlock {lock.lock_id}"
+        f"within {lock.ttl:.0f}s, or free it with: {lock.unlock_command(lock.lock_id)}"
     )
 
 
-def _written(report: writer.WriteReport) -> dict[str, int]:
+def written_counts(report: writer.WriteReport) -> dict[str, int]:
+    """What a write report says landed, as audit records and ``apply --format json`` show it."""
     return {
         "created": report.created,
         "updated": report.updated,

@@ -33,8 +33,13 @@ def _user_tasks(tasks: Mapping[str, Any]) -> list[str]:
     return sorted(name for name in tasks if not name.startswith("celery."))
 
 
-def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-    """Why ``task(*args, **kwargs)`` would fail to bind, or None."""
+def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, why)`` when ``task(*args, **kwargs)`` would fail to bind, else None.
+
+    ``field`` is the one to fix: ``args`` when the positional arguments alone do not
+    fit, ``kwargs`` when the keyword arguments add the misfit (unknown name, a value
+    given twice) or when a required argument is missing and kwargs are in use.
+    """
     try:
         # ``run`` is a bound method for bind=True and class-based tasks: self is skipped.
         signature = inspect.signature(task.run)
@@ -43,7 +48,12 @@ def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> str
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:
-        return f"args/kwargs do not fit {task.name}{signature}: {exc}"
+        field = "kwargs" if kwargs else "args"
+        try:
+            signature.bind_partial(*args)
+        except TypeError:
+            field = "args"
+        return field, f"arguments do not fit {task.name}{signature}: {exc}"
     return None
 
 
@@ -63,6 +73,7 @@ def check_tasks(entries: Iterable[SpecEntry], tasks: Mapping[str, Any]) -> list[
             continue
         problem = signature_problem(task, list(entry.args), dict(entry.kwargs))
         if problem:
-            where = field_path(("entries", entry.name, "args"))
-            problems.append(Problem(item.file, item.line, item.column, where, problem))
+            field, message = problem
+            where = field_path(("entries", entry.name, field))
+            problems.append(Problem(item.file, item.line, item.column, where, message))
     return problems

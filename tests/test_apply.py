@@ -135,7 +135,10 @@ def test_saved_plan_refused_when_someone_created_an_entry(
         apply(redis_client, load_plan(path))
     assert not redis_client.exists(LAYOUT.entry_key("nightly"))
     assert not redis_client.exists(LAYOUT.inventory_key)
-    assert audit.read_history(redis_client, LAYOUT) == []
+    # The refusal is in the audit trail, saying nothing was written.
+    (record,) = audit.read_history(redis_client, LAYOUT)
+    assert record["outcome"] == "refused" and record["written"]["batches"] == 0
+    assert "nothing was written" in record["error"]
 
 
 def test_saved_plan_refused_when_someone_modified_a_managed_entry(
@@ -290,7 +293,8 @@ def test_concurrent_applies_serialize(redis_url: str, redis_client: redis.Redis)
         thread.join()
     assert sorted(outcomes)[0] == "applied"
     assert "state changed since this plan was made" in sorted(outcomes)[1]
-    assert len(audit.read_history(redis_client, LAYOUT)) == 1
+    outcomes_recorded = [r["outcome"] for r in audit.read_history(redis_client, LAYOUT)]
+    assert sorted(outcomes_recorded) == ["applied", "refused"]  # the loser is audited too
     assert not plan_for(redis_client, *MIXED).has_changes
 
 

@@ -205,7 +205,8 @@ def test_redis_sigkilled_mid_apply(
     line = one_error_line(stderr)
     # It says what happened to the write and how to free the lock it could not release.
     assert "may or may not have been written" in line or "lost the connection" in line, line
-    assert "Run plan again" in line or "run plan" in line.lower(), line
+    # Killed before the first batch was sent: nothing to look for, and it says so.
+    assert "run plan" in line.lower() or "nothing was written" in line, line
 
     aof_server.start()  # same port and directory: loads the AOF
     restarted = time.monotonic()
@@ -285,7 +286,8 @@ def test_redis_sigkilled_between_batches(big_spec: Path, aof_server: RedisServer
     assert not thread.is_alive()
     assert len(errors) == 1, "apply should have failed"
     message = str(errors[0])
-    assert type(errors[0]).__name__ in ("PartialApply", "UserError"), repr(errors[0])
+    # apply_plan raises ApplyFailed (a UserError) saying how it ended: part-way here.
+    assert getattr(errors[0], "outcome", None) == "partial", repr(errors[0])
     assert "batches" in message and "force-unlock" in message, message
 
     aof_server.start()

@@ -276,7 +276,7 @@ def test_50_mb_string_is_accepted_within_bounds(
     before = snapshot(client)
     checked = run_cli("validate", str(path), url=url)
     check_bounded(checked, "50 MB string validate")
-    assert checked.returncode == 0 and "1 entries" in checked.stdout, checked.stderr[-500:]
+    assert checked.returncode == 0 and "1 entry in 1 file" in checked.stdout, checked.stderr[-500:]
     planned = run_cli("plan", str(path), url=url)
     check_bounded(planned, "50 MB string plan")
     assert planned.returncode == 0, planned.stderr[-500:]

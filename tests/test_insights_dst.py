@@ -92,4 +92,4 @@ def test_validate_prints_warning_and_exits_zero(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(file)])
     assert result.exit_code == 0
     assert "warning:" in result.output and "nightly: DST:" in result.output
-    assert "OK: 1 entries" in result.output
+    assert "OK: 1 entry" in result.output

@@ -126,8 +126,8 @@ def test_cli_load(tmp_path: Path) -> None:
     result = runner.invoke(main, ["load", str(tmp_path), "--pileup", "20"])
     assert result.exit_code == 0 and "Pile-ups" not in result.output
     result = runner.invoke(main, ["load", str(tmp_path), "--by", "team"])
-    assert result.exit_code == 2 and "label:NAME" in result.output
-    assert runner.invoke(main, ["load"]).exit_code == 2
+    assert result.exit_code == 1 and "label:NAME" in result.output
+    assert runner.invoke(main, ["load"]).exit_code == 1
 
 
 def test_cli_load_from_redis(redis_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -196,12 +196,14 @@ def test_task_check_unknown_name_with_suggestion_and_bad_arguments(
         "bad.yaml:3:3: entries.typo.task: unknown task 'proj.tasks.ad': the Celery app does "
         "not register it; did you mean 'proj.tasks.add'?"
     ) in result.output
-    assert "bad.yaml:4:3: entries.too-many.args: args/kwargs do not fit proj.tasks.add" in (
+    assert "bad.yaml:4:3: entries.too-many.args: arguments do not fit proj.tasks.add" in (
         result.output
     )
     assert "too many positional arguments" in result.output
     # bind=True: self is not an argument the file has to give
-    assert "entries.bad-kw.args" in result.output and "'day'" in result.output
+    # the kwargs are what does not fit: the problem is reported under kwargs (issue 9 §5)
+    assert "entries.bad-kw.kwargs" in result.output and "'day'" in result.output
+    assert "entries.bad-kw.args" not in result.output
     planned = cli(redis_url, "plan", bad, "--app", target)
     assert planned.exit_code == 1 and "did you mean 'proj.tasks.add'?" in planned.output
     assert redis_client.dbsize() == 0  # validate is offline; plan stopped before Redis

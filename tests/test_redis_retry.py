@@ -159,7 +159,7 @@ def test_apply_refuses_an_evicting_redis_unless_allowed(server: Proc, tmp_path: 
     assert refused.code == 1
     (line,) = refused.stderr.strip().splitlines()
     assert "allkeys-lru" in line and "--allow-evicting-redis" in line
-    assert admin.dbsize() == 0
+    assert admin.keys() == ["redbeat::sync:history"]  # only the refusal's audit record
     allowed = cli("apply", spec, "--auto-approve", "--allow-evicting-redis", "--redis-url", url)
     assert allowed.code == 0, allowed.all
     admin.config_set("maxmemory-policy", "volatile-lru")  # entries have no TTL: allowed

@@ -131,3 +131,19 @@ def test_command_passwords_are_masked(redis_client: redis.Redis) -> None:
     assert "s3cret" not in raw
     assert json.loads(raw)["command"] == "apply --redis-url redis://u:***@h:6379/0"
     lock.release()
+
+
+def test_a_lock_left_by_an_older_version_is_shown_redacted(redis_client: redis.Redis) -> None:
+    old = {
+        "id": "1",
+        "holder": "h",
+        "command": "redbeat-sync apply --redis-url redis://h/0?password=s3cret",
+    }
+    redis_client.set(LAYOUT.sync_lock_key, json.dumps(old), px=60_000)
+    shown = read_sync_lock(redis_client, LAYOUT)
+    assert shown is not None and "s3cret" not in json.dumps(shown)
+
+
+def test_the_default_command_is_the_program_only(redis_client: redis.Redis) -> None:
+    lock = SyncLock(redis_client, LAYOUT)
+    assert " " not in lock.command  # no argument of whatever process uses the library

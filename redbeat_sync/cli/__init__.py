@@ -21,9 +21,13 @@ from . import plan as plan_cmd
 from . import schema as schema_cmd
 from . import show as show_cmd
 from . import validate as validate_cmd
+from ._errors import ExitCodeGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ExitCodeGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="redbeat-sync")
 def main() -> None:
     """Celery beat schedules as code, on RedBeat's Redis layout.

@@ -8,21 +8,25 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import redis
 
-from ..errors import ProblemsFound, RedbeatSyncError
+from ..describe import plural
+from ..errors import ProblemsFound, RedbeatSyncError, UserError
 from ..redact import redact
 from ..state.layout import DEFAULT_PREFIX, Layout
+from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK"]
 
 
 @dataclass
@@ -36,10 +40,20 @@ class Target:
     redis_use_ssl: Any = False  # the app's redbeat_redis_use_ssl (True or ssl_* options)
     #: Why the --app names no usable Redis (raised by ``connect``, inside the guard).
     redis_problem: str | None = None
+    app: str | None = None  # the --app it was read from, if any
+    url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
 
     @property
     def layout(self) -> Layout:
         return Layout(self.prefix)
+
+    def flags(self) -> str:
+        """Flags that make another command reach this deployment (passwords masked)."""
+        parts = [f"--app {shlex.quote(self.app)}"] if self.app else []
+        if self.redis_url and (self.url_from_flag or not self.app):
+            parts.append(f"--redis-url {shlex.quote(redact(self.redis_url))}")
+        parts.append(f"--key-prefix {shlex.quote(self.prefix)}")
+        return " ".join(parts)
 
     def connect(self, *, check_prefix: bool = True) -> redis.Redis:
         from ..errors import UserError
@@ -113,6 +127,8 @@ def resolve_target(
         redis_options=options,
         redis_use_ssl=use_ssl,
         redis_problem=problem,
+        app=app,
+        url_from_flag=bool(redis_url),
     )
 
 
@@ -122,9 +138,12 @@ def target_options(func: F) -> F:
     @click.option(
         "--redis-url",
         envvar="REDBEAT_SYNC_REDIS_URL",
-        help="Redis URL: redis://, rediss:// (?ssl_ca_certs=...), redis-sentinel://"
-        "h:26379,h2:26379/0?service_name=NAME or redis-cluster://h:7000,h2:7001. "
-        "Env: REDBEAT_SYNC_REDIS_URL. Default: redis://localhost:6379/0.",
+        metavar="URL",
+        # No hyphenated schemes or URL examples: help wraps at spaces and hyphens, and
+        # would cut them in two.
+        help="Redis holding the schedule: redis://, rediss://, unix://, or a Sentinel or "
+        "Cluster URL (README: URL forms). Env: REDBEAT_SYNC_REDIS_URL. "
+        "Default: redis://localhost:6379/0",
     )
     @click.option(
         "--key-prefix",
@@ -149,7 +168,7 @@ def target_options(func: F) -> F:
         redis_url: str | None,
         key_prefix: str | None,
         app: str | None,
-        beat_timezone: str | None,
+        beat_timezone: str | None = None,
         **kwargs: Any,
     ) -> Any:
         target = resolve_target(redis_url, key_prefix, app, beat_timezone)
@@ -158,15 +177,68 @@ def target_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def connection_options(func: F) -> F:
+    """``target_options`` without --beat-timezone, for commands that never use it."""
+    wrapped = target_options(func)
+    params = getattr(wrapped, "__click_params__", [])
+    wrapped.__click_params__ = [p for p in params if p.name != "beat_timezone"]  # type: ignore[attr-defined]
+    return wrapped
+
+
+def write_output_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, creating missing parent directories (export and import
+    behave alike); any failure is one UserError line naming the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {_os_reason(exc)}") from None
+
+
+def make_output_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) unless it is already a directory."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot use {path} as the output directory: {_os_reason(exc)}") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError):
+        return "a file with that name exists (not a directory)"
+    if isinstance(exc, NotADirectoryError):
+        return "part of the path is a file, not a directory"
+    return exc.strerror or type(exc).__name__
+
+
+def invocation(ctx: click.Context) -> str:
+    """``redbeat-sync apply --auto-approve --redis-url``: the command and the flags given,
+    never their values (a URL may hold a password; paths say nothing useful)."""
+    given = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        negative = param.is_flag and param.secondary_opts and ctx.params.get(param.name) is False
+        given.append((param.secondary_opts if negative else param.opts)[-1])
+    return " ".join([ctx.command_path, *given])
+
+
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def use_color(flag: bool | None) -> bool:
-    """Colour only on a TTY unless forced; NO_COLOR always wins."""
+def use_color(flag: bool | None, *, err: bool = False) -> bool:
+    """``--color``/``--no-color`` decide; else NO_COLOR (set and not empty) turns colour
+    off; else colour only on a terminal. As no-color.org asks, a flag given on the
+    command line beats the environment. Pass the result to ``click.echo(color=...)``,
+    which would otherwise strip the colour from piped output (CI logs)."""
+    if flag is not None:
+        return flag
     if os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty() if flag is None else flag
+    return (sys.stderr if err else sys.stdout).isatty()
 
 
 def run_guarded(func: Callable[[], int]) -> int:
@@ -187,7 +259,7 @@ def _guarded(func: Callable[[], int]) -> int:
         return func()
     except ProblemsFound as exc:
         echo_err(exc.format())
-        echo_err(f"Error: {len(exc.problems)} problem(s) found; nothing was written.")
+        echo_err(f"Error: {plural(len(exc.problems), 'problem')} found; nothing was written.")
         return EXIT_ERROR
     except RedbeatSyncError as exc:
         echo_err(f"Error: {redact(str(exc))}")
@@ -212,4 +284,8 @@ def _guarded(func: Callable[[], int]) -> int:
         return EXIT_ERROR
     except redis.exceptions.RedisClusterException as exc:
         echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
+        return EXIT_ERROR
+    except OSError as exc:  # a file or the network refused: the environment, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        echo_err(f"Error: {where}{redact(_os_reason(exc))}")
         return EXIT_ERROR

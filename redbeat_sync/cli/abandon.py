@@ -9,11 +9,11 @@ import click
 from ..apply import apply_plan
 from ..errors import UserError
 from ..plan.actions import Action, Plan
-from ..plan.render_text import render_text
 from ..state.model import State
 from ..state.reader import read_state
-from ._common import EXIT_OK, Target, run_guarded, target_options, use_color
+from ._common import EXIT_OK, Target, invocation, run_guarded, target_options
 from .apply import confirm_or_refuse
+from .plan import echo_plan
 
 
 def release_plan(state: State, names: tuple[str, ...], *, prefix: str, beat_timezone: str) -> Plan:
@@ -74,8 +74,8 @@ def command(
         client = target.connect()
         state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
         plan = release_plan(state, names, prefix=target.prefix, beat_timezone=target.beat_timezone)
-        click.echo(render_text(plan, color=use_color(color)), nl=False)
-        confirm_or_refuse(auto_approve)
+        echo_plan(plan, "text", color)
+        confirm_or_refuse(auto_approve, action="abandon")
         apply_plan(
             client,
             target.layout,
@@ -84,10 +84,15 @@ def command(
             lock_timeout=lock_timeout,
             message=message or f"abandon {' '.join(sorted(set(names)))}",
             who=who,
+            command=invocation(ctx),
+            target_flags=target.flags(),
         )
+        one = len(plan.actions) == 1
         click.echo(
-            f"Released {len(plan.actions)} entr{'y' if len(plan.actions) == 1 else 'ies'}: "
-            "no longer managed, left in Redis. Remove them from the schedule files too."
+            f"Released {len(plan.actions)} entr{'y' if one else 'ies'}: no longer managed, "
+            f"left in Redis. Remove {'it' if one else 'them'} from the schedule files too, "
+            "or the next apply manages "
+            f"{'it' if one else 'them'} again."
         )
         return EXIT_OK
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from ..apply import apply_plan
+from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
 from ..plan.actions import Plan
 from ..plan.compare import stops_redbeat
 from ..plan.planfile import load_plan
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ..plan.render_json import plan_to_json
+from ..state.audit import change_counts, change_names
+from ._common import EXIT_OK, Target, echo_err, invocation, run_guarded, target_options
 from .plan import echo_plan, output_options, plan_from_files
 
 PLAN_KIND = "redbeat-sync-plan"
@@ -31,13 +33,28 @@ def looks_like_plan_file(paths: tuple[str, ...]) -> bool:
     return head.startswith("{") and PLAN_KIND in head
 
 
-def confirm_or_refuse(auto_approve: bool) -> None:
+def applied_json(plan: Plan, result: ApplyResult) -> dict[str, object]:
+    """The ``apply`` field ``apply --format json`` adds to the plan: counts and names."""
+    return {
+        "outcome": "applied",
+        "counts": change_counts(result.counts),
+        "changes": change_names(change_pairs(plan), limit=len(plan.actions)),
+        "written": written_counts(result.report),
+        "audit_id": result.audit_id,
+        "plan_digest": result.plan_digest,
+    }
+
+
+def confirm_or_refuse(auto_approve: bool, *, action: str = "apply") -> None:
+    """Ask for 'yes' on a terminal; UserError without one (``action``: apply, abandon)."""
     if auto_approve:
         return
     if not sys.stdin.isatty():
+        # Only apply takes a reviewed plan file; abandon has none to offer.
+        alternative = " or apply a reviewed plan file" if action == "apply" else ""
         raise UserError(
-            "refusing to apply without approval: no terminal to ask on; "
-            "pass --auto-approve (e.g. in CI) or apply a reviewed plan file"
+            f"refusing to {action} without approval: no terminal to ask on; "
+            f"pass --auto-approve (e.g. in CI){alternative}"
         )
     answer = click.prompt(
         "Do you want to perform these actions? Only 'yes' will be accepted to approve",
@@ -45,7 +62,7 @@ def confirm_or_refuse(auto_approve: bool) -> None:
         show_default=False,
     )
     if answer.strip() != "yes":
-        raise UserError("apply cancelled; nothing was written")
+        raise UserError(f"{action} cancelled; nothing was written")
 
 
 @click.command("apply")
@@ -109,8 +126,20 @@ def command(
                 )
         else:
             plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
-        echo_plan(plan, fmt, color)
+        as_json = fmt == "json"
+        if not as_json:
+            echo_plan(plan, fmt, color)
+        elif not (saved or auto_approve or not plan.has_changes):
+            echo_plan(plan, "text", color, err=True)  # for the human asked to approve
+
+        def emit_json(outcome: object) -> None:
+            document = plan_to_json(plan)
+            document["apply"] = outcome  # one document: the plan and what became of it
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
         if not plan.has_changes:
+            if as_json:
+                emit_json(None)
             return EXIT_OK
         stopping = [a.name for a in plan.changes if stops_redbeat(a)]
         if stopping and not allow_stopping_redbeat:
@@ -123,24 +152,33 @@ def command(
             )
         if not saved:  # a saved plan was reviewed when it was made
             confirm_or_refuse(auto_approve)
-        result = apply_plan(
-            target.connect(),
-            target.layout,
-            plan,
-            beat_timezone=plan.beat_timezone,
-            max_deletes=max_deletes,
-            allow_mass_delete=allow_mass_delete,
-            allow_evicting_redis=allow_evicting_redis,
-            lock_timeout=lock_timeout,
-            message=message,
-            who=who,
-            git_sha=git_sha,
-        )
-        summary = result.summary()
-        if fmt == "json":
-            click.echo(json.dumps({"applied": summary}), err=True)
+        try:
+            result = apply_plan(
+                target.connect(),
+                target.layout,
+                plan,
+                beat_timezone=plan.beat_timezone,
+                max_deletes=max_deletes,
+                allow_mass_delete=allow_mass_delete,
+                allow_evicting_redis=allow_evicting_redis,
+                lock_timeout=lock_timeout,
+                message=message,
+                who=who,
+                git_sha=git_sha,
+                command=invocation(ctx),
+                target_flags=target.flags(),
+                plan_file=paths[0] if saved else None,
+            )
+        except ApplyFailed as exc:
+            if as_json:
+                emit_json({"outcome": exc.outcome, "written": exc.written, "error": str(exc)})
+            raise
+        if as_json:
+            emit_json(applied_json(plan, result))
         else:
-            click.echo(f"Apply complete! {summary}")
+            click.echo(f"Apply complete! {result.summary()}")
+        for note in result.notes:
+            echo_err(f"warning: {note}")
         return EXIT_OK
 
     ctx.exit(run_guarded(body))

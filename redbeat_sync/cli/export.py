@@ -10,7 +10,15 @@ from ..entry import Entry
 from ..errors import UserError
 from ..spec.dump import dump_entries
 from ..state.reader import read_state
-from ._common import EXIT_OK, Target, echo_err, run_guarded, target_options
+from ._common import (
+    EXIT_OK,
+    Target,
+    echo_err,
+    make_output_dir,
+    run_guarded,
+    target_options,
+    write_output_file,
+)
 
 SCOPES = ("all", "managed", "unmanaged")
 
@@ -22,7 +30,14 @@ SCOPES = ("all", "managed", "unmanaged")
     type=click.Path(file_okay=False),
     help="Directory to write managed.yaml / unmanaged.yaml into (default: stdout).",
 )
-@click.option("--which", type=click.Choice(SCOPES), default="all", show_default=True)
+@click.option(
+    "--which",
+    type=click.Choice(SCOPES),
+    default="all",
+    show_default=True,
+    help="managed: entries redbeat-sync manages; unmanaged: the others under the prefix "
+    "(export them to take them over).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files in --out.")
 @target_options
 @click.pass_context
@@ -49,14 +64,14 @@ def command(
             click.echo(dump_entries(sorted(everything, key=lambda e: e.name)), nl=False)
             return EXIT_OK
         directory = Path(out_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        make_output_dir(directory)
         for group, entries in selected.items():
             if not entries and which == "all":
                 continue
             path = directory / f"{group}.yaml"
             if path.exists() and not force:
                 raise UserError(f"{path} exists; pass --force to overwrite it")
-            path.write_text(dump_entries(entries), encoding="utf-8")
+            write_output_file(path, dump_entries(entries))
             echo_err(f"wrote {path} ({len(entries)} entries)")
         return EXIT_OK
 

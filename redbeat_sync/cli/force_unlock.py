@@ -6,12 +6,12 @@ import click
 
 from ..errors import UserError
 from ..state.synclock import force_unlock, read_sync_lock
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, Target, connection_options, run_guarded
 
 
 @click.command("force-unlock")
 @click.argument("lock_id")
-@target_options
+@connection_options
 @click.pass_context
 def command(ctx: click.Context, lock_id: str, target: Target) -> None:
     """Remove the apply lock LOCK_ID (shown in the error of a waiting apply)."""

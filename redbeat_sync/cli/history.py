@@ -3,39 +3,118 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from ..state.audit import read_history
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ..state.audit import CHANGE_KINDS, DEFAULT_MAXLEN, read_history, record_is_complete
+from ._common import EXIT_OK, Target, connection_options, run_guarded
+
+PAST_TENSE = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "adopt": "adopted",
+    "move": "moved",
+    "release": "released",
+}
+#: Names shown per kind on a text line; ``--format json`` gives all the record holds.
+NAMES_SHOWN = 5
+#: Enough to read the whole (approximately capped) stream.
+HISTORY_CAP = DEFAULT_MAXLEN * 2
+
+
+def _changes_text(record: dict[str, Any], *, planned: bool = False) -> str:
+    changes = record.get("changes")
+    if isinstance(changes, dict):
+        parts = []
+        for kind in CHANGE_KINDS:
+            item = changes.get(kind)
+            if not isinstance(item, dict) or not item.get("count"):
+                continue
+            names = [str(n) for n in item.get("names", [])][:NAMES_SHOWN]
+            more = item["count"] - len(names)
+            listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+            parts.append(f"{kind if planned else PAST_TENSE.get(kind, kind)} {listed}")
+        return "; ".join(parts) or "no changes"
+    # Records from before names were kept: counts only, without no-ops and unmanaged.
+    counts = record.get("counts") or {}
+    if isinstance(counts, str):
+        counts = json.loads(counts)
+    shown = [f"{v} {k}" for k, v in counts.items() if v and k in CHANGE_KINDS]
+    return ", ".join(shown) or "no changes"
+
+
+def format_record(record: dict[str, Any]) -> str:
+    line = f"{record.get('when', '?')}  {record.get('who', '?')}  "
+    outcome = record.get("outcome", "applied")
+    if outcome == "applied":
+        line += _changes_text(record)
+    else:
+        # The names are what the plan meant to do; "written" is what landed.
+        line += f"[{str(outcome).upper()}] planned: {_changes_text(record, planned=True)}"
+        written = record.get("written")
+        if isinstance(written, dict):
+            skip = ("batches", "in_flight_batch")
+            landed = ", ".join(f"{v} {k}" for k, v in written.items() if v and k not in skip)
+            line += f"; written: {landed or 'nothing'}"
+            if written.get("in_flight_batch"):
+                line += f" (batch {written['in_flight_batch']} may or may not have landed)"
+    if record.get("git_sha"):
+        line += f"  git {str(record['git_sha'])[:12]}"
+    if record.get("message"):
+        line += f"  — {record['message']}"
+    if outcome != "applied" and record.get("error"):
+        line += f"\n    {record['error']}"
+    return line
 
 
 @click.command("history")
-@click.option("-n", "--count", default=20, show_default=True, help="How many records.")
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many records (at least 1).",
+)
+@click.option(
+    "--entry",
+    "entry",
+    metavar="NAME",
+    help="Only applies that changed this entry (created, updated, deleted, moved...).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@target_options
+@connection_options
 @click.pass_context
-def command(ctx: click.Context, count: int, fmt: str, target: Target) -> None:
-    """Show the most recent applies (newest first)."""
+def command(ctx: click.Context, count: int, entry: str | None, fmt: str, target: Target) -> None:
+    """Show the most recent applies (newest first), with the entries each one changed.
+
+    Refused, failed and interrupted applies are recorded too, with what they wrote.
+    """
 
     def body() -> int:
-        records = read_history(target.connect(), target.layout, count)
+        client = target.connect()
+        records = read_history(client, target.layout, count, entry=entry)
         if fmt == "json":
             click.echo(json.dumps(records, indent=2, default=str))
             return EXIT_OK
         if not records:
-            click.echo("No applies recorded.")
-        for rec in records:
-            counts = rec.get("counts") or {}
-            if isinstance(counts, str):
-                counts = json.loads(counts)
-            summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no changes"
-            line = f"{rec.get('when', '?')}  {rec.get('who', '?')}  {summary}"
-            if rec.get("git_sha"):
-                line += f"  git {str(rec['git_sha'])[:12]}"
-            if rec.get("message"):
-                line += f"  — {rec['message']}"
-            click.echo(line)
+            click.echo(f"No applies of {entry!r} recorded." if entry else "No applies recorded.")
+        for record in records:
+            click.echo(format_record(record))
+        if entry:
+            large = [
+                r
+                for r in read_history(client, target.layout, HISTORY_CAP)
+                if not record_is_complete(r)
+            ]
+            if large:
+                click.echo(
+                    f"({len(large)} apply record(s) list only the first names of each kind "
+                    f"(large applies, or records older than names): {entry!r} may be among "
+                    "their unlisted names)"
+                )
         return EXIT_OK
 
     ctx.exit(run_guarded(body))

@@ -9,7 +9,14 @@ import click
 from ..beat_import import convert_beat_schedule
 from ..errors import UserError
 from ..spec.dump import dump_entries
-from ._common import EXIT_ERROR, EXIT_OK, echo_err, load_celery_app, run_guarded
+from ._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    echo_err,
+    load_celery_app,
+    run_guarded,
+    write_output_file,
+)
 
 
 @click.command("import")
@@ -23,7 +30,7 @@ from ._common import EXIT_ERROR, EXIT_OK, echo_err, load_celery_app, run_guarded
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False),
     help="Write the YAML to this file (default: standard output).",
 )
 @click.option(
@@ -57,10 +64,7 @@ def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertib
             return EXIT_ERROR
         text = dump_entries(entries)
         if out:
-            try:
-                Path(out).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+            write_output_file(Path(out), text)
             echo_err(f"Wrote {len(entries)} entries to {out}.")
         else:
             click.echo(text, nl=False)

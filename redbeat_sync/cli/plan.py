@@ -35,13 +35,14 @@ def plan_from_files(
     return plan, state
 
 
-def echo_plan(plan: Plan, fmt: str, color: bool | None) -> None:
+def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
     if fmt == "json":
-        click.echo(render_json(plan))
+        click.echo(render_json(plan), err=err)
     elif fmt == "markdown":
-        click.echo(render_markdown(plan), nl=False)
+        click.echo(render_markdown(plan), nl=False, err=err)
     else:
-        click.echo(render_text(plan, color=use_color(color)), nl=False)
+        colored = use_color(color, err=err)
+        click.echo(render_text(plan, color=colored), nl=False, err=err, color=colored)
 
 
 def output_options(func):  # type: ignore[no-untyped-def]

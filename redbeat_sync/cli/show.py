@@ -23,11 +23,47 @@ SCOPES = ("all", "managed", "unmanaged")
 def _local(moment: datetime | None, entry: Entry) -> str:
     if moment is None:
         return "-"
+    return moment.astimezone(_zone(entry)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _zone(entry: Entry) -> ZoneInfo:
     try:
-        zone = ZoneInfo(entry.timezone)
+        return ZoneInfo(entry.timezone)
     except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return ZoneInfo("UTC")
+
+
+def _instant(moment: datetime | None, entry: Entry | None) -> dict[str, str] | None:
+    """A moment for machines: ISO-8601 in UTC and in the entry's zone (None: none)."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(timezone.utc)
+    local = utc.astimezone(_zone(entry)) if entry is not None else utc
+    return {"utc": utc.isoformat(), "local": local.isoformat()}
+
+
+def describe_json(stored: StoredEntry, now: datetime) -> dict[str, Any]:
+    """One entry for ``show --format json``: real values and nulls, no display text."""
+    entry = stored.entry
+    run = stored.run
+    ran = run.total_run_count > 0  # RedBeat's creation stamp is not a run (see describe)
+    row: dict[str, Any] = {
+        "name": stored.name,
+        "managed": stored.managed,
+        "task": entry.task if entry else None,
+        "schedule": entry.schedule.to_canonical() if entry else None,
+        "schedule_text": describe_schedule(entry.schedule) if entry else None,
+        "timezone": entry.timezone if entry else None,
+        "enabled": entry.enabled if entry else None,
+        "total_run_count": run.total_run_count,
+        "last_run": _instant(run.last_run_at, entry) if ran else None,
+        "next_run": None,
+        "requires_scheduler": list(stored.requires_scheduler),
+        "error": stored.error,
+    }
+    if entry is not None and entry.enabled:
+        row["next_run"] = _instant(next_due(entry, run.last_run_at, now), entry)
+    return row
 
 
 def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
@@ -83,8 +119,21 @@ def beat_lock_line(client: Any, target: Target) -> str:
 
 
 @click.command("show")
-@click.option("--which", type=click.Choice(SCOPES), default="all", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--which",
+    type=click.Choice(SCOPES),
+    default="all",
+    show_default=True,
+    help="managed: entries redbeat-sync manages; unmanaged: the others under the prefix.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: ISO-8601 times (UTC and the entry's zone) and nulls (README: show JSON).",
+)
 @target_options
 @click.pass_context
 def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
@@ -97,11 +146,12 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
         stored = sorted(state.entries.values(), key=lambda s: s.name)
         if which != "all":
             stored = [s for s in stored if s.managed == (which == "managed")]
-        rows = [describe(s, now) for s in stored]
         sync_lock = read_sync_lock(client, target.layout)
         if fmt == "json":
+            rows = [describe_json(s, now) for s in stored]
             click.echo(json.dumps({"entries": rows, "sync_lock": sync_lock}, indent=2, default=str))
             return EXIT_OK
+        rows = [describe(s, now) for s in stored]
         click.echo(_table(rows) if rows else "No entries stored.")
         managed = sum(1 for s in stored if s.managed)
         click.echo(f"\n{len(rows)} entries ({managed} managed, {len(rows) - managed} unmanaged).")

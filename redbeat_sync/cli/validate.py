@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from typing import Any
+
 import click
 
+from ..describe import plural
+from ..errors import Problem, ProblemsFound
 from ..insights import notes
 from ..spec.loader import load_paths
-from ._common import EXIT_OK, echo_err, run_guarded
+from ._common import EXIT_ERROR, EXIT_OK, echo_err, run_guarded
 from ._tasks import check_app_tasks
+
+VALIDATE_FORMAT_VERSION = "1"
+
+
+def validate_json(
+    problems: list[Problem], warnings: list[str], entries: int | None, files: int | None
+) -> dict[str, Any]:
+    """``validate --format json``: every problem as an object (see README)."""
+    return {
+        "format_version": VALIDATE_FORMAT_VERSION,
+        "valid": not problems,
+        "error_count": len(problems),
+        "warning_count": len(warnings),
+        "problems": [asdict(p) for p in problems],  # file, line, column, field, message
+        "warnings": warnings,
+        "entries": entries,  # null when the files could not be loaded
+        "files": files,
+    }
 
 
 @click.command("validate")
@@ -20,11 +44,24 @@ from ._tasks import check_app_tasks
     help="Celery app: every task must be registered in it and its args/kwargs must fit "
     "the task's signature (imports the app; still never touches Redis).",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one document with the problems as objects (file, line, column, field, "
+    "message); exit code as for text.",
+)
 @click.pass_context
-def command(ctx: click.Context, paths: tuple[str, ...], quiet: bool, app: str | None) -> None:
+def command(
+    ctx: click.Context, paths: tuple[str, ...], quiet: bool, app: str | None, fmt: str
+) -> None:
     """Validate schedule files: every problem in every file, with file:line:column."""
 
     def body() -> int:
+        if fmt == "json":
+            return body_json()
         spec = load_paths(list(paths))
         check_app_tasks(spec, app)
         if not quiet:
@@ -34,7 +71,23 @@ def command(ctx: click.Context, paths: tuple[str, ...], quiet: bool, app: str | 
         for line in notes.spec_warnings(spec):
             echo_err(f"warning: {line}")
         if not quiet:
-            click.echo(f"OK: {len(spec.entries)} entries in {len(spec.files)} file(s) are valid.")
+            valid = "is valid" if len(spec.entries) == 1 else "are valid"
+            click.echo(
+                f"OK: {plural(len(spec.entries), 'entry')} in "
+                f"{plural(len(spec.files), 'file')} {valid}."
+            )
+        return EXIT_OK
+
+    def body_json() -> int:
+        try:
+            spec = load_paths(list(paths))
+            check_app_tasks(spec, app)
+        except ProblemsFound as exc:
+            click.echo(json.dumps(validate_json(exc.problems, [], None, None), indent=2))
+            return EXIT_ERROR
+        warnings = list(notes.spec_warnings(spec))
+        document = validate_json([], warnings, len(spec.entries), len(spec.files))
+        click.echo(json.dumps(document, indent=2))
         return EXIT_OK
 
     ctx.exit(run_guarded(body))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,56 @@ from .layout import Layout
 
 DEFAULT_MAXLEN = 1000
 _JSON_FIELDS = "_json"  # comma-separated names of the JSON-encoded fields
+#: Kinds of action that change something (no-ops and unmanaged entries are not changes).
+CHANGE_KINDS = ("create", "update", "delete", "adopt", "move", "release")
+#: Names kept per kind in a record: enough to answer "who touched X", bounded for 100k plans.
+NAMES_PER_KIND = 100
+MOVE_ARROW = " -> "
+
+
+def change_counts(summary: dict[str, int]) -> dict[str, int]:
+    """The plan's counts of real changes only (drops noop, unmanaged and zeros)."""
+    return {kind: summary[kind] for kind in CHANGE_KINDS if summary.get(kind)}
+
+
+def change_names(
+    changes: Iterable[tuple[str, str]], limit: int = NAMES_PER_KIND
+) -> dict[str, dict[str, Any]]:
+    """``{kind: {"count": n, "names": [first names, sorted]}}`` from (kind, name) pairs.
+
+    A move is given as ``"old -> new"``.  ``names`` holds at most ``limit`` names;
+    ``count`` is always the full number.
+    """
+    by_kind: dict[str, list[str]] = {}
+    for kind, name in changes:
+        by_kind.setdefault(kind, []).append(name)
+    return {
+        kind: {"count": len(names), "names": sorted(names)[:limit]}
+        for kind, names in sorted(by_kind.items(), key=lambda item: CHANGE_KINDS.index(item[0]))
+    }
+
+
+def record_names(record: dict[str, Any]) -> set[str]:
+    """Every entry name a record lists (both names of a move)."""
+    names: set[str] = set()
+    changes = record.get("changes")
+    if not isinstance(changes, dict):
+        return names
+    for item in changes.values():
+        for name in (item or {}).get("names", []) if isinstance(item, dict) else []:
+            names.update(str(name).split(MOVE_ARROW))
+    return names
+
+
+def record_is_complete(record: dict[str, Any]) -> bool:
+    """False when some kind lists only its first names (the rest may hold any name)."""
+    changes = record.get("changes")
+    if not isinstance(changes, dict):
+        return False  # records from before names were kept
+    return all(
+        isinstance(item, dict) and len(item.get("names", [])) >= item.get("count", 0)
+        for item in changes.values()
+    )
 
 
 def make_record(
@@ -112,9 +163,24 @@ def append_record(
     return _text(stream_id)
 
 
-def read_history(client: redis.Redis, layout: Layout, count: int = 20) -> list[dict[str, Any]]:
-    """The ``count`` newest records, newest first, each with its stream ``id``."""
+def read_history(
+    client: redis.Redis, layout: Layout, count: int = 20, *, entry: str | None = None
+) -> list[dict[str, Any]]:
+    """The ``count`` newest records, newest first, each with its stream ``id``.
+
+    With ``entry``: the newest ``count`` records that list that name (the whole
+    stream is searched; it is capped at about ``DEFAULT_MAXLEN`` records).
+    """
     if count < 1:
-        return []
-    rows = client.xrevrange(layout.history_key, count=count)
-    return [_from_fields(stream_id, fields) for stream_id, fields in rows]
+        raise ValueError("count must be at least 1")
+    if entry is None:
+        rows = client.xrevrange(layout.history_key, count=count)
+        return [_from_fields(stream_id, fields) for stream_id, fields in rows]
+    found: list[dict[str, Any]] = []
+    for stream_id, fields in client.xrevrange(layout.history_key):
+        record = _from_fields(stream_id, fields)
+        if entry in record_names(record):
+            found.append(record)
+            if len(found) == count:
+                break
+    return found

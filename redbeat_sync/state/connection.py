@@ -15,17 +15,16 @@ password masked; the default timeouts make a dead host fail within seconds.
 from __future__ import annotations
 
 import os
-import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import redis
 
 from ..errors import UserError
-from ..redact import redact
+from ..redact import redact, remember_secret, remember_secrets_in
 from .retry import build_retry
 
 DEFAULT_URL = "redis://localhost:6379/0"
@@ -45,7 +44,6 @@ REDBEAT_ONLY_OPTIONS = frozenset(
         "startup_nodes",
     }
 )
-_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "token"})
 _SUPPORTED_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -54,29 +52,8 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(URL_ENV_VAR) or DEFAULT_URL
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print or log)."""
-    if ";" in url:  # Celery's sentinel://h1;sentinel://h2 form: one URL per part
-        return ";".join(mask_url(part) for part in url.split(";"))
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:***@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
-            masked = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
-            query = urlencode(masked, safe="*")
-    if netloc == parts.netloc and query == parts.query:
-        return url  # nothing secret (and urlunsplit would drop an empty "//")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+# The old name of the one redaction function (beat/config.py still imports it).
+mask_url = redact
 
 
 def _split_our_query(url: str) -> tuple[str, dict[str, str]]:
@@ -113,9 +90,22 @@ class RedisSettings:
     options: Mapping[str, Any] = field(default_factory=dict)
     use_ssl: bool | Mapping[str, Any] = False
 
+    def __post_init__(self) -> None:
+        # Whatever form a password comes in, no message may show it (see redact).
+        remember_secrets_in(self.options)
+        for part in self.url.split(";"):
+            try:
+                parts = urlsplit(part)
+                password = parts.password
+            except ValueError:
+                continue
+            remember_secret(password)
+            remember_secret(unquote(password or ""))
+            remember_secrets_in(dict(parse_qsl(parts.query, keep_blank_values=True)))
+
     @property
     def masked_url(self) -> str:
-        return mask_url(self.url)
+        return redact(self.url)
 
     @property
     def scheme(self) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import secrets
+import shlex
 import socket
 import sys
 import time
@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from ..errors import UserError
+from ..redact import redact
 from .layout import Layout
 
 DEFAULT_TTL = 600.0
@@ -46,13 +47,6 @@ if not ok or type(value) ~= "table" or value["id"] ~= ARGV[1] then return 0 end
 return redis.call("PEXPIRE", KEYS[1], ARGV[2])
 """
 
-# scheme://user:password@host -> scheme://user:***@host (commands may carry a URL)
-_URL_PASSWORD = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*):[^@\s/]+@")
-
-
-def _masked(text: str) -> str:
-    return _URL_PASSWORD.sub(r"\1:***@", text)
-
 
 def default_holder() -> str:
     """``user@host`` of this process (best effort: containers may have no user)."""
@@ -64,8 +58,8 @@ def default_holder() -> str:
 
 
 def _default_command() -> str:
-    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
-    return _masked(" ".join([program, *sys.argv[1:]]))
+    # The program only: its arguments may hold a URL with a password, a path, anything.
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
 
 
 def _text(value: Any) -> str:
@@ -83,11 +77,27 @@ def read_sync_lock(client: redis.Redis, layout: Layout) -> dict[str, Any] | None
         value = None
     if not isinstance(value, dict):
         # Someone wrote the key by hand: still a held lock, show what is there.
-        return {"id": "?", "holder": "?", "raw": _text(raw)}
+        return {"id": "?", "holder": "?", "raw": redact(_text(raw))}
+    if "command" in value:  # older versions stored the whole command line
+        value["command"] = redact(str(value["command"]))
     ttl_ms = client.pttl(layout.sync_lock_key)
     if isinstance(ttl_ms, int) and ttl_ms >= 0:
         value["expires_in"] = ttl_ms / 1000
     return value
+
+
+def holder_is_dead(current: dict[str, Any]) -> bool:
+    """True when the holder ran on this host and its pid is gone (it cannot release)."""
+    pid = current.get("pid")
+    if current.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. EPERM: it exists, owned by someone else
+        return False
+    return False
 
 
 def force_unlock(client: redis.Redis, layout: Layout, lock_id: str) -> bool:
@@ -108,6 +118,7 @@ class SyncLock:
         ttl: float = DEFAULT_TTL,
         wait: float = 0.0,
         command: str | None = None,
+        target_flags: str | None = None,
     ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
@@ -116,7 +127,9 @@ class SyncLock:
         self.holder = holder or default_holder()
         self.ttl = ttl
         self.wait = wait
-        self.command = _masked(command) if command is not None else _default_command()
+        # The CLI passes the subcommand and flag names, never their values (secrets).
+        self.command = redact(command) if command is not None else _default_command()
+        self.target_flags = target_flags or f"--key-prefix {shlex.quote(layout.prefix)}"
         self.lock_id = secrets.token_hex(4)  # short: users type it into force-unlock
         self.held = False
         self._release = client.register_script(_RELEASE_IF_OURS)
@@ -168,8 +181,11 @@ class SyncLock:
         current = read_sync_lock(self.client, self.layout)
         return current is not None and current.get("id") == self.lock_id
 
-    @staticmethod
-    def describe_holder(current: dict[str, Any], *, waited: float) -> str:
+    def unlock_command(self, lock_id: str) -> str:
+        """The force-unlock command for this deployment, as one can paste it."""
+        return f"redbeat-sync force-unlock {shlex.quote(str(lock_id))} {self.target_flags}"
+
+    def describe_holder(self, current: dict[str, Any], *, waited: float) -> str:
         holder = current.get("holder", "?")
         host = current.get("host")
         if host and f"@{host}" not in str(holder):
@@ -177,10 +193,18 @@ class SyncLock:
         if current.get("pid"):
             holder = f"{holder} (pid {current['pid']})"
         lock_id = current.get("id", "?")
+        dead = holder_is_dead(current)
+        if dead:
+            advice = (
+                f"Its process (pid {current['pid']}) no longer runs on this host: that apply "
+                f"died. Free the lock with: {self.unlock_command(lock_id)}"
+            )
+        else:
+            advice = f"If that apply is dead: {self.unlock_command(lock_id)}"
         return (
             f"another apply holds the sync lock: {holder} since {current.get('since', '?')} "
-            f"(lock id {lock_id}); waited {waited:.0f}s. "
-            f"If that apply is dead: redbeat-sync force-unlock {lock_id}"
+            f"(lock id {lock_id}); waited {waited:.0f}s for it to be released "
+            f"(--lock-timeout). {advice}"
         )
 
     def refresh(self) -> None:
@@ -194,9 +218,13 @@ class SyncLock:
                 "stopped. Run plan again to see what was written."
             )
 
-    def release(self) -> bool:
-        """Free the lock if it is still ours; True when it was."""
-        if not self.held:
+    def release(self, *, even_if_unsure: bool = False) -> bool:
+        """Free the lock if it is still ours; True when it was.
+
+        ``even_if_unsure``: also when this object does not know it holds the lock (an
+        acquire interrupted after sending SET NX); the id check keeps others' locks.
+        """
+        if not self.held and not even_if_unsure:
             return False
         self.held = False
         return bool(
