@@ -11,8 +11,9 @@ import pytest
 
 from redbeat_sync.devserver import free_port
 from redbeat_sync.errors import UserError
+from redbeat_sync.redact import redact as mask_url
 from redbeat_sync.state import connection
-from redbeat_sync.state.connection import RedisSettings, connect, mask_url, resolve_url
+from redbeat_sync.state.connection import RedisSettings, connect, resolve_url
 
 
 @pytest.mark.parametrize(

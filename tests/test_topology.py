@@ -6,7 +6,8 @@ import pytest
 
 from redbeat_sync.errors import UserError
 from redbeat_sync.redact import redact
-from redbeat_sync.state.connection import RedisSettings, mask_url
+from redbeat_sync.redact import redact as mask_url
+from redbeat_sync.state.connection import RedisSettings
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.topology import (
     is_cluster,

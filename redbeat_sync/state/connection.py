@@ -52,9 +52,6 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(URL_ENV_VAR) or DEFAULT_URL
 
 
-# The old name of the one redaction function (beat/config.py still imports it).
-mask_url = redact
-
 
 def _split_our_query(url: str) -> tuple[str, dict[str, str]]:
     """Take redbeat-sync's own query parameters (``retry_period``...) out of a URL."""
