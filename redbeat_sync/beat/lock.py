@@ -155,6 +155,16 @@ class LockKeeper(threading.Thread):
         self._set_leader(False, reason="could not renew it before it expired")
         return False
 
+    def lease_valid(self) -> bool:
+        """Whether the lease is certainly still ours now: cheap enough to ask before
+        every single send (no lock, no Redis; the deadline is monotonic, so it keeps
+        running while the process is stopped)."""
+        return self._leader and time.monotonic() < self._valid_until
+
+    def lease_left(self) -> float:
+        """Seconds until the local lease deadline (<= 0: expired or not leading)."""
+        return self._valid_until - time.monotonic() if self._leader else 0.0
+
     @property
     def token(self) -> str:
         return self.lock.token
