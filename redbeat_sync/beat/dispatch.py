@@ -112,10 +112,10 @@ class Dispatcher:
     def due_keys(self, now: datetime) -> list[str]:
         return [key for key, _score in self.due_scores(now)]
 
-    def due_scores(self, now: datetime) -> list[tuple[str, float]]:
+    def due_scores(self, now: datetime, offset: int = 0) -> list[tuple[str, float]]:
         """The due keys with their scores, most overdue first (at most a batch)."""
         return self.client.zrangebyscore(
-            self.layout.schedule_key, 0, now.timestamp(), start=0, num=self.batch_size,
+            self.layout.schedule_key, 0, now.timestamp(), start=offset, num=self.batch_size,
             withscores=True,
         )  # fmt: skip
 
@@ -259,10 +259,36 @@ class Dispatcher:
 
     # --- one batch ------------------------------------------------------------------
     def run_batch(self, now: datetime, token: str | None) -> BatchResult:
-        """Claim every run due at ``now`` in one batch; raises claim.LockLost."""
-        found = self.due_scores(now)
-        if not found:
-            return BatchResult([], 0, False, None)
+        """Claim every run due at ``now`` in one batch; raises claim.LockLost.
+
+        A full page of entries that only wait for a fire time later in this very
+        second (scores are floored) is no reason to loop, but the entries after it
+        may fire earlier in that second: the next page is read in the same pass,
+        until a page has real work or is not full.
+        """
+        result = BatchResult([], 0, False, None)
+        offset = 0
+        while True:
+            found = self.due_scores(now, offset)
+            if not found:
+                return result
+            page = self._claim_page(found, now, token)
+            if result.earliest_due is None:
+                result.earliest_due = page.earliest_due
+            result.runs.extend(page.runs)
+            result.read += page.read
+            result.lost += page.lost
+            result.full = page.full
+            if page.next_fire is not None:
+                fire = result.next_fire
+                result.next_fire = page.next_fire if fire is None else min(fire, page.next_fire)
+            if page.full or page.read < self.batch_size:
+                return result
+            offset += page.read
+
+    def _claim_page(
+        self, found: Sequence[tuple[str, float]], now: datetime, token: str | None
+    ) -> BatchResult:
         scores = dict(found)
         keys = list(scores)
         loaded = self.load_due(keys)
@@ -278,8 +304,6 @@ class Dispatcher:
         # when that time falls in the second already under way, the new score is not
         # in the future, and only this tells beat how long to wait for it.
         fires = [d.decision.fire_at for d in pending if d is not None and d.decision.fire_at]
-        # A full batch of entries that only wait for a fire time later in this very
-        # second (scores are floored) is no reason to loop: sleep until that time.
         busy = any(d is None or d.decision.kind != "wait" for d in pending)
         return BatchResult(
             [r for r in runs if r.decision.kind == "run"],
