@@ -10,7 +10,7 @@ tests.beat_app beat|worker``) share one throwaway redis-server:
 
 The ``record`` task appends one JSON line per run to the Redis list ``test:runs``
 (in the schedule store): entry name, the slot beat sent it for, the first slot it
-covers, and when it ran, so tests can count duplicates and gaps per slot.
+covers, when it ran and which process sent it, so tests can count duplicates and gaps per slot.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def record(self, label: str = "") -> None:
         "covers_from": getattr(request, "redbeat_sync_covers_from", None),
         "ran_at": time.time(),
         "pid": os.getpid(),
+        "origin": getattr(request, "origin", None),  # "gen<pid>@host" of the sender
     }
     store().rpush(RUNS_KEY, json.dumps(line))
 

@@ -186,9 +186,7 @@ def test_run_claimed_after_its_score_second_does_not_stall(make_beat, broker) ->
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking real Redis runs is slow
 )
 @given(
-    intervals=st.lists(
-        st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 7.5]), min_size=1, max_size=6
-    ),
+    intervals=st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 7.5]), min_size=1, max_size=6),
     phases=st.lists(st.floats(0.0, 0.999), min_size=6, max_size=6),
     pause_at=st.floats(0.0, 3.0),
     pause_for=st.floats(0.0, 4.0),
@@ -233,6 +231,8 @@ def _clear_entries(beat: Scheduler) -> None:
     if members:
         client.delete(*members)
         client.zrem(LAYOUT.schedule_key, *members)
+
+
 # --------------------------------------------------------------------------- watchdog
 def test_watchdog_reports_an_overdue_episode_once(make_beat, broker, caplog) -> None:
     beat = make_beat()
