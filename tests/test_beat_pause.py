@@ -115,13 +115,13 @@ def test_leader_frozen_mid_batch_sends_nothing_after_its_lease(
     assert lost <= dropped, (lost, dropped, handed, cluster.logs())
     for pid, resumed in freezes:
         late = [
-            r for r in runs
+            r["slot"] for r in runs
             if (r.get("origin") or "").startswith(f"gen{pid}@")
-            and resumed + 0.5 < r["ran_at"] < resumed + 3.0
+            and resumed - 0.1 < r["ran_at"] < resumed + 3.0
         ]  # fmt: skip
-        # At most the one send the freeze caught under way (its message completes on
-        # resume; the worker runs it at once, so it is in well before resumed + 0.5).
-        assert late == [], (pid, resumed, late[:3], logs)
+        # At most the one send the freeze caught under way: its message completes on
+        # resume.  (The old code sent the rest of its claimed batch right then.)
+        assert len(late) <= 1, (pid, resumed, len(late), late[:3], cluster.logs())
     print(f"\nPAUSE lease: runs {len(runs)} handed back {handed} dropped {dropped} lost {lost}")
 
 
