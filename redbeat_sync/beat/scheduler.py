@@ -8,10 +8,13 @@ The tick, in order:
    re-check parked entries (a re-enable may have happened while nobody led);
 3. re-check entries named by change notifications (cheap, usually none);
 4. claim the due batch (``Dispatcher.run_batch``: fenced by the lock in Redis) and
-   send each claimed run through Celery's ``apply_entry``;
-5. sleep until the next score (at most ``max_interval``) on the change listener's
-   Event, so ``redbeat-sync apply`` or ``save()`` wakes beat at once; return 0 so
-   Celery's loop calls ``tick`` again without sleeping itself.
+   send each claimed run through Celery's ``apply_entry``, checking the local lease
+   deadline before each send (past it: hand the unsent claims back, stand down);
+5. sleep until the earliest score in the sorted set, or the exact fire time of the
+   entries just decided (at most ``max_interval``; parked entries are re-read that
+   often too) on the change listener's Event, so ``redbeat-sync apply`` or ``save()``
+   wakes beat at once; return 0 so Celery's loop calls ``tick`` again without
+   sleeping itself.
 
 Redis errors are retried with exponential backoff and logged once per outage.
 Nothing is sent unless the claim (which checks the lock in Redis) succeeded.
