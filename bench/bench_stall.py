@@ -64,7 +64,8 @@ def main() -> None:
         def start(*cmd: str) -> subprocess.Popen[bytes]:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "beat_app", *cmd],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                # cwd comes first on sys.path: the checkout's redbeat_sync runs
+                cwd=args.code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             procs.append(proc)
             return proc
@@ -111,7 +112,8 @@ def seed_entry(env: dict[str, str]) -> None:
         "SchedulerEntry.from_entry(Entry('every-1s', 'tests.beat_app.record', Every(1.0),"
         " args=['every-1s']), RunState(last), app=app).save()"
     ).format(env["BEAT_TEST_REDIS"])
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
+    code_root = env["PYTHONPATH"].split(os.pathsep)[0]  # cwd comes first on sys.path
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=code_root)
 
 
 def report(runs: list[dict], began: float, ended: float, pauses: list[float]) -> dict:
