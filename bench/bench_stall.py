@@ -121,16 +121,18 @@ def report(runs: list[dict], began: float, ended: float, pauses: list[float]) ->
     slots = sorted(
         datetime.fromisoformat(r["slot"]).timestamp() for r in runs if began <= r["ran_at"] <= ended
     )
-    run_gaps = [b - a for a, b in itertools.pairwise(ran)]
+    # the window's edges count: a beat that stalls for good has no "next run"
+    quiet = [b - a for a, b in itertools.pairwise([began, *ran, ended])]
     slot_gaps = [b - a for a, b in itertools.pairwise(slots)]
     return {
         "seconds": round(ended - began, 1),
         "pauses": len(pauses),
+        "paused_s": round(sum(pauses), 1),
         "longest_pause_s": round(max(pauses, default=0.0), 2),
         "runs": len(ran),
-        "largest_gap_between_runs_s": round(max(run_gaps, default=math.inf), 2),
-        "largest_gap_between_slots_s": round(max(slot_gaps, default=math.inf), 2),
-        "gaps_over_4s": sum(1 for g in run_gaps if g > 4.0),
+        "largest_gap_between_runs_s": round(max(quiet), 2),
+        "largest_gap_between_slots_run_s": round(max(slot_gaps, default=math.inf), 2),
+        "gaps_over_4s": sum(1 for g in quiet if g > 4.0),
         "duplicated_slots": len(slots) - len(set(slots)),
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
