@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -78,6 +78,7 @@ class BatchResult:
     next_fire: datetime | None
     lost: int = 0  # claims that lost a compare-and-set: re-read them soon
     earliest_due: float | None = None  # lowest score read (the most overdue entry)
+    decided: set[str] = field(default_factory=set)  # keys read and decided
 
 
 class Dispatcher:
@@ -119,12 +120,12 @@ class Dispatcher:
             withscores=True,
         )  # fmt: skip
 
-    def earliest_score(self) -> float | None:
-        """The lowest score of any entry that will run again (parked ones are < 0)."""
+    def earliest(self) -> tuple[str, float] | None:
+        """The key and score of the entry due first (parked ones, < 0, never run)."""
         found = self.client.zrangebyscore(
             self.layout.schedule_key, 0, "+inf", start=0, num=1, withscores=True
         )
-        return float(found[0][1]) if found else None
+        return (found[0][0], float(found[0][1])) if found else None
 
     def load_due(self, keys: Sequence[str]) -> list[Loaded]:
         """The due entries: from what this beat wrote at its last claim of each, when it
@@ -276,6 +277,7 @@ class Dispatcher:
             if result.earliest_due is None:
                 result.earliest_due = page.earliest_due
             result.runs.extend(page.runs)
+            result.decided.update(page.decided)
             result.read += page.read
             result.lost += page.lost
             result.full = page.full
@@ -312,6 +314,7 @@ class Dispatcher:
             min(fires) if fires else None,
             lost=claimed.count(False),
             earliest_due=found[0][1],
+            decided=set(keys),
         )
 
     def hand_back(self, unsent: Sequence[Due]) -> int:

@@ -161,10 +161,6 @@ class LockKeeper(threading.Thread):
         running while the process is stopped)."""
         return self._leader and time.monotonic() < self._valid_until
 
-    def lease_left(self) -> float:
-        """Seconds until the local lease deadline (<= 0: expired or not leading)."""
-        return self._valid_until - time.monotonic() if self._leader else 0.0
-
     @property
     def token(self) -> str:
         return self.lock.token

@@ -299,24 +299,25 @@ class Scheduler(CeleryScheduler):
 
         A score is the floored second its entry fires in, so an entry scored ``e``
         fires in ``[e, e + 1)``: a score in the future means "look at ``e``"; one not
-        in the future means "look within this second", at the exact fire time when
-        the batch just decided it, else at once.  Taken from the sorted set after the
-        batch, whatever the batch did or the clock did meanwhile, so no entry can be
-        left waiting behind a long sleep (beat once slept 300 s past a run claimed
-        late in its slot: its new score was already due).
+        in the future means "look now", unless this batch has just decided that very
+        entry, whose exact fire time (in that second) is then known.  Taken from the
+        sorted set after the batch, whatever the batch did or the clock did meanwhile,
+        so no entry is left behind a long sleep (beat once slept 300 s past a run
+        claimed late in its slot: its new score was already due).
         """
         assert self.dispatcher is not None
         wake = started.timestamp() + self.max_interval
         if result.next_fire is not None:
             wake = min(wake, result.next_fire.timestamp())
-        earliest = self.dispatcher.earliest_score()
+        earliest = self.dispatcher.earliest()
         if earliest is not None:
-            if earliest > started.timestamp():
-                wake = min(wake, earliest)
-            elif result.next_fire is None:
-                wake = min(wake, earliest)  # due and not decided by this batch: now
+            key, score = earliest
+            if score > started.timestamp():
+                wake = min(wake, score)
+            elif key in result.decided and result.next_fire is not None:
+                wake = min(wake, score + 1)  # next_fire, within that second, is sooner
             else:
-                wake = min(wake, earliest + 1)
+                wake = min(wake, score)  # due and not decided by this batch: now
         return wake
 
     def _parked_due(self, now: datetime) -> bool:
