@@ -7,10 +7,11 @@ tests.beat_app beat|worker``) share one throwaway redis-server:
 - ``BEAT_TEST_BROKER`` - the broker (same server, another db number)
 - ``BEAT_TEST_LOCK_TIMEOUT`` - ``redbeat_lock_timeout`` (seconds, optional)
 - ``BEAT_TEST_STATICS`` - "1" to install a static ``beat_schedule`` entry
+- ``BEAT_TEST_MAX_LOOP`` - ``beat_max_loop_interval`` (seconds, default 5)
 
 The ``record`` task appends one JSON line per run to the Redis list ``test:runs``
 (in the schedule store): entry name, the slot beat sent it for, the first slot it
-covers, and when it ran, so tests can count duplicates and gaps per slot.
+covers, when it ran and which process sent it, so tests can count duplicates and gaps per slot.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ app = Celery("beat_app", broker=BROKER_URL)
 app.conf.update(
     redbeat_redis_url=REDIS_URL,
     redbeat_key_prefix=os.environ.get("BEAT_TEST_PREFIX", "redbeat:"),
-    beat_max_loop_interval=5,
+    beat_max_loop_interval=float(os.environ.get("BEAT_TEST_MAX_LOOP", "5")),
     task_ignore_result=True,
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
@@ -62,6 +63,7 @@ def record(self, label: str = "") -> None:
         "covers_from": getattr(request, "redbeat_sync_covers_from", None),
         "ran_at": time.time(),
         "pid": os.getpid(),
+        "origin": getattr(request, "origin", None),  # "gen<pid>@host" of the sender
     }
     store().rpush(RUNS_KEY, json.dumps(line))
 

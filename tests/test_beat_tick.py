@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -347,3 +348,53 @@ def test_what_beat_remembers_never_overrides_a_change_made_since(
     beat.dispatch_once(start + timedelta(seconds=261))
     assert len(queued(broker)) == 2
     assert queued(broker)[-1][SLOT_HEADER] == (start + timedelta(seconds=260)).isoformat()
+
+
+def test_parked_entry_reenabled_without_notification_is_picked_up(
+    make_scheduler, broker, redis_client
+) -> None:
+    """Re-enabling by editing the stored definition (a RedBeat user's way: no change
+    notification) is seen within ``beat_max_loop_interval``, not at the next term."""
+    beat = make_scheduler(beat_max_loop_interval=5)
+    now = datetime.now(UTC)
+    entry = every("edited", 60, beat.app, now - timedelta(seconds=90))
+    entry.enabled = False
+    entry.save()
+    beat.dispatch_once(now)
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:edited") == -1
+    definition = redis_client.hget("redbeat:edited", "definition")
+    redis_client.hset(
+        "redbeat:edited", "definition", definition.replace('"enabled": false', '"enabled": true')
+    )
+    beat.listener.take_changes()  # whatever save() announced is long handled
+    assert beat.dispatch_once(now + timedelta(seconds=1)) <= 5
+    assert queued(broker) == []  # parked entries are not read every pass...
+    beat.dispatch_once(now + timedelta(seconds=5))
+    assert len(queued(broker)) == 1  # ...but at least every max interval
+
+
+def test_orphan_warning_only_for_real_inconsistencies(
+    make_scheduler, broker, redis_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An apply that deletes an entry (hash and member together) is expected: beat,
+    re-checking the name the apply announced, logs no warning.  A member left without
+    its hash (deleted by hand) is a real inconsistency: one warning naming it."""
+    from redbeat_sync.state.model import Remove, field_digest
+
+    beat = make_scheduler()
+    now = datetime.now(UTC)
+    write(redis_client, LAYOUT, [Put(Entry("doomed", TASK, Every(60.0)), None)])
+    definition, extra = redis_client.hmget("redbeat:doomed", "definition", "redbeat_sync")
+    beat.dispatch_once(now)
+    caplog.set_level(logging.DEBUG, logger="celery.beat")
+    caplog.clear()
+    write(redis_client, LAYOUT, [Remove("doomed", field_digest(definition, extra))])
+    assert not redis_client.exists("redbeat:doomed")
+    beat.dispatcher.recheck(["doomed"], now, beat.token)  # what the notification triggers
+    beat.dispatch_once(now)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    redis_client.zadd(LAYOUT.schedule_key, {"redbeat:orphan": 1})
+    beat.dispatch_once(now)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "orphan" in warnings[0], warnings
+    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:orphan") is None

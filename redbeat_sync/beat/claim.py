@@ -105,6 +105,38 @@ return cjson.encode(out)
 """
 
 
+#: Undoes claims whose runs were not sent (``Claimer.hand_back``).  Not fenced by
+#: the lock (the caller has lost it): fenced by each claim, restored only where the
+#: entry still holds exactly the definition and the meta that claim wrote, so it
+#: never undoes a run another beat made since.
+HAND_BACK_SCRIPT = """
+-- KEYS[1] schedule zset, KEYS[2..] entries; ARGV[1..3] fields: definition, meta, extra
+-- ARGV[4 + 4*(i-1) ..]: per entry: digest, sha1 of the meta our claim wrote, the
+--   meta before the claim ('' = there was none), the score before the claim.
+-- Returns a string of '1' (restored) / '0' (changed since), one per entry.
+local F_DEF, F_META, F_EXTRA = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local base = 4 + 4 * (i - 2)
+  local got = redis.call('HMGET', key, F_DEF, F_META, F_EXTRA)
+  local ok = '0'
+  if got[1] and got[2] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == ARGV[base]
+      and redis.sha1hex(got[2]) == ARGV[base + 1] then
+    if ARGV[base + 2] == '' then
+      redis.call('HDEL', key, F_META)
+    else
+      redis.call('HSET', key, F_META, ARGV[base + 2])
+    end
+    redis.call('ZADD', KEYS[1], ARGV[base + 3], key)
+    ok = '1'
+  end
+  out[#out + 1] = ok
+end
+return table.concat(out)
+"""
+
+
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -128,6 +160,7 @@ class Claimer:
         self.lock_key = lock_key
         self._script = client.register_script(CLAIM_SCRIPT)
         self._load = client.register_script(LOAD_SCRIPT)
+        self._hand_back = client.register_script(HAND_BACK_SCRIPT)
 
     def load(
         self, keys: Sequence[str], known: Sequence[str]
@@ -170,5 +203,19 @@ class Claimer:
             result = result.decode()
         return [flag == "1" for flag in result]
 
+    def hand_back(self, claimed: Sequence[tuple[Claim, float]]) -> list[bool]:
+        """Undo ``(claim, score before it)`` pairs where the claim is still what Redis
+        holds; True where restored.  Needs no lock (see ``HAND_BACK_SCRIPT``)."""
+        if not claimed:
+            return []
+        keys = [self.layout.schedule_key, *(claim.key for claim, _ in claimed)]
+        args: list[str | float] = [DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
+        for claim, score in claimed:
+            args.extend((claim.digest, _sha1(claim.new_meta), claim.meta_seen, score))
+        result = self._hand_back(keys=keys, args=args)
+        if isinstance(result, bytes):
+            result = result.decode()
+        return [flag == "1" for flag in result]
 
-__all__ = ["CLAIM_SCRIPT", "LOAD_SCRIPT", "Claim", "Claimer", "LockLost"]
+
+__all__ = ["CLAIM_SCRIPT", "HAND_BACK_SCRIPT", "LOAD_SCRIPT", "Claim", "Claimer", "LockLost"]

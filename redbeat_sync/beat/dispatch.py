@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,6 +63,9 @@ class Due:
     # ``run`` below is per entry.  Sharing saves building one Decision per entry.
     decision: Decision
     run: RunState | None  # this entry's new run history (None: not run or skipped)
+    # What the claim replaced, so an unsent run can be handed back (``Dispatcher.hand_back``).
+    claim: Claim | None = None
+    score_before: float = 0.0
 
 
 @dataclass
@@ -70,8 +73,12 @@ class BatchResult:
     runs: list[Due]
     read: int  # keys read from the schedule
     full: bool  # the batch was full of real work: more may be due right now
-    next_fire: datetime | None  # earliest sub-second fire time among waiting entries
+    # earliest next fire time (sub-second) among the entries decided: waiting ones and
+    # the next slot of those just run
+    next_fire: datetime | None
     lost: int = 0  # claims that lost a compare-and-set: re-read them soon
+    earliest_due: float | None = None  # lowest score read (the most overdue entry)
+    decided: set[str] = field(default_factory=set)  # keys read and decided
 
 
 class Dispatcher:
@@ -104,15 +111,21 @@ class Dispatcher:
 
     # --- reading ------------------------------------------------------------------
     def due_keys(self, now: datetime) -> list[str]:
-        return self.client.zrangebyscore(
-            self.layout.schedule_key, 0, now.timestamp(), start=0, num=self.batch_size
-        )
+        return [key for key, _score in self.due_scores(now)]
 
-    def next_score_after(self, now: datetime) -> float | None:
+    def due_scores(self, now: datetime, offset: int = 0) -> list[tuple[str, float]]:
+        """The due keys with their scores, most overdue first (at most a batch)."""
+        return self.client.zrangebyscore(
+            self.layout.schedule_key, 0, now.timestamp(), start=offset, num=self.batch_size,
+            withscores=True,
+        )  # fmt: skip
+
+    def earliest(self) -> tuple[str, float] | None:
+        """The key and score of the entry due first (parked ones, < 0, never run)."""
         found = self.client.zrangebyscore(
-            self.layout.schedule_key, f"({now.timestamp()}", "+inf", start=0, num=1, withscores=True
+            self.layout.schedule_key, 0, "+inf", start=0, num=1, withscores=True
         )
-        return float(found[0][1]) if found else None
+        return (found[0][0], float(found[0][1])) if found else None
 
     def load_due(self, keys: Sequence[str]) -> list[Loaded]:
         """The due entries: from what this beat wrote at its last claim of each, when it
@@ -164,10 +177,27 @@ class Dispatcher:
                 continue
             loaded.append(self._decode(name, key, digest, meta, definition, extra))
         if gone:
-            # RedBeat does the same: a member without its hash is an orphan.
-            logger.warning("beat: Removing %d schedule member(s) without an entry", len(gone))
-            self.client.zrem(self.layout.schedule_key, *gone)
+            self._drop_orphans(gone)
         return loaded
+
+    def _drop_orphans(self, gone: Sequence[str]) -> None:
+        """Remove schedule members whose hash is gone.
+
+        An apply deletes the hash and the member together, so a key named by its
+        change notification (or read just before the delete) is usually already out
+        of the sorted set: that is expected and only worth a debug line.  A member
+        still there without its hash is a real inconsistency (a hash deleted by hand,
+        evicted, or written by a tool that forgot the member): warn.
+        """
+        removed = self.client.zrem(self.layout.schedule_key, *gone)
+        if removed:
+            logger.warning(
+                "beat: Removing %d schedule member(s) without an entry hash: %s",
+                removed,
+                ", ".join(sorted(self.layout.name_of(k) for k in gone)[:5]),
+            )
+        else:
+            logger.debug("beat: %d entry(ies) deleted meanwhile: nothing to remove", len(gone))
 
     def _decode(
         self,
@@ -230,30 +260,83 @@ class Dispatcher:
 
     # --- one batch ------------------------------------------------------------------
     def run_batch(self, now: datetime, token: str | None) -> BatchResult:
-        """Claim every run due at ``now`` in one batch; raises claim.LockLost."""
-        keys = self.due_keys(now)
-        if not keys:
-            return BatchResult([], 0, False, None)
+        """Claim every run due at ``now`` in one batch; raises claim.LockLost.
+
+        A full page of entries that only wait for a fire time later in this very
+        second (scores are floored) is no reason to loop, but the entries after it
+        may fire earlier in that second: the next page is read in the same pass,
+        until a page has real work or is not full.
+        """
+        result = BatchResult([], 0, False, None)
+        offset = 0
+        while True:
+            found = self.due_scores(now, offset)
+            if not found:
+                return result
+            page = self._claim_page(found, now, token)
+            if result.earliest_due is None:
+                result.earliest_due = page.earliest_due
+            result.runs.extend(page.runs)
+            result.decided.update(page.decided)
+            result.read += page.read
+            result.lost += page.lost
+            result.full = page.full
+            if page.next_fire is not None:
+                fire = result.next_fire
+                result.next_fire = page.next_fire if fire is None else min(fire, page.next_fire)
+            if page.full or page.read < self.batch_size:
+                return result
+            offset += page.read
+
+    def _claim_page(
+        self, found: Sequence[tuple[str, float]], now: datetime, token: str | None
+    ) -> BatchResult:
+        scores = dict(found)
+        keys = list(scores)
         loaded = self.load_due(keys)
         claims, pending = self.decide_all(loaded, now)
         claimed = self.claimer.claim(claims, token)
         self._remember(claims, pending, claimed)
-        runs = [due for due, ok in zip(pending, claimed, strict=True) if ok and due is not None]
-        waits = [
-            d.decision.fire_at
-            for d, ok in zip(pending, claimed, strict=True)
-            if d is not None and d.decision.kind == "wait" and d.decision.fire_at is not None
-        ]
-        # A full batch of entries that only wait for a fire time later in this very
-        # second (scores are floored) is no reason to loop: sleep until that time.
+        runs: list[Due] = []
+        for claim, due, ok in zip(claims, pending, claimed, strict=True):
+            if ok and due is not None:
+                due.claim, due.score_before = claim, scores.get(claim.key, 0.0)
+                runs.append(due)
+        # Every entry decided has its next fire time here, the ones just run included:
+        # when that time falls in the second already under way, the new score is not
+        # in the future, and only this tells beat how long to wait for it.
+        fires = [d.decision.fire_at for d in pending if d is not None and d.decision.fire_at]
         busy = any(d is None or d.decision.kind != "wait" for d in pending)
         return BatchResult(
             [r for r in runs if r.decision.kind == "run"],
             len(keys),
             len(keys) >= self.batch_size and busy,
-            min(waits) if waits else None,
+            min(fires) if fires else None,
             lost=claimed.count(False),
+            earliest_due=found[0][1],
+            decided=set(keys),
         )
+
+    def hand_back(self, unsent: Sequence[Due]) -> int:
+        """Undo the claims of runs that were claimed but will not be sent (the lease
+        expired first); returns how many were handed back.
+
+        Each entry gets back the ``meta`` and score it had before the claim, so the
+        leader that sends next decides that run again under the entry's misfire policy.
+        Fenced per entry by the claim itself: only where Redis still holds exactly the
+        meta and definition our claim left.  Where another beat has run the entry
+        since, the handed-back run is not restored (restoring it would undo that
+        beat's run): it is lost, and the caller says so.
+        """
+        records = [d for d in unsent if d.claim is not None and d.claim.new_meta]
+        if not records:
+            return 0
+        restored = self.claimer.hand_back(
+            [(d.claim, d.score_before) for d in records if d.claim is not None]
+        )
+        for due in records:
+            self._written.pop(due.entry.name, None)  # Redis holds something else now
+        return sum(restored)
 
     def decide_all(
         self, loaded: Iterable[Loaded], now: datetime, *, only_rescore: bool = False

@@ -8,10 +8,13 @@ The tick, in order:
    re-check parked entries (a re-enable may have happened while nobody led);
 3. re-check entries named by change notifications (cheap, usually none);
 4. claim the due batch (``Dispatcher.run_batch``: fenced by the lock in Redis) and
-   send each claimed run through Celery's ``apply_entry``;
-5. sleep until the next score (at most ``max_interval``) on the change listener's
-   Event, so ``redbeat-sync apply`` or ``save()`` wakes beat at once; return 0 so
-   Celery's loop calls ``tick`` again without sleeping itself.
+   send each claimed run through Celery's ``apply_entry``, checking the local lease
+   deadline before each send (past it: hand the unsent claims back, stand down);
+5. sleep until the earliest score in the sorted set, or the exact fire time of the
+   entries just decided (at most ``max_interval``; parked entries are re-read that
+   often too) on the change listener's Event, so ``redbeat-sync apply`` or ``save()``
+   wakes beat at once; return 0 so Celery's loop calls ``tick`` again without
+   sleeping itself.
 
 Redis errors are retried with exponential backoff and logged once per outage.
 Nothing is sent unless the claim (which checks the lock in Redis) succeeded.
@@ -49,7 +52,7 @@ from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
 from .credentials import describe_redis_failure
-from .dispatch import DEFAULT_BATCH_SIZE, Dispatcher, Due
+from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
 from .statics import save_static_entries, write_statics
@@ -67,6 +70,9 @@ _MAX_BACKOFF = 30.0
 _STANDBY_WAIT = 1.0
 #: Sleep before re-reading entries whose claim lost a compare-and-set.
 _RETRY_LOST = 0.05
+#: Watchdog: seconds an entry may be overdue while this beat leads before it is
+#: reported as a stall.
+_OVERDUE_ALARM = 3.0
 
 
 class ClaimedRun:
@@ -140,6 +146,18 @@ class Scheduler(CeleryScheduler):
         self._start_lock = threading.Lock()
         self.warnings: list[str] = []
         self.sent_count = 0
+        # Claimed runs unsent when the lease expired: handed back / already run on.
+        self.handed_back = 0
+        self.not_handed_back = 0
+        # Watchdog (see _watch): episodes of runs overdue while leading, and by how much.
+        self.overdue_alarm = _OVERDUE_ALARM
+        self.stall_episodes = 0
+        self.last_overdue = 0.0
+        self._stalled = False
+        self._continuing = False  # the last pass was a full batch: more of a burst follows
+        epoch = datetime.fromtimestamp(0, UTC)
+        self._term_started = epoch
+        self._parked_checked = epoch
         super().__init__(app, **kwargs)
 
     # --- Celery hooks ---------------------------------------------------------------
@@ -252,35 +270,133 @@ class Scheduler(CeleryScheduler):
             write_statics(self, self.client)
             self.dispatcher.recheck_parked(clock(), self.token)
             self._ready_term = term
+            self._term_started = self._parked_checked = clock()
         names, everything = self.listener.take_changes()
-        if everything:
+        if everything or self._parked_due(clock()):
+            # Parked entries are re-read at least every max_interval: a re-enable made
+            # by editing the stored definition (no notification) is picked up too.
             self.dispatcher.recheck_parked(clock(), self.token)
+            self._parked_checked = clock()
         if names:
             self.dispatcher.recheck(names, clock(), self.token)
         started = clock()
+        self._check_lease()
         # A batch builds thousands of small acyclic objects: collections re-scanning
         # them were a sixth of a first burst.  Bounded by the batch size.
         with gc_paused():
             result = self.dispatcher.run_batch(started, self.token)
+            self._watch(result, started)
             if result.runs:
-                # One lookup of the (lazily connected) producer and one isoformat per
-                # slot for the whole batch, not per run.
-                producer, stamps = self.producer, _Stamps()
-                for due in result.runs:
-                    self.send(due, producer=producer, stamps=stamps)
+                self._send_all(result.runs)
+        self._continuing = result.full
         if result.full:
             return 0
         if result.lost:
             # Someone changed those entries between our read and our claim (a
             # reschedule(), another writer): look at them again shortly.
             return _RETRY_LOST
-        wake = self.dispatcher.next_score_after(started)
-        candidates = [self.max_interval]
-        if wake is not None:
-            candidates.append(wake - started.timestamp())
+        finished = clock()
+        return max(0.0, self._wake_at(result, started) - finished.timestamp())
+
+    def _wake_at(self, result: BatchResult, started: datetime) -> float:
+        """When to look again (UNIX time): never later than the earliest score.
+
+        A score is the floored second its entry fires in, so an entry scored ``e``
+        fires in ``[e, e + 1)``: a score in the future means "look at ``e``"; one not
+        in the future means "look now", unless this batch has just decided that very
+        entry, whose exact fire time (in that second) is then known.  Taken from the
+        sorted set after the batch, whatever the batch did or the clock did meanwhile,
+        so no entry is left behind a long sleep (beat once slept 300 s past a run
+        claimed late in its slot: its new score was already due).
+        """
+        assert self.dispatcher is not None
+        wake = started.timestamp() + self.max_interval
         if result.next_fire is not None:
-            candidates.append((result.next_fire - started).total_seconds())
-        return max(0.0, min(candidates) - (clock() - started).total_seconds())
+            wake = min(wake, result.next_fire.timestamp())
+        earliest = self.dispatcher.earliest()
+        if earliest is not None:
+            key, score = earliest
+            if score > started.timestamp():
+                wake = min(wake, score)
+            elif key in result.decided and result.next_fire is not None:
+                wake = min(wake, score + 1)  # next_fire, within that second, is sooner
+            else:
+                wake = min(wake, score)  # due and not decided by this batch: now
+        return wake
+
+    def _parked_due(self, now: datetime) -> bool:
+        return (now - self._parked_checked).total_seconds() >= self.max_interval
+
+    # --- the lease: no send once it may have expired ------------------------------------
+    def _lease_ok(self) -> bool:
+        return self.keeper is None or self.keeper.lease_valid()
+
+    def _check_lease(self) -> None:
+        if not self._lease_ok():
+            raise LockLost("the lease expired (not renewed in time)")
+
+    def _send_all(self, runs: list[Due]) -> None:
+        """Send claimed runs, checking the lease before each one.
+
+        Once the local lease deadline has passed (the process was stopped, renewals
+        failed), another beat may lead: the rest are handed back, not sent late.
+        """
+        assert self.dispatcher is not None
+        # One lookup of the (lazily connected) producer and one isoformat per slot for
+        # the whole batch, not per run.
+        producer, stamps = self.producer, _Stamps()
+        for index, due in enumerate(runs):
+            if not self._lease_ok():
+                self._give_back(runs[index:])
+                raise LockLost("the lease expired while sending a batch")
+            self.send(due, producer=producer, stamps=stamps)
+
+    def _give_back(self, unsent: list[Due]) -> None:
+        assert self.dispatcher is not None
+        try:
+            restored = self.dispatcher.hand_back(unsent)
+        except (redis.RedisError, OSError) as exc:
+            restored = 0
+            logger.error("beat: Could not hand back claimed runs: %s", exc)
+        self.handed_back += restored
+        self.not_handed_back += len(unsent) - restored
+        names = ", ".join(d.entry.name for d in unsent[:5]) + (", ..." if len(unsent) > 5 else "")
+        logger.warning(
+            "beat: Lease expired with %d claimed run(s) unsent (%s): stopped sending; "
+            "%d handed back for the next leader, %d already run on by another beat "
+            "since and not sent (at most once)",
+            len(unsent), names, restored, len(unsent) - restored,
+        )  # fmt: skip
+
+    # --- the watchdog ---------------------------------------------------------------------
+    def _watch(self, result: BatchResult, started: datetime) -> None:
+        """Notice a stall: the most overdue entry is late by more than ``overdue_alarm``
+        seconds while this beat leads.
+
+        Lateness counts from the end of the score's second, and not from before this
+        leadership term began (runs missed while nobody led are a failover, not a
+        stall), nor inside a burst of full batches (that is work, reported by the
+        batches themselves).  Logged once per episode; ``stall_episodes`` and
+        ``last_overdue`` are for health checks and metrics.
+        """
+        if result.earliest_due is None or self._continuing:
+            overdue = 0.0
+        else:
+            since = max(result.earliest_due + 1, self._term_started.timestamp())
+            overdue = started.timestamp() - since
+        if overdue > self.overdue_alarm:
+            self.last_overdue = overdue
+            if not self._stalled:
+                self._stalled = True
+                self.stall_episodes += 1
+                logger.warning(
+                    "beat: Runs overdue by %.1fs while leading (process paused or "
+                    "overloaded?): dispatching them now",
+                    overdue,
+                )
+        elif self._stalled and overdue <= 0:
+            self._stalled = False
+            logger.info("beat: Caught up: nothing overdue any more")
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
