@@ -337,6 +337,44 @@ def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) 
     return found.astimezone(UTC) if found is not None else None
 
 
+#: by* parts that pick dates (the others pick times of day or positions).
+_DATE_PARTS = ("bymonthday", "byyearday", "byweekno", "byweekday", "byeaster")
+
+
+def rrule_first_between(
+    rule: RRule, zone_name: str, start: datetime, end: datetime
+) -> datetime | None:
+    """The rule's first occurrence in [start, end], its own ``until`` left out.
+
+    For checking that a rule can fire at all (bymonth 2 with bymonthday 30 cannot).
+    ``until`` is left out because a rule that ran out did fire; that is the plan's
+    news, like an ``at`` in the past.
+    """
+    start = _aware(start).astimezone(UTC)
+    probe = replace(rule, dtstart=rule.dtstart or _floor_second(start), until=end, count=None)
+    if any(getattr(rule, part) for part in _DATE_PARTS):
+        # dateutil finds "no date" only by walking every period up to ``end``: ten
+        # seconds for a secondly rule.  The dates the by-parts allow, walked a year at
+        # a time, settle most rules first (a rule fires only on such a date).
+        dates = replace(probe, freq="yearly", interval=1, bysetpos=None)
+        dates = replace(dates, byhour=None, byminute=None, bysecond=None)
+        if _first_between(dates, zone_name, start) is None:
+            return None
+    return _first_between(probe, zone_name, start)
+
+
+@lru_cache(maxsize=1024)
+def _first_between(probe: RRule, zone_name: str, start: datetime) -> datetime | None:
+    try:
+        assert probe.dtstart is not None
+        found = _build_rrule(probe, rule_zone(probe, zone_name), probe.dtstart).after(
+            start, inc=True
+        )
+    except (ValueError, OverflowError, IndexError):  # selects nothing; edge of time; dateutil
+        return None
+    return found.astimezone(UTC) if found is not None else None
+
+
 def _cache_variant(schedule: Schedule, zone_name: str) -> tzinfo | None:
     """What a cache key needs beyond the schedule itself.
 
