@@ -69,7 +69,7 @@ def test_the_bound_itself_is_accepted() -> None:
 @pytest.mark.parametrize("value", [0, -5, "-5s", "0s", -0.5, "-0"])
 def test_zero_and_negative_get_one_message_where_zero_is_refused(value: object) -> None:
     """`every: -5` and `every: 0` are the same mistake: one message for both."""
-    with pytest.raises(ValueError, match="^expected a duration greater than zero, got "):
+    with pytest.raises(ValueError, match=r"^expected a duration greater than zero, got "):
         parse_duration(value, positive=True)  # type: ignore[arg-type]
 
 
