@@ -27,14 +27,17 @@ DURATION_HELP = "a duration such as 30s, 5m, 2h, 1d, 1h30m, or a number of secon
 #: both, and is longer than any schedule means.
 MAX_DURATION_SECONDS = 100 * 365.25 * 86_400
 MAX_DURATION_TEXT = "100 years"
+#: The shortest duration where zero is refused (an interval): the runtime counts in
+#: timedeltas, whose microseconds make anything much shorter a zero step.
+MIN_POSITIVE_SECONDS = 0.001
 TOO_LONG = f"at most {MAX_DURATION_TEXT} ({MAX_DURATION_SECONDS:.0f} seconds)"
 
 
 def parse_duration(value: str | int | float, *, positive: bool = False) -> float:
     """Seconds in ``value``; raises ValueError with a message meant for the user.
 
-    ``positive`` refuses zero too; a negative value gets the same message then, so
-    ``every: -5`` and ``every: 0`` are told the same thing.
+    ``positive`` refuses zero (and anything under 1 ms) too; a negative value gets
+    the same message then, so ``every: -5`` and ``every: 0`` are told the same thing.
     """
     if isinstance(value, bool):  # bool is an int: `every: yes` is a mistake, not 1 second
         raise ValueError(f"expected {DURATION_HELP}, got a boolean")
@@ -48,6 +51,8 @@ def parse_duration(value: str | int | float, *, positive: bool = False) -> float
         raise ValueError(f"expected a number of seconds, got {_shown(value)}")
     if positive and seconds <= 0:
         raise ValueError(f"expected a duration greater than zero, got {_shown(value)}")
+    if positive and seconds < MIN_POSITIVE_SECONDS:
+        raise ValueError(f"expected a duration of at least 1 ms (0.001), got {_shown(value)}")
     if seconds < 0:
         raise ValueError(f"expected a duration of zero or more, got {_shown(value)}")
     if seconds > MAX_DURATION_SECONDS:

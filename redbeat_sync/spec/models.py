@@ -36,7 +36,13 @@ from pydantic import (
 
 from ..insights import spread
 from ..timing import croniter_safe
-from .durations import DURATION_HELP, MAX_DURATION_SECONDS, MAX_DURATION_TEXT, parse_duration
+from .durations import (
+    DURATION_HELP,
+    MAX_DURATION_SECONDS,
+    MAX_DURATION_TEXT,
+    MIN_POSITIVE_SECONDS,
+    parse_duration,
+)
 from .options import OptionsModel
 
 FORMAT_VERSION = 1
@@ -168,7 +174,7 @@ Duration = Annotated[
 PositiveDuration = Annotated[
     float,
     BeforeValidator(_positive_duration),
-    WithJsonSchema(_duration_json({"exclusiveMinimum": 0})),
+    WithJsonSchema(_duration_json({"minimum": MIN_POSITIVE_SECONDS})),
 ]
 
 # --------------------------------------------------------------------------- datetimes
