@@ -193,10 +193,25 @@ def _datetime_input(value: Any) -> Any:
     )
 
 
+#: What the files accept as a date-time: ISO 8601 with or without a UTC offset (without
+#: one it is in the entry's zone), a date alone (midnight), and YAML's own timestamps
+#: ("2030-01-31 09:00:00 +1").  Not JSON Schema's "date-time" format: that one requires
+#: an offset, and naive values are the common, documented case.
+DATETIME_PATTERN = (
+    r"^\d{4}-\d{1,2}-\d{1,2}"
+    r"(([Tt]|[ \t]+)\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+    r"([ \t]*([Zz]|[+-]\d{1,2}(:?\d{2})?))?)?$"
+)
 DateTime = Annotated[
     datetime,
     BeforeValidator(_datetime_input),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DATETIME_PATTERN,
+            "examples": ["2030-01-31T09:00:00", "2030-01-31T09:00:00+01:00", "2030-01-31"],
+        }
+    ),
 ]
 
 # --------------------------------------------------------------------------- cron
@@ -610,6 +625,15 @@ _MISFIRE_HELP = (
 )
 
 
+def _effective_default(value: Any) -> dict[str, Any]:
+    """The schema's ``default``: the value that applies when the field is left out.
+
+    The models default to None ("not given", so ``defaults:`` can fill it); editors
+    should show what a user gets, not null.
+    """
+    return {"default": value}
+
+
 class EntryModel(_Model):
     """One schedule entry (its name is the key under `entries`)."""
 
@@ -630,9 +654,15 @@ class EntryModel(_Model):
         default_factory=OptionsModel,
         description="Celery apply_async options; merged over defaults.options.",
     )
-    enabled: StrictBool | None = Field(default=None, description="false keeps it but never runs.")
+    enabled: StrictBool | None = Field(
+        default=None,
+        description="false keeps it but never runs. Default: defaults.enabled, else true.",
+        json_schema_extra=_effective_default(True),
+    )
     timezone: TimezoneName | None = Field(
-        default=None, description="IANA time zone; default: defaults.timezone, else UTC."
+        default=None,
+        description="IANA time zone; default: defaults.timezone, else UTC.",
+        json_schema_extra=_effective_default("UTC"),
     )
     description: StrictStr | None = Field(default=None, description="Free text for humans.")
     labels: Labels = Field(default_factory=dict, description="String labels, merged over defaults.")
@@ -643,14 +673,19 @@ class EntryModel(_Model):
         default=None, description="No run after this instant (redbeat_sync.Scheduler only)."
     )
     jitter: Duration | None = Field(
-        default=None, description="Random delay up to this duration added to each run."
+        default=None,
+        description="Random delay up to this duration added to each run.",
+        json_schema_extra=_effective_default(0),
     )
-    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    misfire: Misfire | None = Field(
+        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    )
     deadline: Duration | None = Field(
         default=None, description="With misfire: deadline, the most a run may be late."
     )
     prune: StrictBool | None = Field(
         default=None,
+        json_schema_extra=_effective_default(True),
         description=(
             "false: when this entry leaves the files, stop managing it (release) instead "
             "of deleting it from Redis. Default: defaults.prune, else true."
@@ -668,17 +703,29 @@ class EntryModel(_Model):
 class DefaultsModel(_Model):
     """Values applied to every entry of this file (an entry's own values win)."""
 
-    timezone: TimezoneName | None = Field(default=None, description="Default IANA time zone.")
+    timezone: TimezoneName | None = Field(
+        default=None,
+        description="Default IANA time zone (else UTC).",
+        json_schema_extra=_effective_default("UTC"),
+    )
     options: OptionsModel = Field(
         default_factory=OptionsModel, description="Options merged under each entry's options."
     )
     labels: Labels = Field(default_factory=dict, description="Labels merged under each entry's.")
-    enabled: StrictBool | None = Field(default=None, description="Default for enabled.")
-    jitter: Duration | None = Field(default=None, description="Default jitter.")
-    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    enabled: StrictBool | None = Field(
+        default=None, description="Default for enabled.", json_schema_extra=_effective_default(True)
+    )
+    jitter: Duration | None = Field(
+        default=None, description="Default jitter.", json_schema_extra=_effective_default(0)
+    )
+    misfire: Misfire | None = Field(
+        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    )
     deadline: Duration | None = Field(default=None, description="Default deadline.")
     prune: StrictBool | None = Field(
-        default=None, description="Default for prune (false: release instead of delete)."
+        default=None,
+        description="Default for prune (false: release instead of delete).",
+        json_schema_extra=_effective_default(True),
     )
 
 

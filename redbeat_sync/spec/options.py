@@ -183,7 +183,7 @@ PositiveSeconds = _option(lambda v: _seconds(v, positive=True), _POSITIVE_SECOND
 
 
 class OptionsModel(BaseModel):
-    """Celery ``apply_async`` options: the ones Celery defines are checked, others kept."""
+    """Celery apply_async options: the ones Celery defines are checked, others kept."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
