@@ -63,7 +63,7 @@ def test_dump_writes_only_what_differs_from_defaults() -> None:
 
 
 def test_dump_without_header_and_empty() -> None:
-    assert dump_entries([], schema_header=False) == "version: 1\nentries: {}\n"
+    assert dump_entries([]) == "version: 1\nentries: {}\n"
     assert load_text(dump_entries([])).entries == []
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
+from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound
 from redbeat_sync.spec import schema
 from redbeat_sync.spec.loader import load_text
@@ -168,4 +170,93 @@ def test_schema_defaults_are_what_applies() -> None:
         "catch_up",
         True,
         "UTC",
+    )
+
+
+# --------------------------------------------------------------------------- vendoring
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def header_target(path: Path) -> Path | None:
+    """The file a written schedule's ``$schema`` header points at (None: no header)."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    if not first.startswith(prefix):
+        return None
+    return (path.parent / first[len(prefix) :]).resolve()
+
+
+def test_schema_prints_and_writes_the_same_text(tmp_path: Path) -> None:
+    printed = run_cli("schema")
+    assert printed.exit_code == 0 and printed.stdout == schema.schema_text()
+    out = tmp_path / "a" / "b" / "redbeat-sync.schema.json"
+    written = run_cli("schema", "--out", str(out))
+    assert written.exit_code == 0, written.output
+    assert out.read_text(encoding="utf-8") == schema.schema_text()
+
+
+def test_schema_out_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = run_cli("schema", "--out", str(tmp_path / "file" / "schema.json"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "cannot write" in result.output
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with a Celery app module whose beat_schedule import converts."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "beatapp_for_schema.py").write_text(
+        "from celery import Celery\n"
+        "app = Celery('x', broker='memory://', set_as_current=False)\n"
+        "app.conf.beat_schedule = {'ping': {'task': 'a.b', 'schedule': 30.0}}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_import_header_points_at_the_vendored_schema(repo: Path) -> None:
+    assert run_cli("schema", "--out", "schemas/redbeat-sync.schema.json").exit_code == 0
+    target = repo / "deploy" / "beat" / "beat.yaml"
+    target.parent.mkdir(parents=True)
+    result = run_cli("import", "--from-app", "beatapp_for_schema:app", "--out", str(target))
+    assert result.exit_code == 0, result.output
+    assert header_target(target) == (repo / "schemas" / "redbeat-sync.schema.json").resolve()
+    assert "../../schemas/redbeat-sync.schema.json" in target.read_text()
+    load_text(target.read_text(), str(target))
+
+
+def test_without_a_vendored_schema_no_header_and_a_hint(repo: Path) -> None:
+    target = repo / "beat.yaml"
+    result = run_cli("import", "--from-app", "beatapp_for_schema:app", "--out", str(target))
+    assert result.exit_code == 0, result.output
+    assert header_target(target) is None
+    assert "redbeat-sync schema --out schemas/redbeat-sync.schema.json" in result.stderr
+
+
+def test_export_header_points_at_the_vendored_schema(repo: Path, redis_url: str) -> None:
+    run_cli("schema", "--out", "schemas/redbeat-sync.schema.json")
+    env = {"REDBEAT_SYNC_REDIS_URL": redis_url, "REDBEAT_SYNC_KEY_PREFIX": "rs-schema:"}
+    result = run_cli("export", "--which", "managed", "--out", "schedules", env=env)
+    assert result.exit_code == 0, result.output
+    written = repo / "schedules" / "managed.yaml"
+    assert header_target(written) == (repo / "schemas" / "redbeat-sync.schema.json").resolve()
+    printed = run_cli("export", "--which", "managed", env=env)
+    assert printed.stdout.startswith(
+        "# yaml-language-server: $schema=schemas/redbeat-sync.schema.json\n"
+    )
+
+
+def test_the_search_stops_at_the_repository_root(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "redbeat-sync.schema.json").write_text("{}")
+    inner = tmp_path / "inner"
+    (inner / ".git").mkdir(parents=True)
+    assert schema.vendored_schema_ref(inner / "x" / "beat.yaml") is None
+    assert schema.vendored_schema_ref(tmp_path / "x" / "y" / "beat.yaml") == (
+        "../../schemas/redbeat-sync.schema.json"
     )

@@ -11,6 +11,7 @@ from ..errors import UserError
 from ..spec.dump import dump_entries
 from ..state.reader import read_state
 from ._common import EXIT_OK, Target, echo_err, run_guarded, target_options
+from ._schema_header import schema_ref_for
 
 SCOPES = ("all", "managed", "unmanaged")
 
@@ -46,17 +47,19 @@ def command(
                     selected[group].append(stored.entry)
         if out_dir is None:
             everything = [e for entries in selected.values() for e in entries]
-            click.echo(dump_entries(sorted(everything, key=lambda e: e.name)), nl=False)
+            ref = schema_ref_for(Path.cwd() / "stdout.yaml")  # redirected here, most likely
+            click.echo(dump_entries(everything, schema_ref=ref), nl=False)
             return EXIT_OK
         directory = Path(out_dir)
         directory.mkdir(parents=True, exist_ok=True)
+        ref = schema_ref_for(directory / "managed.yaml")  # both files share the directory
         for group, entries in selected.items():
             if not entries and which == "all":
                 continue
             path = directory / f"{group}.yaml"
             if path.exists() and not force:
                 raise UserError(f"{path} exists; pass --force to overwrite it")
-            path.write_text(dump_entries(entries), encoding="utf-8")
+            path.write_text(dump_entries(entries, schema_ref=ref), encoding="utf-8")
             echo_err(f"wrote {path} ({len(entries)} entries)")
         return EXIT_OK
 

@@ -10,6 +10,7 @@ from ..beat_import import convert_beat_schedule
 from ..errors import UserError
 from ..spec.dump import dump_entries
 from ._common import EXIT_ERROR, EXIT_OK, echo_err, load_celery_app, run_guarded
+from ._schema_header import schema_ref_for
 
 
 @click.command("import")
@@ -53,7 +54,7 @@ def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertib
                 "cannot be converted; nothing was written (--skip-unconvertible writes the rest)."
             )
             return EXIT_ERROR
-        text = dump_entries(entries)
+        text = dump_entries(entries, schema_ref=schema_ref_for(Path(out or "stdout.yaml")))
         if out:
             try:
                 Path(out).write_text(text, encoding="utf-8")
