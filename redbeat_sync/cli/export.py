@@ -9,6 +9,7 @@ import click
 from ..entry import Entry
 from ..errors import UserError
 from ..spec.dump import dump_entries
+from ..spec.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..state.reader import read_state
 from ._common import EXIT_OK, Target, echo_err, run_guarded, target_options
 from ._schema_header import schema_ref_for
@@ -41,7 +42,9 @@ def command(
         for group in wanted:
             selected[group] = []
             for name, stored in sorted(groups[group].items()):
-                if stored.entry is None:
+                if name in CELERY_BUILTIN_ENTRIES:
+                    echo_err(f"note: skipped {builtin_entry_note(name)}")
+                elif stored.entry is None:
                     echo_err(f"warning: skipped {name!r}: cannot decode it ({stored.error})")
                 else:
                     selected[group].append(stored.entry)

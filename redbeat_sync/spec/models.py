@@ -67,8 +67,23 @@ NAME_PATTERN = (
 _NAME_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Cc + line separators
 
 
+#: Entries Celery's beat installs by itself (``Scheduler.install_default_entries``):
+#: Celery's, not the user's.  Beat keeps them as static entries; files, export and
+#: import leave them alone, so beat never finds them "managed by redbeat-sync".
+CELERY_BUILTIN_ENTRIES = frozenset({"celery.backend_cleanup"})
+
+
+def builtin_entry_note(name: str) -> str:
+    return (
+        f"{name!r} is Celery's own built-in entry (beat installs it when result_expires "
+        "is set and the result backend does not expire results itself): it stays Celery's"
+    )
+
+
 def entry_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a RedBeat entry name, or None when it can."""
+    if name in CELERY_BUILTIN_ENTRIES:
+        return builtin_entry_note(name) + ", so schedule files cannot manage it"
     if not name:
         return "entry names must not be empty"
     if len(name) > MAX_NAME_LENGTH:
