@@ -80,26 +80,43 @@ def test_export_leaves_it_alone_and_says_so(client: redis.Redis, redis_url: str)
     assert CLEANUP in plan.unmanaged
 
 
-def test_beat_does_not_warn_about_an_older_adoption(
-    client: redis.Redis, redis_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """An export made before this change adopted it; beat used to warn at every start."""
-    adopted = Entry(name=CLEANUP, task=CLEANUP, schedule=Cron.from_expression("0 4 * * *"))
-    plan = compute_plan(spec(adopted), read_state(client, LAYOUT), prefix=PREFIX)
+def apply_files(client: redis.Redis, *entries: Entry) -> None:
+    plan = compute_plan(spec(*entries), read_state(client, LAYOUT), prefix=PREFIX)
     apply_plan(
         client,
         LAYOUT,
         plan,
         beat_timezone="UTC",
         max_deletes=None,
-        allow_mass_delete=False,
+        allow_mass_delete=True,
         lock_timeout=5.0,
         message=None,
         who="tester",
     )
+
+
+def test_beat_does_not_warn_about_an_older_adoption(
+    client: redis.Redis, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export made before this change adopted it; beat used to warn at every start."""
+    adopted = Entry(name=CLEANUP, task=CLEANUP, schedule=Cron.from_expression("0 4 * * *"))
+    apply_files(client, adopted)
     with caplog.at_level(logging.INFO):
         run_beat_term(redis_url)
     mentions = [r for r in caplog.records if CLEANUP in r.getMessage()]
     assert mentions, "the older adoption is still noted once"
     assert all(r.levelno < logging.WARNING for r in mentions)
     assert "hand it back to Celery" in mentions[0].getMessage()
+
+
+def test_removing_an_older_adoption_hands_it_back_to_celery(
+    client: redis.Redis, redis_url: str
+) -> None:
+    apply_files(
+        client, Entry(name=CLEANUP, task=CLEANUP, schedule=Cron.from_expression("0 4 * * *"))
+    )
+    apply_files(client)  # removed from the files: deleted
+    assert not client.exists(PREFIX + CLEANUP)
+    run_beat_term(redis_url)  # beat's next start re-installs Celery's own
+    assert client.exists(PREFIX + CLEANUP)
+    assert CLEANUP not in client.smembers(LAYOUT.inventory_key)  # Celery's again

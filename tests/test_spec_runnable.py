@@ -439,3 +439,38 @@ def test_what_validate_accepts_beat_sends(
             and not entry.end_at
         ):
             assert entry.name in beat.sent
+
+
+# --------------------------------------------------------------------------- small promises
+
+
+def test_a_text_of_digits_is_not_an_epoch() -> None:
+    [problem] = entry_problems('schedule: {at: "1700000000"}')
+    assert "schedule.at: expected an ISO 8601 date-time" in problem
+
+
+@pytest.mark.parametrize(
+    ("zone", "suggestion"),
+    [
+        ("Europe/Pariss", "Europe/Paris"),
+        ("europe/paris", "Europe/Paris"),
+        ("Paris", "Europe/Paris"),
+    ],
+)
+def test_unknown_zone_gets_a_did_you_mean(zone: str, suggestion: str) -> None:
+    [problem] = entry_problems(f"schedule: {{every: 5m}}, timezone: {zone}")
+    assert f"unknown time zone '{zone}'; did you mean '{suggestion}'?" in problem
+
+
+def test_no_guess_for_offset_like_zones() -> None:
+    """Etc/GMT+2 is UTC-2: suggesting it for "GMT+2" would mislead."""
+    [problem] = entry_problems("schedule: {every: 5m}, timezone: GMT+2")
+    assert "did you mean" not in problem
+
+
+def test_null_cancels_an_option_from_defaults() -> None:
+    [item] = load_text(
+        "version: 1\ndefaults: {options: {expires: 60, queue: q}}\n"
+        "entries:\n  e: {task: a.b, schedule: {every: 5m}, options: {expires: null}}\n"
+    ).entries
+    assert item.entry.options == {"expires": None, "queue": "q"}
