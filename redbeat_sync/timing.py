@@ -96,6 +96,18 @@ def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
+def _later(when: datetime, seconds: float) -> datetime | None:
+    """``when`` plus ``seconds``; None (no further run) past the last datetime.
+
+    Files bound intervals to 100 years, but an entry another writer stored (RedBeat
+    takes any float) may hold more: that is "never again", not an OverflowError.
+    """
+    try:
+        return when + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
 def score(due: datetime | None) -> int:
     """Sorted-set score of a due time: floored UNIX seconds, -1 for "never again"."""
     if due is None:
@@ -405,7 +417,7 @@ def _schedule_after(
         when = _aware(schedule.when).astimezone(UTC)
         return when if (when >= after if inclusive else when > after) else None
     if isinstance(schedule, Every):
-        return after if inclusive else after + timedelta(seconds=schedule.seconds)
+        return after if inclusive else _later(after, schedule.seconds)
     if isinstance(schedule, Solar):  # ephem, as Celery's solar (None without ephem)
         return solar.next_event_after(schedule, after - _TINY if inclusive else after)
     raise TypeError(f"unknown schedule {schedule!r}")
@@ -520,8 +532,11 @@ def next_due(entry: Entry, last_run_at: datetime | None, now: datetime) -> datet
         # Celery's own rule (round to the interval's resolution in local time,
         # DST-aware in Celery 5.5+); RedBeat runs it the same way.
         start = last.astimezone(zone(entry.timezone))
-        due = now + remaining(start, timedelta(seconds=schedule.seconds), now, relative=True)
+        try:
+            due = now + remaining(start, timedelta(seconds=schedule.seconds), now, relative=True)
+        except OverflowError:  # see _later
+            return None
         return _windowed(*window, due)
     if isinstance(schedule, Every):
-        return _windowed(*window, last + timedelta(seconds=schedule.seconds))
+        return _windowed(*window, _later(last, schedule.seconds))
     return next_fire_after(entry, last)
