@@ -96,6 +96,18 @@ def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
+def _later(when: datetime, seconds: float) -> datetime | None:
+    """``when`` plus ``seconds``; None (no further run) past the last datetime.
+
+    Files bound intervals to 100 years, but an entry another writer stored (RedBeat
+    takes any float) may hold more: that is "never again", not an OverflowError.
+    """
+    try:
+        return when + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
 def score(due: datetime | None) -> int:
     """Sorted-set score of a due time: floored UNIX seconds, -1 for "never again"."""
     if due is None:
@@ -350,6 +362,44 @@ def dateutil_rule(rule: RRule, zone_name: str) -> du_rrule.rrule:
     return _build_rrule(rule, rule_zone(rule, zone_name), start)
 
 
+#: by* parts that pick dates (the others pick times of day or positions).
+_DATE_PARTS = ("bymonthday", "byyearday", "byweekno", "byweekday", "byeaster")
+
+
+def rrule_first_between(
+    rule: RRule, zone_name: str, start: datetime, end: datetime
+) -> datetime | None:
+    """The rule's first occurrence in [start, end], its own ``until`` left out.
+
+    For checking that a rule can fire at all (bymonth 2 with bymonthday 30 cannot).
+    ``until`` is left out because a rule that ran out did fire; that is the plan's
+    news, like an ``at`` in the past.
+    """
+    start = _aware(start).astimezone(UTC)
+    probe = replace(rule, dtstart=rule.dtstart or _floor_second(start), until=end, count=None)
+    if any(getattr(rule, part) for part in _DATE_PARTS):
+        # dateutil finds "no date" only by walking every period up to ``end``: ten
+        # seconds for a secondly rule.  The dates the by-parts allow, walked a year at
+        # a time, settle most rules first (a rule fires only on such a date).
+        dates = replace(probe, freq="yearly", interval=1, bysetpos=None)
+        dates = replace(dates, byhour=None, byminute=None, bysecond=None)
+        if _first_between(dates, zone_name, start) is None:
+            return None
+    return _first_between(probe, zone_name, start)
+
+
+@lru_cache(maxsize=1024)
+def _first_between(probe: RRule, zone_name: str, start: datetime) -> datetime | None:
+    try:
+        assert probe.dtstart is not None
+        found = _build_rrule(probe, rule_zone(probe, zone_name), probe.dtstart).after(
+            start, inc=True
+        )
+    except (ValueError, OverflowError, IndexError):  # selects nothing; edge of time; dateutil
+        return None
+    return found.astimezone(UTC) if found is not None else None
+
+
 def _cache_variant(schedule: Schedule, zone_name: str) -> tzinfo | None:
     """What a cache key needs beyond the schedule itself.
 
@@ -380,7 +430,7 @@ def _schedule_after(
         when = _aware(schedule.when).astimezone(UTC)
         return when if (when >= after if inclusive else when > after) else None
     if isinstance(schedule, Every):
-        return after if inclusive else after + timedelta(seconds=schedule.seconds)
+        return after if inclusive else _later(after, schedule.seconds)
     if isinstance(schedule, Solar):  # ephem, as Celery's solar (None without ephem)
         return solar.next_event_after(schedule, after - _TINY if inclusive else after)
     raise TypeError(f"unknown schedule {schedule!r}")
@@ -495,8 +545,11 @@ def next_due(entry: Entry, last_run_at: datetime | None, now: datetime) -> datet
         # Celery's own rule (round to the interval's resolution in local time,
         # DST-aware in Celery 5.5+); RedBeat runs it the same way.
         start = last.astimezone(zone(entry.timezone))
-        due = now + remaining(start, timedelta(seconds=schedule.seconds), now, relative=True)
+        try:
+            due = now + remaining(start, timedelta(seconds=schedule.seconds), now, relative=True)
+        except OverflowError:  # see _later
+            return None
         return _windowed(*window, due)
     if isinstance(schedule, Every):
-        return _windowed(*window, last + timedelta(seconds=schedule.seconds))
+        return _windowed(*window, _later(last, schedule.seconds))
     return next_fire_after(entry, last)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redbeat_sync.spec.durations import format_duration, parse_duration
+from redbeat_sync.spec.durations import MAX_DURATION_SECONDS, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,11 @@ def test_parse_accepts_human_and_numbers(text: str | int | float, seconds: float
         ("-5s", "expected a duration"),
         (-1, "zero or more"),
         (True, "boolean"),
-        (float("inf"), "finite"),
+        (float("inf"), "at most 100 years"),
+        (float("nan"), "number of seconds"),
+        ("99999999999999999999d", "at most 100 years"),
+        (10**400, "at most 100 years"),
+        (3_155_760_001, "at most 100 years"),
         ([1], "got list"),
     ],
 )
@@ -58,6 +62,17 @@ def test_format_is_human_when_exact(seconds: float, text: str | float) -> None:
     assert format_duration(seconds) == text
 
 
-@given(st.one_of(st.integers(0, 10**12), st.floats(0, 1e9, allow_nan=False)))
+def test_the_bound_itself_is_accepted() -> None:
+    assert parse_duration("36525d") == MAX_DURATION_SECONDS
+
+
+@pytest.mark.parametrize("value", [0, -5, "-5s", "0s", -0.5, "-0"])
+def test_zero_and_negative_get_one_message_where_zero_is_refused(value: object) -> None:
+    """`every: -5` and `every: 0` are the same mistake: one message for both."""
+    with pytest.raises(ValueError, match=r"^expected a duration greater than zero, got "):
+        parse_duration(value, positive=True)  # type: ignore[arg-type]
+
+
+@given(st.one_of(st.integers(0, 3_155_760_000), st.floats(0, 1e9, allow_nan=False)))
 def test_format_then_parse_is_identity(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == seconds

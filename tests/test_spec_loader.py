@@ -234,7 +234,7 @@ def test_naive_datetimes_are_in_the_entry_zone() -> None:
         schedule: {at: 2030-01-01T09:00:00}
         start_at: 2029-12-01T00:00:00
         end_at: 2030-02-01T00:00:00+00:00
-        options: {expires: 2030-01-01T10:00:00, eta: 2030-01-01T10:00:00+01:00}
+        options: {expires: 2030-01-01T10:00:00, sent_at: 2030-01-01T10:00:00+01:00}
         """
     )
     new_york = ZoneInfo("America/New_York")
@@ -244,7 +244,7 @@ def test_naive_datetimes_are_in_the_entry_zone() -> None:
     # Inside options (sent to Celery as they are), naive means UTC.
     assert entry.options == {
         "expires": datetime(2030, 1, 1, 10, tzinfo=timezone.utc),
-        "eta": datetime(2030, 1, 1, 10, tzinfo=timezone(timedelta(hours=1))),
+        "sent_at": datetime(2030, 1, 1, 10, tzinfo=timezone(timedelta(hours=1))),
     }
 
 
@@ -483,15 +483,15 @@ def test_defaults_options_are_checked_once_at_their_place() -> None:
     problems = problems_of(
         """\
         version: 1
-        defaults: {options: {eta: 2030-01-01T00:00:00, bad: .nan}}
+        defaults: {options: {expires: 2030-01-01T00:00:00, bad: .nan}}
         entries:
           a: {task: x.y, schedule: {every: 1m}}
           b: {task: x.y, schedule: {every: 1m}}
         """
     )
-    assert where(problems) == [(2, 53, "defaults.options.bad")]
+    assert where(problems) == [(2, 57, "defaults.options.bad")]
     [a] = load_text(
-        "version: 1\ndefaults: {options: {eta: 2030-01-01T00:00:00}}\n"
+        "version: 1\ndefaults: {options: {expires: 2030-01-01T00:00:00}}\n"
         "entries: {a: {task: x.y, schedule: {every: 1m}}}\n"
     ).entries
-    assert a.entry.options == {"eta": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+    assert a.entry.options == {"expires": datetime(2030, 1, 1, tzinfo=timezone.utc)}

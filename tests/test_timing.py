@@ -432,3 +432,13 @@ def test_equal_rules_with_different_offsets_are_not_confused_by_caches():
     second = timing.next_fire_after(entry(in_ist), after)
     assert (first.hour, second.hour) == (9, 3)  # ...but read by-hours in their own offset
     assert timing.next_fire_times(entry(in_ist), 1, after)[0].hour == 3
+
+
+def test_an_interval_past_the_last_datetime_means_no_further_run() -> None:
+    """A stored interval no file may hold (RedBeat stores any float): no OverflowError."""
+    from redbeat_sync.timing import next_due, next_fire_after
+
+    huge = Entry(name="huge", task="a.b", schedule=Every(1e15))
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert next_due(huge, now - timedelta(seconds=1), now) is None
+    assert next_fire_after(huge, now) is None

@@ -7,7 +7,9 @@
   starting with an older config cannot overwrite the leader's entries (#198).
 - A name that ``redbeat-sync apply`` manages (in the inventory set) is never
   overwritten or deleted from here: the files are the source of truth for it, and
-  the conflict is logged as a warning.
+  the conflict is logged as a warning.  Celery's own built-ins (``celery.backend_cleanup``)
+  are Celery's: files cannot manage them, so one held by an older adoption is only
+  noted (info), not warned about at every start.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import redis
 
+from ..spec.models import CELERY_BUILTIN_ENTRIES
 from ..state import codec
 from ..state.layout import META_FIELD
 
@@ -31,6 +34,15 @@ def save_static_entries(scheduler: Any, client: redis.Redis, items: dict[str, An
     managed = client.smembers(layout.inventory_key)
     written: list[str] = []
     for name, spec in items.items():
+        if name in managed and name in CELERY_BUILTIN_ENTRIES:
+            # Adopted from an export made before files refused Celery's built-ins: not a
+            # conflict worth a warning at every start; the files' next apply removes it.
+            logger.info(
+                "beat: Celery's built-in %r is held by redbeat-sync (an older adoption); "
+                "remove it from the schedule files and apply to hand it back to Celery",
+                name,
+            )
+            continue
         if name in managed:
             logger.warning(
                 "beat: beat_schedule entry %r not written: redbeat-sync manages that name "

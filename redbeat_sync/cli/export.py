@@ -9,6 +9,7 @@ import click
 from ..entry import Entry
 from ..errors import UserError
 from ..spec.dump import dump_entries
+from ..spec.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..state.reader import read_state
 from ._common import (
     EXIT_OK,
@@ -19,6 +20,7 @@ from ._common import (
     target_options,
     write_output_file,
 )
+from ._schema_header import schema_ref_for
 
 SCOPES = ("all", "managed", "unmanaged")
 
@@ -55,23 +57,27 @@ def command(
         for group in wanted:
             selected[group] = []
             for name, stored in sorted(groups[group].items()):
-                if stored.entry is None:
+                if name in CELERY_BUILTIN_ENTRIES:
+                    echo_err(f"note: skipped {builtin_entry_note(name)}")
+                elif stored.entry is None:
                     echo_err(f"warning: skipped {name!r}: cannot decode it ({stored.error})")
                 else:
                     selected[group].append(stored.entry)
         if out_dir is None:
             everything = [e for entries in selected.values() for e in entries]
-            click.echo(dump_entries(sorted(everything, key=lambda e: e.name)), nl=False)
+            ref = schema_ref_for(Path.cwd() / "stdout.yaml")  # redirected here, most likely
+            click.echo(dump_entries(everything, schema_ref=ref), nl=False)
             return EXIT_OK
         directory = Path(out_dir)
         make_output_dir(directory)
+        ref = schema_ref_for(directory / "managed.yaml")  # both files share the directory
         for group, entries in selected.items():
             if not entries and which == "all":
                 continue
             path = directory / f"{group}.yaml"
             if path.exists() and not force:
                 raise UserError(f"{path} exists; pass --force to overwrite it")
-            write_output_file(path, dump_entries(entries))
+            write_output_file(path, dump_entries(entries, schema_ref=ref))
             echo_err(f"wrote {path} ({len(entries)} entries)")
         return EXIT_OK
 

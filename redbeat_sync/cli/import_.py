@@ -17,6 +17,7 @@ from ._common import (
     run_guarded,
     write_output_file,
 )
+from ._schema_header import schema_ref_for
 
 
 @click.command("import")
@@ -62,7 +63,7 @@ def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertib
                 "cannot be converted; nothing was written (--skip-unconvertible writes the rest)."
             )
             return EXIT_ERROR
-        text = dump_entries(entries)
+        text = dump_entries(entries, schema_ref=schema_ref_for(Path(out or "stdout.yaml")))
         if out:
             write_output_file(Path(out), text)
             echo_err(f"Wrote {len(entries)} entries to {out}.")

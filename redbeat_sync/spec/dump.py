@@ -20,8 +20,6 @@ from ..values import encode_datetime
 from .durations import format_duration
 from .models import FORMAT_VERSION, WEEKDAY_NAMES
 
-DEFAULT_SCHEMA_REF = "schemas/redbeat-sync.schema.json"
-
 _Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -81,15 +79,14 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def dump_entries(
-    entries: Iterable[Entry],
-    *,
-    schema_header: bool = True,
-    schema_ref: str = DEFAULT_SCHEMA_REF,
-) -> str:
-    """The v1 YAML text of ``entries``, sorted by name."""
+def dump_entries(entries: Iterable[Entry], *, schema_ref: str | None = None) -> str:
+    """The v1 YAML text of ``entries``, sorted by name.
+
+    ``schema_ref``: the JSON Schema editors should use (``schema.vendored_schema_ref``
+    finds it for a file); no header without one.
+    """
     parts: list[str] = []
-    if schema_header:
+    if schema_ref:
         parts.append(f"# yaml-language-server: $schema={schema_ref}\n")
     parts.append(f"version: {FORMAT_VERSION}\n")
     ordered = sorted(entries, key=lambda e: e.name)

@@ -21,25 +21,60 @@ _MAX_EXACT_SECONDS = 2**52
 
 DURATION_HELP = "a duration such as 30s, 5m, 2h, 1d, 1h30m, or a number of seconds"
 
+#: The longest duration anything in a schedule may have (interval, jitter, deadline,
+#: option seconds).  The runtime adds these to "now" as datetimes (which end at year
+#: 9999) and Celery turns some into timedeltas: 100 years keeps every sum far inside
+#: both, and is longer than any schedule means.
+MAX_DURATION_SECONDS = 100 * 365.25 * 86_400
+MAX_DURATION_TEXT = "100 years"
+#: The shortest duration where zero is refused (an interval): the runtime counts in
+#: timedeltas, whose microseconds make anything much shorter a zero step.
+MIN_POSITIVE_SECONDS = 0.001
+TOO_LONG = f"at most {MAX_DURATION_TEXT} ({MAX_DURATION_SECONDS:.0f} seconds)"
 
-def parse_duration(value: str | int | float) -> float:
-    """Seconds in ``value``; raises ValueError with a message meant for the user."""
+
+def parse_duration(value: str | int | float, *, positive: bool = False) -> float:
+    """Seconds in ``value``; raises ValueError with a message meant for the user.
+
+    ``positive`` refuses zero (and anything under 1 ms) too; a negative value gets
+    the same message then, so ``every: -5`` and ``every: 0`` are told the same thing.
+    """
     if isinstance(value, bool):  # bool is an int: `every: yes` is a mistake, not 1 second
         raise ValueError(f"expected {DURATION_HELP}, got a boolean")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _as_float(value)
     elif isinstance(value, str):
         seconds = _parse_text(value.strip())
     else:
         raise ValueError(f"expected {DURATION_HELP}, got {type(value).__name__}")
-    if not math.isfinite(seconds):
-        raise ValueError(f"expected a finite duration, got {value!r}")
+    if math.isnan(seconds):
+        raise ValueError(f"expected a number of seconds, got {_shown(value)}")
+    if positive and seconds <= 0:
+        raise ValueError(f"expected a duration greater than zero, got {_shown(value)}")
+    if positive and seconds < MIN_POSITIVE_SECONDS:
+        raise ValueError(f"expected a duration of at least 1 ms (0.001), got {_shown(value)}")
     if seconds < 0:
-        raise ValueError(f"expected a duration of zero or more, got {value!r}")
+        raise ValueError(f"expected a duration of zero or more, got {_shown(value)}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"expected a duration of {TOO_LONG}, got {_shown(value)}")
     return seconds
 
 
+def _as_float(value: int | float) -> float:
+    """``value`` as a float; whole numbers too large for one become infinities."""
+    if isinstance(value, int) and abs(value) > 2**1000:
+        return math.inf if value > 0 else -math.inf
+    return float(value)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _parse_text(text: str) -> float:
+    if text.startswith("-") and (_NUMBER.fullmatch(text[1:]) or _WHOLE.fullmatch(text[1:])):
+        return -_parse_text(text[1:]) or 0.0  # "-5s": a sign problem, not a format one
     if _NUMBER.fullmatch(text):
         return float(text)
     if not _WHOLE.fullmatch(text):
@@ -54,7 +89,7 @@ def _parse_text(text: str) -> float:
             )
         last_rank = rank
         total += float(number) * UNIT_SECONDS[unit]
-    return total
+    return total  # huge digit strings give inf, refused as too long
 
 
 def format_duration(seconds: float) -> str | float:

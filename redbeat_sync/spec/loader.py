@@ -11,7 +11,7 @@ import difflib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from .. import solar
+from .. import solar, timing
 from ..bulk import gc_paused
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..errors import Problem, ProblemsFound
 from ..insights import spread
 from . import models, yamlload
+from .durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
 from .models import DefaultsModel, EntryModel, FileHead
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -262,7 +263,9 @@ class _FileChecker:
     def _check_head(self, root: dict[str, Any]) -> DefaultsModel | None:
         defaults = self._validate_head(root)
         if defaults is not None:
-            self.default_options = self._json_ready(defaults.options, ("defaults", "options"))
+            self.default_options = self._json_ready(
+                defaults.options.as_dict(), ("defaults", "options")
+            )
         return defaults
 
     def _validate_head(self, root: dict[str, Any]) -> DefaultsModel | None:
@@ -321,7 +324,10 @@ class _FileChecker:
         end_at = self._instant(m.end_at, zone, (*path, "end_at"))
         if start_at and end_at and end_at <= start_at:
             self._add((*path, "end_at"), "end_at must be after start_at")
-        options = {**self.default_options, **self._json_ready(m.options, (*path, "options"))}
+        options = {
+            **self.default_options,
+            **self._json_ready(m.options.as_dict(), (*path, "options")),
+        }
         args = self._json_ready(m.args, (*path, "args"))
         kwargs = self._json_ready(m.kwargs, (*path, "kwargs"))
         if schedule is None:
@@ -369,7 +375,7 @@ class _FileChecker:
             return None
         # An empty list means "not set", as the state reader decodes it.
         by = {field: getattr(r, field) or None for field in RRule.BY_FIELDS}
-        return RRule(
+        rule = RRule(
             freq=r.freq,
             interval=r.interval,
             dtstart=dtstart,
@@ -378,6 +384,22 @@ class _FileChecker:
             wkst=r.wkst,
             **by,
         )
+        if not self._rrule_fires(rule, zone.key):
+            since = "its dtstart" if dtstart else "now"
+            self._add(
+                where,
+                f"this rule selects no date-time within {MAX_DURATION_TEXT} of {since}, so it "
+                "would never fire (like bymonth: 2 with bymonthday: 30)",
+            )
+            return None
+        return rule
+
+    @staticmethod
+    def _rrule_fires(rule: RRule, zone_name: str) -> bool:
+        start = rule.dtstart or datetime.now(_UTC)
+        horizon = timedelta(seconds=MAX_DURATION_SECONDS)
+        end = start + horizon if start < _LAST_INSTANT - horizon else _LAST_INSTANT
+        return timing.rrule_first_between(rule, zone_name, start, end) is not None
 
     def _instant(self, value: datetime | None, zone: Any, path: tuple[Any, ...]) -> datetime | None:
         """An aware date-time (naive ones are in ``zone``) that UTC can also express."""
@@ -437,6 +459,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 _UTC = timezone.utc
+_LAST_INSTANT = datetime.max.replace(tzinfo=_UTC) - timedelta(days=2)  # any zone can show it
 _SIMPLE = (str, int, bool, type(None))
 
 
@@ -539,6 +562,8 @@ def _message(item: Any, loc: tuple[Any, ...]) -> str:
         return f"expected {item['ctx']['expected']}, got {value!r}"
     if kind == "greater_than_equal":
         return f"expected a number of at least {item['ctx']['ge']}, got {value!r}"
+    if kind == "less_than_equal":
+        return f"expected a number of at most {item['ctx']['le']}, got {value!r}"
     if kind.startswith("datetime") or kind.startswith("date_"):
         return "expected an ISO 8601 date-time like 2025-01-31T09:00:00+01:00"
     msg = str(item["msg"])

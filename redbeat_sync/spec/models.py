@@ -10,14 +10,15 @@ JSON-able args) are applied by ``loader`` when it builds ``entry.Entry`` objects
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from celery.schedules import crontab_parser
-from croniter import croniter
+from celery.schedules import crontab, crontab_parser
+from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,7 +35,15 @@ from pydantic import (
 )
 
 from ..insights import spread
-from .durations import DURATION_HELP, parse_duration
+from ..timing import croniter_safe
+from .durations import (
+    DURATION_HELP,
+    MAX_DURATION_SECONDS,
+    MAX_DURATION_TEXT,
+    MIN_POSITIVE_SECONDS,
+    parse_duration,
+)
+from .options import OptionsModel
 
 FORMAT_VERSION = 1
 SCHEDULE_KINDS = ("cron", "every", "rrule", "at", "solar")
@@ -58,8 +67,23 @@ NAME_PATTERN = (
 _NAME_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Cc + line separators
 
 
+#: Entries Celery's beat installs by itself (``Scheduler.install_default_entries``):
+#: Celery's, not the user's.  Beat keeps them as static entries; files, export and
+#: import leave them alone, so beat never finds them "managed by redbeat-sync".
+CELERY_BUILTIN_ENTRIES = frozenset({"celery.backend_cleanup"})
+
+
+def builtin_entry_note(name: str) -> str:
+    return (
+        f"{name!r} is Celery's own built-in entry (beat installs it when result_expires "
+        "is set and the result backend does not expire results itself): it stays Celery's"
+    )
+
+
 def entry_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a RedBeat entry name, or None when it can."""
+    if name in CELERY_BUILTIN_ENTRIES:
+        return builtin_entry_note(name) + ", so schedule files cannot manage it"
     if not name:
         return "entry names must not be empty"
     if len(name) > MAX_NAME_LENGTH:
@@ -100,11 +124,24 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in _zones()}
+
+
 @lru_cache(maxsize=1024)
 def timezone_problem(name: str) -> str | None:
     if name in _zones():
         return None
-    return f"unknown time zone {name!r}; expected an IANA name like UTC or Europe/Paris"
+    folded = _zones_by_folded_name()
+    key = name.casefold()
+    close = [folded[key]] if key in folded else []
+    # "Paris" -> Europe/Paris; no guess for offsets ("GMT+2"): Etc/GMT+2 is UTC-2.
+    if not close and not re.search(r"[+-]\d", name):
+        close = sorted(z for z in _zones() if "/" in z and z.rsplit("/", 1)[1].casefold() == key)
+        close = close or difflib.get_close_matches(name, sorted(_zones()), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown time zone {name!r}{hint} (expected an IANA name like UTC or Europe/Paris)"
 
 
 def _check_timezone(value: str) -> str:
@@ -123,13 +160,19 @@ TimezoneName = Annotated[
 # --------------------------------------------------------------------------- durations
 
 
-_DURATION_JSON = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[wdhms]\s*)+$|^\s*\d+(\.\d+)?\s*$"},
-    ],
-    "examples": ["30s", "5m", "1h30m", 3600],
+_DURATION_TEXT_JSON = {
+    "type": "string",
+    "pattern": r"^\s*(\d+(\.\d+)?\s*[wdhms]\s*)+$|^\s*\d+(\.\d+)?\s*$",
 }
+
+
+def _duration_json(minimum: dict[str, float]) -> dict[str, Any]:
+    number = {"type": "number", **minimum, "maximum": MAX_DURATION_SECONDS}
+    return {
+        "anyOf": [number, _DURATION_TEXT_JSON],
+        "description": f"{DURATION_HELP}; at most {MAX_DURATION_TEXT}",
+        "examples": ["30s", "5m", "1h30m", 3600],
+    }
 
 
 def _duration(value: Any) -> float:
@@ -137,33 +180,53 @@ def _duration(value: Any) -> float:
 
 
 def _positive_duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"expected a duration greater than zero, got {value!r}")
-    return seconds
+    return parse_duration(value, positive=True)
 
 
-Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_JSON)]
+Duration = Annotated[
+    float, BeforeValidator(_duration), WithJsonSchema(_duration_json({"minimum": 0}))
+]
 PositiveDuration = Annotated[
-    float, BeforeValidator(_positive_duration), WithJsonSchema(_DURATION_JSON)
+    float,
+    BeforeValidator(_positive_duration),
+    WithJsonSchema(_duration_json({"minimum": MIN_POSITIVE_SECONDS})),
 ]
 
 # --------------------------------------------------------------------------- datetimes
 
 
+_DIGITS = re.compile(r"\s*[+-]?[\d.]+\s*")
+
+
 def _datetime_input(value: Any) -> Any:
-    # Numbers would be read as epoch seconds: too easy to get wrong by accident.
-    if isinstance(value, (datetime, str)):
+    # Numbers would be read as epoch seconds: too easy to get wrong by accident (and
+    # pydantic reads a text of digits, "1700000000", as one too).
+    if isinstance(value, datetime) or (isinstance(value, str) and not _DIGITS.fullmatch(value)):
         return value
     raise ValueError(
         "expected an ISO 8601 date-time like 2025-01-31T09:00:00 or 2025-01-31T09:00:00+01:00"
     )
 
 
+#: What the files accept as a date-time: ISO 8601 with or without a UTC offset (without
+#: one it is in the entry's zone), a date alone (midnight), and YAML's own timestamps
+#: ("2030-01-31 09:00:00 +1").  Not JSON Schema's "date-time" format: that one requires
+#: an offset, and naive values are the common, documented case.
+DATETIME_PATTERN = (
+    r"^\d{4}-\d{1,2}-\d{1,2}"
+    r"(([Tt]|[ \t]+)\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+    r"([ \t]*([Zz]|[+-]\d{1,2}(:?\d{2})?))?)?$"
+)
 DateTime = Annotated[
     datetime,
     BeforeValidator(_datetime_input),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DATETIME_PATTERN,
+            "examples": ["2030-01-31T09:00:00", "2030-01-31T09:00:00+01:00", "2030-01-31"],
+        }
+    ),
 ]
 
 # --------------------------------------------------------------------------- cron
@@ -233,6 +296,22 @@ def cron_problem(expression: str) -> str | None:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
+    return _never_fires(parts)
+
+
+def _never_fires(parts: list[str]) -> str | None:
+    """Why a well-formed cron can never run (February 30th), or None."""
+    minute, hour, day, month, weekday = parts
+    try:
+        # What RedBeat's loader builds from the stored fields: it refuses some of these.
+        crontab(minute, hour, weekday, day, month)
+    except ValueError as exc:
+        return f"this cron never fires, and RedBeat could not load it: {exc}"
+    try:
+        # Celery ANDs day-of-month and day-of-week; so does the search here.
+        croniter(croniter_safe(" ".join(parts)), datetime(2000, 1, 1), day_or=False).get_next()
+    except CroniterBadDateError:
+        return "this cron matches no date (like February 30th), so it would never fire"
     return None
 
 
@@ -362,6 +441,29 @@ class EverySchedule(_Model):
     )
 
 
+#: Approximate length of one period of each frequency, to bound ``interval``.
+_PERIOD_SECONDS = {
+    "yearly": 365.25 * 86_400,
+    "monthly": 365.25 * 86_400 / 12,
+    "weekly": 7 * 86_400,
+    "daily": 86_400,
+    "hourly": 3_600,
+    "minutely": 60,
+    "secondly": 1,
+}
+_PERIOD_NAMES = {
+    "yearly": "year",
+    "monthly": "month",
+    "weekly": "week",
+    "daily": "day",
+    "hourly": "hour",
+    "minutely": "minute",
+    "secondly": "second",
+}
+#: More occurrences than any rule means, few enough for any integer type to carry.
+MAX_RRULE_COUNT = 2**31 - 1
+
+
 class RRuleSpec(_Model):
     """An RFC 5545 recurrence rule (python-dateutil's rrule, as RedBeat runs it)."""
 
@@ -377,7 +479,9 @@ class RRuleSpec(_Model):
         default=None,
         description="Last possible occurrence; a date-time without offset is in the entry's zone.",
     )
-    count: StrictInt | None = Field(default=None, ge=1, description="Number of occurrences.")
+    count: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_RRULE_COUNT, description="Number of occurrences."
+    )
     wkst: Weekday | None = Field(default=None, description="First day of the week (mo..su).")
     bysetpos: _int_list(-366, 366, zero=False) | None = Field(  # type: ignore[valid-type]
         default=None, description="Occurrence numbers within the period (-1 = last)."
@@ -391,8 +495,10 @@ class RRuleSpec(_Model):
     byyearday: _int_list(-366, 366, zero=False) | None = Field(  # type: ignore[valid-type]
         default=None, description="Days of the year."
     )
-    byeaster: _int_list(-366, 366) | None = Field(  # type: ignore[valid-type]
-        default=None, description="Days relative to Easter Sunday."
+    # Easter falls on day 81-116 of its year: these offsets stay inside that year, the
+    # only ones dateutil (and so RedBeat) evaluates without an IndexError or a wrap.
+    byeaster: _int_list(-80, 249) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Days relative to Easter Sunday, -80 to 249 (same year)."
     )
     byweekno: _int_list(-53, 53, zero=False) | None = Field(  # type: ignore[valid-type]
         default=None, description="ISO week numbers."
@@ -414,7 +520,32 @@ class RRuleSpec(_Model):
     def _count_or_until(self) -> RRuleSpec:
         if self.count is not None and self.until is not None:
             raise ValueError("use either count or until, not both (RFC 5545)")
+        if self.bysetpos and all(abs(p) > self._most_per_period() for p in self.bysetpos):
+            raise ValueError(
+                f"bysetpos: one {_PERIOD_NAMES[self.freq]} of this rule holds at most "
+                f"{self._most_per_period()} occurrences, so no position in {list(self.bysetpos)} "
+                "exists and it would never fire"
+            )
+        most = int(MAX_DURATION_SECONDS // _PERIOD_SECONDS[self.freq])
+        if self.interval > most:
+            raise ValueError(
+                f"interval: a {self.freq} rule repeats at most every {most} periods "
+                f"({MAX_DURATION_TEXT}), got {self.interval}"
+            )
         return self
+
+    def _most_per_period(self) -> int:
+        """An upper bound of the occurrences one period can hold (bysetpos picks among them)."""
+        days = {"yearly": 366, "monthly": 31, "weekly": 7}.get(self.freq, 1)
+        finer = {
+            "hourly": ("byminute", "bysecond"),
+            "minutely": ("bysecond",),
+            "secondly": (),
+        }.get(self.freq, ("byhour", "byminute", "bysecond"))
+        count = days
+        for part in finer:
+            count *= len(getattr(self, part) or (0,))  # unset: dtstart's one value
+        return count
 
 
 class RRuleSchedule(_Model):
@@ -497,25 +628,6 @@ _KIND_MODELS: dict[str, type[BaseModel]] = {
     "solar": SolarSchedule,
 }
 
-_OPTIONS_JSON: dict[str, Any] = {
-    "type": "object",
-    "description": "Celery apply_async options (queue, priority, expires, ...).",
-    "properties": {
-        "queue": {"type": "string", "description": "Queue to send the task to."},
-        "routing_key": {"type": "string"},
-        "exchange": {"type": "string"},
-        "priority": {"type": "integer", "minimum": 0, "maximum": 255},
-        "expires": {
-            "description": "Seconds after sending, or a date-time, after which it is dropped.",
-            "anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}],
-        },
-        "countdown": {"type": "number", "description": "Delay in seconds before the task runs."},
-        "headers": {"type": "object"},
-    },
-    "additionalProperties": True,
-}
-
-Options = Annotated[dict[StrictStr, Any], WithJsonSchema(_OPTIONS_JSON)]
 Labels = Annotated[
     dict[StrictStr, StrictStr],
     WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}}),
@@ -526,6 +638,15 @@ _MISFIRE_HELP = (
     "What to do with runs missed while beat was down (redbeat_sync.Scheduler only): "
     "catch_up (run once, default), skip, or deadline (run if at most `deadline` late)."
 )
+
+
+def _effective_default(value: Any) -> dict[str, Any]:
+    """The schema's ``default``: the value that applies when the field is left out.
+
+    The models default to None ("not given", so ``defaults:`` can fill it); editors
+    should show what a user gets, not null.
+    """
+    return {"default": value}
 
 
 class EntryModel(_Model):
@@ -544,13 +665,19 @@ class EntryModel(_Model):
     kwargs: dict[StrictStr, Any] = Field(
         default_factory=dict, description="Keyword arguments (a mapping)."
     )
-    options: Options = Field(
-        default_factory=dict,
+    options: OptionsModel = Field(
+        default_factory=OptionsModel,
         description="Celery apply_async options; merged over defaults.options.",
     )
-    enabled: StrictBool | None = Field(default=None, description="false keeps it but never runs.")
+    enabled: StrictBool | None = Field(
+        default=None,
+        description="false keeps it but never runs. Default: defaults.enabled, else true.",
+        json_schema_extra=_effective_default(True),
+    )
     timezone: TimezoneName | None = Field(
-        default=None, description="IANA time zone; default: defaults.timezone, else UTC."
+        default=None,
+        description="IANA time zone; default: defaults.timezone, else UTC.",
+        json_schema_extra=_effective_default("UTC"),
     )
     description: StrictStr | None = Field(default=None, description="Free text for humans.")
     labels: Labels = Field(default_factory=dict, description="String labels, merged over defaults.")
@@ -561,14 +688,19 @@ class EntryModel(_Model):
         default=None, description="No run after this instant (redbeat_sync.Scheduler only)."
     )
     jitter: Duration | None = Field(
-        default=None, description="Random delay up to this duration added to each run."
+        default=None,
+        description="Random delay up to this duration added to each run.",
+        json_schema_extra=_effective_default(0),
     )
-    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    misfire: Misfire | None = Field(
+        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    )
     deadline: Duration | None = Field(
         default=None, description="With misfire: deadline, the most a run may be late."
     )
     prune: StrictBool | None = Field(
         default=None,
+        json_schema_extra=_effective_default(True),
         description=(
             "false: when this entry leaves the files, stop managing it (release) instead "
             "of deleting it from Redis. Default: defaults.prune, else true."
@@ -586,17 +718,29 @@ class EntryModel(_Model):
 class DefaultsModel(_Model):
     """Values applied to every entry of this file (an entry's own values win)."""
 
-    timezone: TimezoneName | None = Field(default=None, description="Default IANA time zone.")
-    options: Options = Field(
-        default_factory=dict, description="Options merged under each entry's options."
+    timezone: TimezoneName | None = Field(
+        default=None,
+        description="Default IANA time zone (else UTC).",
+        json_schema_extra=_effective_default("UTC"),
+    )
+    options: OptionsModel = Field(
+        default_factory=OptionsModel, description="Options merged under each entry's options."
     )
     labels: Labels = Field(default_factory=dict, description="Labels merged under each entry's.")
-    enabled: StrictBool | None = Field(default=None, description="Default for enabled.")
-    jitter: Duration | None = Field(default=None, description="Default jitter.")
-    misfire: Misfire | None = Field(default=None, description=_MISFIRE_HELP)
+    enabled: StrictBool | None = Field(
+        default=None, description="Default for enabled.", json_schema_extra=_effective_default(True)
+    )
+    jitter: Duration | None = Field(
+        default=None, description="Default jitter.", json_schema_extra=_effective_default(0)
+    )
+    misfire: Misfire | None = Field(
+        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    )
     deadline: Duration | None = Field(default=None, description="Default deadline.")
     prune: StrictBool | None = Field(
-        default=None, description="Default for prune (false: release instead of delete)."
+        default=None,
+        description="Default for prune (false: release instead of delete).",
+        json_schema_extra=_effective_default(True),
     )
 
 

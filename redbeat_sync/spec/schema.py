@@ -8,6 +8,7 @@ python -m redbeat_sync.spec.schema --check    # exit 1 when the committed file i
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from typing import Any
 from .models import FileModel
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "redbeat-sync.schema.json"
+#: Where a team keeps its copy (``redbeat-sync schema --out schemas/redbeat-sync.schema.json``),
+#: relative to any directory from a schedule file's own up to the repository root.
+VENDORED_SCHEMA = Path("schemas") / "redbeat-sync.schema.json"
+VENDOR_HINT = f"redbeat-sync schema --out {VENDORED_SCHEMA.as_posix()}"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE_HINT = "python -m redbeat_sync.spec.schema --write"
 
@@ -35,6 +40,25 @@ def json_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """The schema as the committed file holds it (stable key order, trailing newline)."""
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def vendored_schema_ref(target: Path) -> str | None:
+    """The ``$schema`` reference a file at ``target`` should carry, or None.
+
+    The schema is found where ``schema --out`` vendors it: ``schemas/redbeat-sync.schema.json``
+    in the file's directory or one above it, up to the repository root (the first
+    directory holding ``.git``).  The reference is relative to the file, so it
+    resolves in every checkout and editor; None when there is no copy to point at (a
+    header that resolves nowhere would only make editors complain).
+    """
+    here = target.resolve().parent
+    for directory in (here, *here.parents):
+        candidate = directory / VENDORED_SCHEMA
+        if candidate.is_file():
+            return Path(os.path.relpath(candidate, here)).as_posix()
+        if (directory / ".git").exists():
+            return None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,6 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(URL_ENV_VAR) or DEFAULT_URL
 
 
-
 def _split_our_query(url: str) -> tuple[str, dict[str, str]]:
     """Take redbeat-sync's own query parameters (``retry_period``...) out of a URL."""
     from .topology import OUR_QUERY_KEYS
