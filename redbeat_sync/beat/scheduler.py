@@ -39,6 +39,7 @@ import contextlib
 import logging
 import sys
 import threading
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,6 +49,7 @@ from celery.beat import Scheduler as CeleryScheduler
 
 from ..bulk import gc_paused
 from ..errors import UserError
+from ..state.runnow import REQUEST_HEADER, record_sent, requeue_request
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
@@ -55,6 +57,7 @@ from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
+from .runlog import DEFAULT_HISTORY, ENTRY_HEADER, append_runs, sent_record
 from .statics import save_static_entries, write_statics
 from .wakeup import ChangeListener
 
@@ -136,6 +139,9 @@ class Scheduler(CeleryScheduler):
         self.batch_size = int(
             batch_size or app.conf.get("redbeat_sync_batch_size") or DEFAULT_BATCH_SIZE
         )
+        history = app.conf.get("redbeat_sync_run_history")
+        self.run_history = int(DEFAULT_HISTORY if history is None else history)
+        self._records: list[tuple[str, dict[str, Any]]] = []  # runs sent, not yet recorded
         self.keeper: LockKeeper | None = None
         self.listener: ChangeListener | None = None
         self.dispatcher: Dispatcher | None = None
@@ -345,14 +351,30 @@ class Scheduler(CeleryScheduler):
         # One lookup of the (lazily connected) producer and one isoformat per slot for
         # the whole batch, not per run.
         producer, stamps = self.producer, _Stamps()
-        for index, due in enumerate(runs):
-            if not self._lease_ok():
-                self._give_back(runs[index:])
-                raise LockLost("the lease expired while sending a batch")
-            self.send(due, producer=producer, stamps=stamps)
+        try:
+            for index, due in enumerate(runs):
+                if not self._lease_ok():
+                    self._give_back(runs[index:])
+                    raise LockLost("the lease expired while sending a batch")
+                self.send(due, producer=producer, stamps=stamps)
+        finally:
+            self._flush_history()
+
+    def _flush_history(self) -> None:
+        """Write the history records of the runs just sent (one pipeline per batch);
+        a failure costs history, never a run."""
+        records, self._records = self._records, []
+        try:
+            append_runs(self.client, self.layout, records, self.run_history)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("beat: Could not record %d run(s) in the history: %s", len(records), exc)
 
     def _give_back(self, unsent: list[Due]) -> None:
         assert self.dispatcher is not None
+        for due in unsent:
+            if due.request is not None:  # never sent: the next leader sends it
+                with contextlib.suppress(redis.RedisError, OSError):
+                    requeue_request(self.client, self.layout, due.entry.name, due.request)
         try:
             restored = self.dispatcher.hand_back(unsent)
         except (redis.RedisError, OSError) as exc:
@@ -410,11 +432,35 @@ class Scheduler(CeleryScheduler):
             headers[SLOT_HEADER] = iso(due.decision.slot)
         if due.decision.covers_from is not None:
             headers[COVERS_FROM_HEADER] = iso(due.decision.covers_from)
+        headers[ENTRY_HEADER] = due.entry.name
+        extra: dict[str, Any] = {}
+        if due.request is not None:  # run now: the request id is the task id
+            headers[REQUEST_HEADER] = due.request.id
+            extra["task_id"] = due.request.id
+        elif self.run_history > 0:
+            extra["task_id"] = str(uuid.uuid4())  # history matches outcomes by task id
         self.apply_entry(
-            ClaimedRun(due, {**options, "headers": headers}),
+            ClaimedRun(due, {**options, **extra, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
         self.sent_count += 1
+        if self.run_history > 0:
+            record = sent_record(
+                task_id=extra.get("task_id"), slot=due.decision.slot,
+                covers_from=due.decision.covers_from,
+                kind="manual" if due.request is not None else "scheduled",
+            )  # fmt: skip
+            if due.request is not None:
+                record["requested_by"] = due.request.by
+                record["reason"] = due.request.reason
+            self._records.append((due.entry.name, record))
+        if due.request is not None:
+            logger.info(
+                "beat: Sent run-now of %r (requested by %s: %s)",
+                due.entry.name, due.request.by, due.request.reason or "no reason given",
+            )  # fmt: skip
+            with contextlib.suppress(redis.RedisError, OSError):  # only --wait reads it
+                record_sent(self.client, self.layout, due.request, due.entry.name, due.request.id)
 
     def _redis_failed(self, exc: BaseException) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)
