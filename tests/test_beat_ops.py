@@ -73,8 +73,7 @@ def test_paused_entry_sends_nothing_and_does_not_burst_on_resume(
         slot = datetime.fromisoformat(run["slot"]).timestamp()
         covers = datetime.fromisoformat(run["covers_from"]).timestamp()
         # No run stands for slots of the paused window: no catch-up on resume.
-        assert covers > resumed_at - 2.0, (run, resumed_at)
-        assert slot > resumed_at - 2.0, (run, resumed_at)
+        assert covers >= slot > resumed_at - 0.5, (run, resumed_at)
     history = read_history(cluster.client, LAYOUT, 10)
     actions = [(h.get("action"), h["who"], h.get("message")) for h in history]
     assert ("pause", "ops", "maintenance window") in actions
@@ -93,6 +92,7 @@ def test_pause_until_resumes_by_itself(cluster: Cluster, redis_url: str) -> None
     paused_at = time.time()
     wait_until(lambda: any(r["ran_at"] > paused_at + 4 for r in labelled(cluster, "tick")),
                logs=cluster.logs)  # fmt: skip
+    # --until 4s was counted from just before paused_at: its slots before then are out.
     during = [
         r for r in labelled(cluster, "tick")
         if paused_at + 0.5 < datetime.fromisoformat(r["slot"]).timestamp() < paused_at + 3.5

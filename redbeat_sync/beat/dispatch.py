@@ -444,7 +444,12 @@ class Dispatcher:
         skip_before = pause.skip_before(now)
         due = timing.next_due(entry, run.last_run_at, now)
         if skip_before is not None and due is not None and due < skip_before:
-            entry = dataclasses.replace(entry, misfire="skip")
+            # Send only a slot that falls at or after the resume (and on time): one
+            # from inside the paused window is skipped, however recent.
+            since_resume = max(0.0, (now - skip_before).total_seconds())
+            entry = dataclasses.replace(
+                entry, misfire="deadline", deadline=min(self.grace, since_resume)
+            )
         alone = decide(entry, run, now, grace=self.grace)
         covers = alone.covers_from
         if alone.kind == "run" and skip_before is not None and covers and covers < skip_before:

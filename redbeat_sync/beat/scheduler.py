@@ -57,7 +57,7 @@ from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
-from .runlog import DEFAULT_HISTORY, ENTRY_HEADER, append_runs, sent_record
+from .runlog import DEFAULT_HISTORY, ENTRY_HEADER, append_runs, sent_record, update_run
 from .statics import save_static_entries, write_statics
 from .wakeup import ChangeListener
 
@@ -141,7 +141,6 @@ class Scheduler(CeleryScheduler):
         )
         history = app.conf.get("redbeat_sync_run_history")
         self.run_history = int(DEFAULT_HISTORY if history is None else history)
-        self._records: list[tuple[str, dict[str, Any]]] = []  # runs sent, not yet recorded
         self.keeper: LockKeeper | None = None
         self.listener: ChangeListener | None = None
         self.dispatcher: Dispatcher | None = None
@@ -351,30 +350,48 @@ class Scheduler(CeleryScheduler):
         # One lookup of the (lazily connected) producer and one isoformat per slot for
         # the whole batch, not per run.
         producer, stamps = self.producer, _Stamps()
-        try:
-            for index, due in enumerate(runs):
-                if not self._lease_ok():
-                    self._give_back(runs[index:])
-                    raise LockLost("the lease expired while sending a batch")
-                self.send(due, producer=producer, stamps=stamps)
-        finally:
-            self._flush_history()
+        task_ids = self._record_runs(runs)
+        for index, due in enumerate(runs):
+            if not self._lease_ok():
+                self._give_back(runs[index:], task_ids[index:])
+                raise LockLost("the lease expired while sending a batch")
+            self.send(due, producer=producer, stamps=stamps, task_id=task_ids[index])
 
-    def _flush_history(self) -> None:
-        """Write the history records of the runs just sent (one pipeline per batch);
-        a failure costs history, never a run."""
-        records, self._records = self._records, []
+    def _record_runs(self, runs: list[Due]) -> list[str | None]:
+        """Task ids for ``runs``, their history records written BEFORE they are sent
+        (one pipeline per batch), so a fast worker always finds the record it
+        reports to.  A failure costs history, never a run."""
+        if self.run_history <= 0:
+            return [d.request.id if d.request is not None else None for d in runs]
+        task_ids: list[str | None] = []
+        records: list[tuple[str, dict[str, Any]]] = []
+        for due in runs:
+            # Run now: the request id is the task id (what `run --wait` looks for).
+            task_id = due.request.id if due.request is not None else str(uuid.uuid4())
+            task_ids.append(task_id)
+            record = sent_record(
+                task_id=task_id, slot=due.decision.slot, covers_from=due.decision.covers_from,
+                kind="manual" if due.request is not None else "scheduled",
+            )  # fmt: skip
+            if due.request is not None:
+                record["requested_by"] = due.request.by
+                record["reason"] = due.request.reason
+            records.append((due.entry.name, record))
         try:
             append_runs(self.client, self.layout, records, self.run_history)
         except (redis.RedisError, OSError) as exc:
             logger.warning("beat: Could not record %d run(s) in the history: %s", len(records), exc)
+        return task_ids
 
-    def _give_back(self, unsent: list[Due]) -> None:
+    def _give_back(self, unsent: list[Due], task_ids: list[str | None] | None = None) -> None:
         assert self.dispatcher is not None
-        for due in unsent:
-            if due.request is not None:  # never sent: the next leader sends it
-                with contextlib.suppress(redis.RedisError, OSError):
+        for due, task_id in zip(unsent, task_ids or [None] * len(unsent), strict=True):
+            with contextlib.suppress(redis.RedisError, OSError):
+                if due.request is not None:  # never sent: the next leader sends it
                     requeue_request(self.client, self.layout, due.entry.name, due.request)
+                if task_id is not None and self.run_history > 0:
+                    patch = {"state": "not_sent", "reason": "lease expired before sending"}
+                    update_run(self.client, self.layout, due.entry.name, task_id, patch)
         try:
             restored = self.dispatcher.hand_back(unsent)
         except (redis.RedisError, OSError) as exc:
@@ -423,7 +440,13 @@ class Scheduler(CeleryScheduler):
     def _now(self) -> datetime:
         return datetime.now(UTC)
 
-    def send(self, due: Due, producer: Any = None, stamps: _Stamps | None = None) -> None:
+    def send(
+        self,
+        due: Due,
+        producer: Any = None,
+        stamps: _Stamps | None = None,
+        task_id: str | None = None,
+    ) -> None:
         """Send one claimed run through Celery's normal path (``apply_entry``)."""
         iso = (stamps or _Stamps()).iso
         options = due.entry.options
@@ -433,27 +456,15 @@ class Scheduler(CeleryScheduler):
         if due.decision.covers_from is not None:
             headers[COVERS_FROM_HEADER] = iso(due.decision.covers_from)
         headers[ENTRY_HEADER] = due.entry.name
-        extra: dict[str, Any] = {}
-        if due.request is not None:  # run now: the request id is the task id
+        if due.request is not None:
             headers[REQUEST_HEADER] = due.request.id
-            extra["task_id"] = due.request.id
-        elif self.run_history > 0:
-            extra["task_id"] = str(uuid.uuid4())  # history matches outcomes by task id
+            task_id = task_id or due.request.id
+        extra: dict[str, Any] = {"task_id": task_id} if task_id else {}
         self.apply_entry(
             ClaimedRun(due, {**options, **extra, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
         self.sent_count += 1
-        if self.run_history > 0:
-            record = sent_record(
-                task_id=extra.get("task_id"), slot=due.decision.slot,
-                covers_from=due.decision.covers_from,
-                kind="manual" if due.request is not None else "scheduled",
-            )  # fmt: skip
-            if due.request is not None:
-                record["requested_by"] = due.request.by
-                record["reason"] = due.request.reason
-            self._records.append((due.entry.name, record))
         if due.request is not None:
             logger.info(
                 "beat: Sent run-now of %r (requested by %s: %s)",
