@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -13,7 +14,7 @@ from beat_app import RUNS_KEY
 from click.testing import CliRunner, Result
 from test_beat_e2e import TASK, Cluster, add_entries, cluster  # noqa: F401
 
-from redbeat_sync.beat.runlog import read_runs
+from redbeat_sync.beat.runlog import read_runs, workers_key
 from redbeat_sync.cli import main
 from redbeat_sync.entry import Entry, Every
 from redbeat_sync.state.audit import read_history
@@ -170,3 +171,34 @@ def test_history_records_worker_outcomes_and_run_wait(
     # capped: never more than the configured history (20 by default)
     wait_until(lambda: cluster.client.llen(RUNS_KEY) > 0)
     assert cluster.client.llen(LAYOUT.prefix + ":sync:runs:ok") <= 20
+
+
+@pytest.mark.slow
+def test_overlap_skip_never_lets_two_runs_of_a_slow_task_overlap(
+    cluster: Cluster,  # noqa: F811
+    redis_url: str,
+) -> None:
+    add_entries(
+        redis_url,
+        Entry("slow", "tests.beat_app.slow", Every(1.0), args=["slow", 2.5],
+              overlap="skip", overlap_timeout=60.0),
+        Entry("free", "tests.beat_app.slow", Every(1.0), args=["free", 2.5]),
+    )  # fmt: skip
+    cluster.worker()
+    # Until a worker reports in, beat cannot know when runs end and holds nothing back.
+    wait_until(lambda: cluster.client.hlen(workers_key(LAYOUT)) > 0, logs=cluster.logs)
+    cluster.beat()
+    cluster.leader()
+
+    def spans(label: str) -> list[dict]:
+        lines = [json.loads(r) for r in cluster.client.lrange("test:spans", 0, -1)]
+        return sorted((s for s in lines if s["label"] == label), key=lambda s: s["start"])
+
+    wait_until(lambda: len(spans("slow")) >= 3, timeout=60, logs=cluster.logs)
+    done = spans("slow")
+    for before, after in itertools.pairwise(done):
+        assert after["start"] >= before["end"], (before, after)
+    free = spans("free")  # the control: without the policy they do overlap
+    assert any(b["start"] < a["end"] for a, b in itertools.pairwise(free)), free
+    skipped = [r for r in read_runs(cluster.client, LAYOUT, "slow") if r["state"] == "skipped"]
+    assert skipped and skipped[0]["reason"].startswith("overlap")

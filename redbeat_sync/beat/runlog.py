@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 
+from ..entry import DEFAULT_OVERLAP_TIMEOUT, Entry
 from ..redact import redact
 from ..state.layout import Layout
 
@@ -52,6 +53,29 @@ for i, raw in ipairs(items) do
   end
 end
 return 0
+"""
+
+
+#: Record a skipped run: consecutive skips held back by the same run collapse into the
+#: newest record (``count``, latest ``slot``), so the run that blocks them stays in
+#: the capped list however many slots it spans.
+SKIP_SCRIPT = """
+local top = redis.call('LINDEX', KEYS[1], 0)
+local new = cjson.decode(ARGV[1])
+if top then
+  local ok, rec = pcall(cjson.decode, top)
+  if ok and type(rec) == 'table' and rec['state'] == 'skipped'
+      and rec['blocked_by'] == new['blocked_by'] then
+    rec['count'] = (tonumber(rec['count']) or 1) + 1
+    rec['slot'] = new['slot']
+    rec['sent_at'] = new['sent_at']
+    redis.call('LSET', KEYS[1], 0, cjson.encode(rec))
+    return 0
+  end
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1
 """
 
 
@@ -127,6 +151,55 @@ def latest_run(client: redis.Redis, layout: Layout, name: str) -> dict[str, Any]
     return found[0] if found else None
 
 
+def latest_runs(
+    client: redis.Redis, layout: Layout, names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The newest run of each entry that was sent (skip records passed over: they
+    collapse into one, so the sent run is at most second), one pipeline."""
+    with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.lrange(runs_key(layout, name), 0, 1)
+        rows = pipe.execute()
+    out: dict[str, dict[str, Any]] = {}
+    for name, raws in zip(names, rows, strict=True):
+        for raw in raws:
+            try:
+                record = json.loads(_text(raw))
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("state") != "skipped":
+                out[name] = record
+                break
+    return out
+
+
+def record_skips(
+    client: redis.Redis, layout: Layout, records: Sequence[tuple[str, dict[str, Any]]], keep: int
+) -> None:
+    """Record skipped runs (see ``SKIP_SCRIPT``); each record names ``blocked_by``."""
+    if keep <= 0:
+        return
+    script = client.register_script(SKIP_SCRIPT)
+    for name, record in records:
+        script(keys=[runs_key(layout, name)], args=[json.dumps(record), keep])
+
+
+def still_running(record: dict[str, Any], entry: Entry, now: datetime) -> bool:
+    """Has this run reported no end, and is it younger than the entry's
+    ``overlap_timeout``?  (A worker can die: after the timeout it counts as finished.)"""
+    if record.get("state") not in OPEN_STATES:
+        return False
+    since = record.get("started_at") or record.get("sent_at")
+    try:
+        began = datetime.fromisoformat(str(since))
+    except ValueError:
+        return False
+    timeout = (
+        entry.overlap_timeout if entry.overlap_timeout is not None else DEFAULT_OVERLAP_TIMEOUT
+    )
+    return (now - began).total_seconds() < timeout
+
+
 def outcome_of(
     client: redis.Redis, layout: Layout, name: str, task_id: str
 ) -> dict[str, Any] | None:
@@ -175,10 +248,13 @@ __all__ = [
     "bounded_error",
     "failing_entries",
     "latest_run",
+    "latest_runs",
     "outcome_of",
     "read_runs",
+    "record_skips",
     "runs_key",
     "sent_record",
+    "still_running",
     "update_run",
     "worker_seen",
     "workers_key",

@@ -57,7 +57,17 @@ from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
-from .runlog import DEFAULT_HISTORY, ENTRY_HEADER, append_runs, sent_record, update_run
+from .runlog import (
+    DEFAULT_HISTORY,
+    ENTRY_HEADER,
+    append_runs,
+    latest_runs,
+    record_skips,
+    sent_record,
+    still_running,
+    update_run,
+    worker_seen,
+)
 from .statics import save_static_entries, write_statics
 from .wakeup import ChangeListener
 
@@ -141,6 +151,8 @@ class Scheduler(CeleryScheduler):
         )
         history = app.conf.get("redbeat_sync_run_history")
         self.run_history = int(DEFAULT_HISTORY if history is None else history)
+        self.overlap_skipped = 0  # runs held back by overlap: skip
+        self._worker_seen = False
         self.keeper: LockKeeper | None = None
         self.listener: ChangeListener | None = None
         self.dispatcher: Dispatcher | None = None
@@ -350,12 +362,67 @@ class Scheduler(CeleryScheduler):
         # One lookup of the (lazily connected) producer and one isoformat per slot for
         # the whole batch, not per run.
         producer, stamps = self.producer, _Stamps()
+        runs = self._apply_overlap(runs)
         task_ids = self._record_runs(runs)
         for index, due in enumerate(runs):
             if not self._lease_ok():
                 self._give_back(runs[index:], task_ids[index:])
                 raise LockLost("the lease expired while sending a batch")
             self.send(due, producer=producer, stamps=stamps, task_id=task_ids[index])
+
+    def _apply_overlap(self, runs: list[Due]) -> list[Due]:
+        """Drop the runs of ``overlap: skip`` entries whose previous run has not
+        reported an end (and is younger than ``overlap_timeout``); each one dropped
+        is recorded in the history as skipped.  Its slot stays claimed: skipped,
+        like a misfire skip, not retried."""
+        guarded = [d for d in runs if d.entry.overlap == "skip"]
+        if not guarded:
+            return runs
+        if self.run_history <= 0:
+            self._warn_once("overlap: skip needs the run history (redbeat_sync_run_history > 0)")
+            return runs
+        try:
+            latest = latest_runs(self.client, self.layout, [d.entry.name for d in guarded])
+            if not self._worker_seen and worker_seen(self.client, self.layout):
+                self._worker_seen = True
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("beat: Could not read run history for overlap: skip: %s", exc)
+            return runs
+        if not self._worker_seen:
+            self._warn_once(
+                "overlap: skip is set on some entries but no worker has reported in "
+                "(import redbeat_sync.worker in the workers): runs are not held back"
+            )
+            return runs  # nobody reports ends: holding back would stop them for good
+        now = self._now()
+        skipped: list[tuple[str, dict[str, Any]]] = []
+        keep: list[Due] = []
+        for due in runs:
+            previous = latest.get(due.entry.name) if due.entry.overlap == "skip" else None
+            if previous is not None and still_running(previous, due.entry, now):
+                record = sent_record(
+                    task_id=None, slot=due.decision.slot, covers_from=due.decision.covers_from,
+                    kind="manual" if due.request is not None else "scheduled",
+                    state="skipped", reason="overlap: the previous run has not finished",
+                )  # fmt: skip
+                record["blocked_by"] = previous.get("task_id")
+                skipped.append((due.entry.name, record))
+                self.overlap_skipped += 1
+                continue
+            keep.append(due)
+        if skipped:
+            logger.info(
+                "beat: Skipped %d run(s) (overlap: skip, previous still running): %s",
+                len(skipped), ", ".join(name for name, _ in skipped[:5]),
+            )  # fmt: skip
+            with contextlib.suppress(redis.RedisError, OSError):
+                record_skips(self.client, self.layout, skipped, self.run_history)
+        return keep
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            logger.warning("beat: %s", message)
 
     def _record_runs(self, runs: list[Due]) -> list[str | None]:
         """Task ids for ``runs``, their history records written BEFORE they are sent

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 import redis
 
+from ..beat.runlog import worker_seen
 from ..plan.actions import Plan
 from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
@@ -40,11 +41,22 @@ def plan_from_files(
 
 
 def add_operational_notes(client: redis.Redis, target: Target, plan: Plan) -> None:
-    """Pauses of the planned entries (shown, never undone)."""
+    """Pauses of the planned entries (shown, never undone), and whether anyone
+    reports the run ends ``overlap: skip`` relies on."""
     names = [a.name for a in plan.actions if a.kind != "delete"]
     paused = read_pauses(client, target.layout, names)
     now = datetime.now(timezone.utc)
     plan.paused = {n: p.describe() for n, p in paused.items() if p.active(now)}
+    skip = sorted(
+        a.name for a in plan.actions
+        if a.desired is not None and a.desired.overlap == "skip"
+    )  # fmt: skip
+    if skip and not worker_seen(client, target.layout):
+        plan.warnings.append(
+            f"overlap: skip ({', '.join(skip[:5])}{', ...' if len(skip) > 5 else ''}) needs "
+            "redbeat_sync.worker in the workers (Celery `imports`), and no worker has "
+            "reported in: until one does, beat does not hold runs back"
+        )
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
