@@ -173,6 +173,27 @@ def latest_runs(
     return out
 
 
+def latest_outcomes(
+    client: redis.Redis, layout: Layout, names: Sequence[str], chunk: int = 1000
+) -> dict[str, dict[str, Any]]:
+    """The newest run of each entry, skipped or not (``show``'s last outcome)."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(names), chunk):
+        part = names[start : start + chunk]
+        with client.pipeline(transaction=False) as pipe:
+            for name in part:
+                pipe.lindex(runs_key(layout, name), 0)
+            rows = pipe.execute()
+        for name, raw in zip(part, rows, strict=True):
+            try:
+                record = json.loads(_text(raw)) if raw else None
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                out[name] = record
+    return out
+
+
 def record_skips(
     client: redis.Redis, layout: Layout, records: Sequence[tuple[str, dict[str, Any]]], keep: int
 ) -> None:
@@ -247,6 +268,7 @@ __all__ = [
     "append_runs",
     "bounded_error",
     "failing_entries",
+    "latest_outcomes",
     "latest_run",
     "latest_runs",
     "outcome_of",
