@@ -106,6 +106,7 @@ def pause_command(
     """Pause entries: redbeat_sync.Scheduler sends nothing for them until resumed.
 
     A pause is an operational overlay, not drift: plan, drift and apply keep it.
+    celery-redbeat's own scheduler does not honour it (README: Pause and resume).
     """
 
     def body() -> int:
