@@ -9,6 +9,7 @@ import click
 
 from ..beat.lock import read_beat_lock
 from ..errors import UserError
+from ..redact import redact
 from ..spec.durations import parse_duration
 from ..state.audit import append_record, make_record
 from ..state.pause import read_pauses
@@ -87,7 +88,8 @@ def command(
             by = f" by {pending.by} (id {pending.id})" if pending else ""
             raise UserError(f"a run of {name} is already requested{by}; not sent yet") from None
         append_record(client, layout, make_record(
-            who=requester, plan_digest="", counts={"run": 1}, message=reason, action="run",
+            who=requester, plan_digest="", counts={"run": 1}, action="run",
+            message=redact(reason) if reason else None,
             changes={"run": {"count": 1, "names": [name]}}, request_id=request_id,
         ))  # fmt: skip
         where = "queued (no leader yet)" if leader is None else "requested"

@@ -32,6 +32,7 @@ from typing import Any
 
 import redis
 
+from ..redact import redact
 from .audit import append_record, make_record
 from .layout import Layout
 
@@ -172,6 +173,7 @@ def pause(
 ) -> None:
     """Pause ``names`` (existing entries: the caller checks), audit, and wake beat."""
     now = now or datetime.now(UTC)
+    reason = redact(reason)  # free text: a pasted URL must not carry its password along
     value = json.dumps(
         {"by": who, "since": _iso(now), "until": _iso(until) if until else None,
          "reason": reason, "host": socket.gethostname()}
@@ -201,6 +203,7 @@ def resume(
 ) -> None:
     """Resume ``names``: a marker tells beat which slots were missed while paused."""
     now = now or datetime.now(UTC)
+    reason = redact(reason) if reason else reason
     value = json.dumps({"resumed_at": _iso(now), "catch_up": catch_up})
     key = paused_key(layout)
     with client.pipeline(transaction=False) as pipe:

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from ..redact import redact
 from .layout import Layout
 
 UTC = timezone.utc
@@ -92,6 +93,7 @@ def request_run(
 ) -> str:
     """Write the request (AlreadyRequested if one is pending) and wake beat; its id."""
     now = now or datetime.now(UTC)
+    reason = redact(reason) if reason else reason  # free text, stored and shown
     request_id = str(uuid.uuid4())
     value = json.dumps({
         "id": request_id, "by": who, "reason": reason, "host": socket.gethostname(),
