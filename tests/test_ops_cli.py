@@ -86,3 +86,19 @@ def test_overlap_in_the_plan(redis_url: str, tmp_path: Path) -> None:
 def test_runs_of_an_unknown_entry_is_an_error(redis_url: str) -> None:
     result = cli(redis_url, "runs", "nope")
     assert result.exit_code == 1 and "no such entry" in result.output
+
+
+def test_show_gives_the_last_outcome(redis_url: str, tmp_path: Path) -> None:
+    from redbeat_sync.beat.runlog import append_runs, sent_record, update_run
+
+    assert cli(redis_url, "apply", "--auto-approve", str(write(tmp_path))).exit_code == 0
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    append_runs(client, LAYOUT, [("a", sent_record(task_id="t1", slot=None, covers_from=None))], 20)
+    update_run(client, LAYOUT, "a", "t1", {"state": "failed", "error": "ValueError: x"})
+    text = cli(redis_url, "show").output
+    assert "OUTCOME" in text and "failed" in text
+    rows = json.loads(cli(redis_url, "show", "--format", "json").output)["entries"]
+    outcome = {r["name"]: r["last_outcome"] for r in rows}
+    assert outcome["a"]["error"] == "ValueError: x" and outcome["b"] is None
+    runs = cli(redis_url, "runs", "a")
+    assert runs.exit_code == 0 and "failed" in runs.output and "ValueError: x" in runs.output
