@@ -11,11 +11,12 @@ from beat_app import queued
 from test_beat_tick import MakeScheduler, broker, make_scheduler  # noqa: F401
 
 from redbeat_sync import SchedulerEntry
+from redbeat_sync.beat.runlog import append_runs, read_runs, sent_record, workers_key
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
 from redbeat_sync.entry import Entry, Every, RunState
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.pause import pause, resume
-from redbeat_sync.state.runnow import REQUEST_HEADER, request_run
+from redbeat_sync.state.runnow import REQUEST_HEADER, read_sent, request_run
 
 UTC = timezone.utc
 LAYOUT = Layout()
@@ -107,3 +108,49 @@ def test_run_now_is_consumed_once_and_leaves_the_schedule_alone(
     assert sent[0]["id"] == request_id and SLOT_HEADER not in sent[0]
     assert store.hget(LAYOUT.entry_key("hourly"), "meta") == meta
     assert store.zscore(LAYOUT.schedule_key, LAYOUT.entry_key("hourly")) == at(3600).timestamp()
+
+
+def test_an_expired_run_now_request_is_dropped_unsent(
+    make_scheduler: MakeScheduler,  # noqa: F811
+    store: redis.Redis,
+    broker: redis.Redis,  # noqa: F811
+) -> None:
+    beat = make_scheduler()
+    add(beat, "hourly", 3600.0, at(0))
+    request_run(store, LAYOUT, "hourly", who="ops", reason=None, expires_at=at(5), now=at(1))
+    settle(beat, at(6))  # queued with no leader, the leader came too late
+    assert sent_runs(broker) == []
+    assert not store.hexists(LAYOUT.prefix + ":sync:run-requests", "hourly")
+
+
+def test_a_paused_entry_ignores_an_apply_rewriting_its_score(
+    make_scheduler: MakeScheduler,  # noqa: F811
+    store: redis.Redis,
+    broker: redis.Redis,  # noqa: F811
+) -> None:
+    beat = make_scheduler()
+    add(beat, "tick", 1.0, at(0))
+    pause(store, LAYOUT, ["tick"], who="ops", reason="r", now=at(0.5))
+    store.zadd(LAYOUT.schedule_key, {LAYOUT.entry_key("tick"): at(1).timestamp()})
+    settle(beat, at(3.2))
+    assert sent_runs(broker) == []
+    assert store.zscore(LAYOUT.schedule_key, LAYOUT.entry_key("tick")) == -1  # parked again
+
+
+def test_overlap_skip_holds_back_a_run_now_and_says_so(
+    make_scheduler: MakeScheduler,  # noqa: F811
+    store: redis.Redis,
+    broker: redis.Redis,  # noqa: F811
+) -> None:
+    beat = make_scheduler()
+    entry = Entry("busy", TASK, Every(3600.0), overlap="skip", overlap_timeout=7200.0)
+    SchedulerEntry.from_entry(entry, RunState(at(0)), app=beat.app).save()
+    store.hset(workers_key(LAYOUT), "w1", 1.0)  # a worker reports outcomes
+    running = sent_record(task_id="t-long", slot=at(0), covers_from=at(0), now=at(0))
+    append_runs(store, LAYOUT, [("busy", running)], 20)  # started, never ended
+    request_id = request_run(store, LAYOUT, "busy", who="ops", reason=None, expires_at=None,
+                             now=at(10))  # fmt: skip
+    settle(beat, at(10.5))
+    assert sent_runs(broker) == []
+    assert read_sent(store, LAYOUT, request_id)["skipped"].startswith("overlap")
+    assert read_runs(store, LAYOUT, "busy")[0]["state"] == "skipped"

@@ -408,6 +408,12 @@ class Scheduler(CeleryScheduler):
                 record["blocked_by"] = previous.get("task_id")
                 skipped.append((due.entry.name, record))
                 self.overlap_skipped += 1
+                if due.request is not None:  # tell `run --wait` instead of letting it time out
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        record_sent(
+                            self.client, self.layout, due.request, due.entry.name,
+                            due.request.id, skipped=str(record["reason"]),
+                        )  # fmt: skip
                 continue
             keep.append(due)
         if skipped:

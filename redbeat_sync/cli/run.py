@@ -117,6 +117,9 @@ def _wait(client: object, target: Target, name: str, request_id: str, timeout: f
         echo_err(f"Error: beat did not send the run within {timeout:g}s"
                  + ("; request withdrawn" if withdrawn else ""))  # fmt: skip
         return EXIT_ERROR
+    if sent.get("skipped"):
+        echo_err(f"Error: beat did not send the run: {sent['skipped']}")
+        return EXIT_ERROR
     click.echo(f"Sent by {sent.get('host')} at {sent.get('sent_at')} (task id {request_id})")
     if not worker_seen(client, layout):  # type: ignore[arg-type]
         click.echo("No worker imports redbeat_sync.worker: its outcome is not reported.")

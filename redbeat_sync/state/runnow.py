@@ -131,11 +131,13 @@ def requeue_request(client: redis.Redis, layout: Layout, name: str, request: Run
 
 
 def record_sent(
-    client: redis.Redis, layout: Layout, request: RunRequest, name: str, task_id: str
-) -> None:
+    client: redis.Redis, layout: Layout, request: RunRequest, name: str, task_id: str,
+    *, skipped: str | None = None,
+) -> None:  # fmt: skip
+    """What beat did with the request: sent it, or (``skipped``: why) held it back."""
     value = json.dumps({
         "name": name, "task_id": task_id, "host": socket.gethostname(),
-        "sent_at": datetime.now(UTC).isoformat(),
+        "sent_at": datetime.now(UTC).isoformat(), "skipped": skipped,
     })  # fmt: skip
     client.set(sent_key(layout, request.id), value, ex=_SENT_TTL)
 
