@@ -59,6 +59,8 @@ def test_pause_is_shown_by_plan_and_drift_kept_by_apply_and_audited(
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     actions = [(h.get("action"), h.get("message")) for h in read_history(client, LAYOUT, 10)]
     assert ("pause", "INC-1") in actions and ("resume", "fixed") in actions
+    shown = cli(redis_url, "history", "--entry", "a")
+    assert shown.exit_code == 0 and "paused a" in shown.output and "INC-1" in shown.output
 
 
 def test_pause_refuses_unknown_names_and_bad_until(redis_url: str, tmp_path: Path) -> None:
