@@ -51,6 +51,7 @@ class DriftItem:
 class Drift:
     items: list[DriftItem]
     prefix: str
+    paused: dict[str, str] = field(default_factory=dict)  # shown; a pause is not drift
 
     @property
     def has_drift(self) -> bool:
@@ -92,7 +93,7 @@ def drift_from_plan(plan: Plan, state: State) -> Drift:
     items = [item for a in plan.changes if (item := _item(a, state.inventory)) is not None]
     order = {kind: i for i, kind in enumerate(KIND_TITLES)}
     items.sort(key=lambda i: (order[i.kind], i.name))
-    return Drift(items, plan.prefix)
+    return Drift(items, plan.prefix, dict(plan.paused))
 
 
 # --------------------------------------------------------------------------- output
@@ -103,9 +104,11 @@ def _side(value: Any) -> Any:
 
 
 def render_drift_text(drift: Drift) -> str:
+    paused = [f"⏸ {name}: {note} (not drift)" for name, note in sorted(drift.paused.items())]
     if not drift.has_drift:
-        return f"No drift: Redis ({drift.prefix}) matches the schedule files.\n"
-    lines: list[str] = []
+        tail = "".join(line + "\n" for line in paused)
+        return f"No drift: Redis ({drift.prefix}) matches the schedule files.\n" + tail
+    lines: list[str] = [*paused]
     for item in drift.items:
         where = f"  ({item.source})" if item.source else ""
         lines.append(f"! {item.name}: {KIND_TITLES[item.kind]}{where}")
@@ -128,6 +131,7 @@ def drift_to_json(drift: Drift) -> dict[str, Any]:
         "prefix": drift.prefix,
         "drift": drift.has_drift,
         "counts": drift.counts(),
+        "paused": dict(sorted(drift.paused.items())),
         "items": [
             {
                 "kind": item.kind,
@@ -150,8 +154,12 @@ def render_drift_json(drift: Drift) -> str:
 
 def render_drift_markdown(drift: Drift) -> str:
     title = f"### redbeat-sync drift for {code_span(drift.prefix)}"
+    paused = "".join(
+        f"\n⏸ {code_span(name)}: {escape_text(note)} (not drift)\n"
+        for name, note in sorted(drift.paused.items())
+    )
     if not drift.has_drift:
-        return f"{title}\n\n**No drift.** Redis matches the schedule files.\n"
+        return f"{title}\n\n**No drift.** Redis matches the schedule files.\n{paused}"
     count = len(drift.items)
     differ = "differs" if count == 1 else "differ"
     lines = [title, "", f"**Drift: {plural(count, 'entry')} {differ}.**", ""]
@@ -167,4 +175,4 @@ def render_drift_markdown(drift: Drift) -> str:
             details.append(escape_text(item.detail))
         name = code_span(item.name, in_table=True)
         lines.append(f"| {name} | {KIND_TITLES[item.kind]} | {'<br>'.join(details)} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + paused

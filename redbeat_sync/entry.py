@@ -27,6 +27,13 @@ RRULE_FREQUENCIES = ("yearly", "monthly", "weekly", "daily", "hourly", "minutely
 """Index = dateutil's frequency constant (YEARLY=0 ... SECONDLY=6), as RedBeat stores it."""
 
 MisfirePolicy = Literal["catch_up", "skip", "deadline"]
+#: ``allow``: runs may overlap (Celery's behaviour); ``skip``: a slot whose previous
+#: run has not reported an end (within ``overlap_timeout``) is skipped.
+OverlapPolicy = Literal["allow", "skip"]
+OVERLAP_POLICIES = ("allow", "skip")
+#: How long an unfinished run blocks the next under ``overlap: skip`` when the entry
+#: names no ``overlap_timeout`` (a worker may die without reporting).
+DEFAULT_OVERLAP_TIMEOUT = 3600.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -229,6 +236,8 @@ class Entry:
     jitter: float = 0.0  # seconds of random delay added to each run
     misfire: MisfirePolicy = "catch_up"  # what to do with runs missed while beat was down
     deadline: float | None = None  # with misfire="deadline": max lateness in seconds
+    overlap: OverlapPolicy = "allow"  # skip: no run while the previous one still runs
+    overlap_timeout: float | None = None  # a run silent this long counts as finished
     # Lifecycle flag, not part of what runs: False keeps the entry in Redis (released,
     # no longer managed) when it leaves the files instead of deleting it.
     prune: bool = True
@@ -255,6 +264,11 @@ class Entry:
             "deadline": self.deadline,
             # Only when set: entries without it keep their canonical form (and digests).
             **({} if self.prune else {"prune": False}),
+            **(
+                {"overlap": self.overlap, "overlap_timeout": self.overlap_timeout}
+                if self.overlap != "allow" or self.overlap_timeout is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -295,6 +309,8 @@ def scheduler_only_features(entry: Entry, beat_timezone: str = DEFAULT_TIMEZONE)
         reasons.append(f"cron in {entry.timezone}, beat runs in {beat_timezone}")
     if entry.start_at is not None or entry.end_at is not None:
         reasons.append("start/end window")
+    if entry.overlap != "allow":
+        reasons.append(f"overlap: {entry.overlap}")
     return reasons
 
 

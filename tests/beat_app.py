@@ -36,6 +36,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     timezone="UTC",
+    # Workers report run outcomes to the run history (as the README tells users to).
+    imports=["redbeat_sync.worker"],
 )
 if os.environ.get("BEAT_TEST_LOCK_TIMEOUT"):
     app.conf.redbeat_lock_timeout = float(os.environ["BEAT_TEST_LOCK_TIMEOUT"])
@@ -66,6 +68,19 @@ def record(self, label: str = "") -> None:
         "origin": getattr(request, "origin", None),  # "gen<pid>@host" of the sender
     }
     store().rpush(RUNS_KEY, json.dumps(line))
+
+
+@app.task(bind=True, name="tests.beat_app.slow")
+def slow(self, label: str = "", seconds: float = 3.0) -> None:
+    """Records its start and end (``test:spans``): overlapping runs are visible."""
+    began = time.time()
+    time.sleep(seconds)
+    store().rpush("test:spans", json.dumps({"label": label, "start": began, "end": time.time()}))
+
+
+@app.task(name="tests.beat_app.fail")
+def fail(label: str = "") -> None:
+    raise ValueError(f"boom in {label}")
 
 
 # --------------------------------------------------------------------------- in-process

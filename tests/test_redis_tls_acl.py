@@ -33,7 +33,8 @@ PASSWORD = "Acl-Pw-9f3k2"  # searched for in every output below
 ACL_COMMANDS = (
     "+ping +hello +auth "
     "+get +set +del +exists +pexpire +pttl "
-    "+hget +hmget +hset +hsetnx +hdel "
+    "+hget +hmget +hset +hsetnx +hdel +hlen +hgetall +hscan "
+    "+lpush +ltrim +lrange +lindex +lset +scan "
     "+zadd +zrem +zrange +zrangebyscore +zscore +zcard "
     "+sadd +srem +smembers +sscan +sismember "
     "+xadd +xrevrange "

@@ -27,16 +27,23 @@ from dataclasses import dataclass
 import redis
 
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
+from ..state.pause import paused_key
+from ..state.runnow import requests_key
 
 CLAIM_SCRIPT = """
--- KEYS[1] schedule zset, KEYS[2] lock key (unused when ARGV[1] == ''), KEYS[3..] entries
+-- KEYS[1] schedule zset, KEYS[2] lock key (unused when ARGV[1] == ''),
+-- KEYS[3] pause overlay hash, KEYS[4] run-now request hash, KEYS[5..] entries
 -- ARGV[1] our lock token ('' = lock disabled), ARGV[2..4] fields: definition, meta, extra
 -- ARGV[5] one record per entry key, records separated by \\30, fields by \\31:
 --   digest = sha1(definition .. "\\0" .. extra), sha1 of meta as read ('' if none),
---   new meta ('' = leave meta alone), new score.
---   (All four are hex, digits or JSON from json.dumps, so neither separator occurs
+--   new meta ('' = leave meta alone), new score, sha1 of the pause overlay value as
+--   read, sha1 of the run-now request as read (both sha1('') when none), and one
+--   flag character per extra write: [1] '1' = consume the request, [2] '1' = drop
+--   the pause overlay value (a resume marker beat has now acted on).
+--   (All are hex, digits or JSON from json.dumps, so neither separator occurs
 --   in them; one joined argument costs the client far less than thousands of
 --   arguments or a JSON document full of escaped JSON.)
+-- ARGV[6] length of the key prefix (entry name = key without it)
 -- Returns -1 if the lock is not ours, else a string of '1' (claimed) / '0' (changed
 -- meanwhile), one character per entry (cheaper to parse than a list).
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
@@ -44,28 +51,39 @@ if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
 end
 local F_DEF, F_META, F_EXTRA = ARGV[2], ARGV[3], ARGV[4]
 local payload = ARGV[5]
+local cut = tonumber(ARGV[6]) + 1
 local pos = 1
 local out = {}
-for i = 3, #KEYS do
+for i = 5, #KEYS do
   local key = KEYS[i]
+  local name = string.sub(key, cut)
   local stop = string.find(payload, '\\30', pos, true) or (#payload + 1)
   local record = string.sub(payload, pos, stop - 1)
   pos = stop + 1
-  local a = string.find(record, '\\31', 1, true)
-  local b = string.find(record, '\\31', a + 1, true)
-  local c = string.find(record, '\\31', b + 1, true)
-  local digest = string.sub(record, 1, a - 1)
-  local meta_sha = string.sub(record, a + 1, b - 1)
-  local new_meta = string.sub(record, b + 1, c - 1)
-  local score = string.sub(record, c + 1)
+  local f = {}
+  local at = 1
+  for _ = 1, 6 do
+    local sep = string.find(record, '\\31', at, true)
+    f[#f + 1] = string.sub(record, at, sep - 1)
+    at = sep + 1
+  end
+  local flags = string.sub(record, at)
   local got = redis.call('HMGET', key, F_DEF, F_META, F_EXTRA)
   local ok = '0'
-  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == digest
-      and redis.sha1hex(got[2] or '') == meta_sha then
-    if new_meta ~= '' then
-      redis.call('HSET', key, F_META, new_meta)
+  if got[1] and redis.sha1hex(got[1] .. '\\0' .. (got[3] or '')) == f[1]
+      and redis.sha1hex(got[2] or '') == f[2]
+      and redis.sha1hex(redis.call('HGET', KEYS[3], name) or '') == f[5]
+      and redis.sha1hex(redis.call('HGET', KEYS[4], name) or '') == f[6] then
+    if f[3] ~= '' then
+      redis.call('HSET', key, F_META, f[3])
     end
-    redis.call('ZADD', KEYS[1], score, key)
+    redis.call('ZADD', KEYS[1], f[4], key)
+    if string.sub(flags, 1, 1) == '1' then
+      redis.call('HDEL', KEYS[4], name)
+    end
+    if string.sub(flags, 2, 2) == '1' then
+      redis.call('HDEL', KEYS[3], name)
+    end
     ok = '1'
   end
   out[#out + 1] = ok
@@ -74,31 +92,35 @@ return table.concat(out)
 """
 
 #: Loads many entries in one call as one JSON string (one reply to parse, in C,
-#: instead of thousands for redis-py's pure-Python parser), 4 values per key: the digest of
+#: instead of thousands for redis-py's pure-Python parser), 6 values per key: the digest of
 #: definition+extra (computed here, like model.field_digest), meta, and definition and
 #: extra - those two only when the digest differs from the one the caller already
-#: knows (ARGV[3 + i]), so a beat that has decoded an entry before gets 80 bytes back
-#: instead of the whole definition.  A missing entry has digest ''.
+#: knows (ARGV[4 + i]), so a beat that has decoded an entry before gets 80 bytes back
+#: instead of the whole definition - then the entry's pause overlay value and run-now
+#: request ('' when none).  A missing entry has digest ''.
+#: KEYS[1] pause overlay hash, KEYS[2] run-now request hash, KEYS[3..] entries;
+#: ARGV[1..3] fields, ARGV[4] length of the key prefix.
 LOAD_SCRIPT = """
 local out = {}
-for i = 1, #KEYS do
+local cut = tonumber(ARGV[4]) + 1
+for i = 3, #KEYS do
   local v = redis.call('HMGET', KEYS[i], ARGV[1], ARGV[2], ARGV[3])
   if not v[1] then
-    out[#out + 1] = ''
-    out[#out + 1] = ''
-    out[#out + 1] = ''
-    out[#out + 1] = ''
+    for _ = 1, 6 do out[#out + 1] = '' end
   else
+    local name = string.sub(KEYS[i], cut)
     local digest = redis.sha1hex(v[1] .. '\\0' .. (v[3] or ''))
     out[#out + 1] = digest
     out[#out + 1] = v[2] or ''
-    if digest == ARGV[3 + i] then
+    if digest == ARGV[2 + i] then
       out[#out + 1] = ''
       out[#out + 1] = ''
     else
       out[#out + 1] = v[1]
       out[#out + 1] = v[3] or ''
     end
+    out[#out + 1] = redis.call('HGET', KEYS[1], name) or ''
+    out[#out + 1] = redis.call('HGET', KEYS[2], name) or ''
   end
 end
 return cjson.encode(out)
@@ -152,6 +174,10 @@ class Claim:
     meta_seen: str  # raw meta as read ("" when absent)
     new_meta: str  # "" = do not touch meta (only move the score)
     score: int
+    pause_seen: str = ""  # the pause overlay value as read ("" when none)
+    request_seen: str = ""  # the run-now request as read ("" when none)
+    consume_request: bool = False  # delete the request (the run it asked for is ours)
+    drop_pause: bool = False  # delete the overlay value (a resume marker acted on)
 
 
 class Claimer:
@@ -164,8 +190,8 @@ class Claimer:
 
     def load(
         self, keys: Sequence[str], known: Sequence[str]
-    ) -> list[tuple[str, str | None, str | None, str | None]]:
-        """``(digest, meta, definition, extra)`` per key, in one call.
+    ) -> list[tuple[str, str | None, str | None, str | None, str, str]]:
+        """``(digest, meta, definition, extra, pause, request)`` per key, in one call.
 
         ``known``: per key, the digest the caller has decoded already ("" if none);
         definition and extra are None when it matches (or the entry is missing:
@@ -173,12 +199,14 @@ class Claimer:
         """
         if not keys:
             return []
-        fields = [DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
-        flat = json.loads(self._load(keys=list(keys), args=[*fields, *known]))
+        fields = [DEFINITION_FIELD, META_FIELD, EXTRA_FIELD, len(self.layout.prefix)]
+        overlay = [paused_key(self.layout), requests_key(self.layout)]
+        flat = json.loads(self._load(keys=[*overlay, *keys], args=[*fields, *known]))
         return [
-            (flat[i], flat[i + 1] or None, flat[i + 2] or None, flat[i + 3] or None)
-            for i in range(0, len(flat), 4)
-        ]
+            (flat[i], flat[i + 1] or None, flat[i + 2] or None, flat[i + 3] or None,
+             flat[i + 4], flat[i + 5])
+            for i in range(0, len(flat), 6)
+        ]  # fmt: skip
 
     def claim(self, claims: Sequence[Claim], token: str | None) -> list[bool]:
         """Apply ``claims`` in one call; True where the entry was claimed/moved.
@@ -190,13 +218,19 @@ class Claimer:
             return []
         if self.lock_key and not token:
             raise LockLost("no lock token")
-        keys = [self.layout.schedule_key, self.lock_key or self.layout.schedule_key]
+        keys = [
+            self.layout.schedule_key, self.lock_key or self.layout.schedule_key,
+            paused_key(self.layout), requests_key(self.layout),
+        ]  # fmt: skip
         keys.extend(claim.key for claim in claims)
         payload = "\x1e".join(
-            f"{c.digest}\x1f{_sha1(c.meta_seen)}\x1f{c.new_meta}\x1f{c.score}" for c in claims
+            f"{c.digest}\x1f{_sha1(c.meta_seen)}\x1f{c.new_meta}\x1f{c.score}"
+            f"\x1f{_sha1(c.pause_seen)}\x1f{_sha1(c.request_seen)}"
+            f"\x1f{int(c.consume_request)}{int(c.drop_pause)}"
+            for c in claims
         )
         args = [(token or "") if self.lock_key else "", DEFINITION_FIELD, META_FIELD, EXTRA_FIELD]
-        result = self._script(keys=keys, args=[*args, payload])
+        result = self._script(keys=keys, args=[*args, payload, len(self.layout.prefix)])
         if result == -1:
             raise LockLost("the leader lock is held by another beat")
         if isinstance(result, bytes):

@@ -15,6 +15,7 @@ Redis), so a running beat decodes an entry again only after it changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -24,10 +25,14 @@ from typing import Any
 
 import redis
 
+from .. import timing
 from ..entry import Entry, RunState
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
 from ..state.model import field_digest
+from ..state.pause import PauseState
+from ..state.pause import parse as parse_pause
+from ..state.runnow import RunRequest, parse_request
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
 from .metacache import MetaCodec
@@ -52,6 +57,8 @@ class Loaded:
     meta_raw: str
     error: str | None = None
     share: int | None = None  # Dispatcher._share_id of the entry
+    pause_raw: str = ""  # the entry's pause overlay value ("" when none)
+    request_raw: str = ""  # its pending run-now request ("" when none)
 
 
 @dataclass(slots=True)
@@ -66,6 +73,7 @@ class Due:
     # What the claim replaced, so an unsent run can be handed back (``Dispatcher.hand_back``).
     claim: Claim | None = None
     score_before: float = 0.0
+    request: RunRequest | None = None  # set: this is the run-now run that request asked for
 
 
 @dataclass
@@ -104,8 +112,9 @@ class Dispatcher:
         self._decoded: OrderedDict[str, tuple[str, Entry, int | None]] = OrderedDict()
         self._shares: dict[tuple[Any, ...], int] = {}
         self._next_share = 0
-        # name -> (digest, meta, run) as this beat's last winning claim wrote them
-        self._written: dict[str, tuple[str, str, RunState]] = {}
+        # name -> (digest, meta, run, pause overlay) as this beat's last winning claim
+        # wrote/saw them
+        self._written: dict[str, tuple[str, str, RunState, str]] = {}
         self._reported: dict[str, str] = {}  # name -> digest we already logged as broken
         self._meta = MetaCodec()  # meta text per slot: one json call per slot, not per entry
 
@@ -144,8 +153,11 @@ class Dispatcher:
             cached = self._decoded.get(name)
             if mine is not None and cached is not None and cached[0] == mine[0]:
                 loaded.append(
-                    Loaded(name, key, cached[1], mine[2], mine[0], mine[1], None, cached[2])
-                )
+                    Loaded(
+                        name, key, cached[1], mine[2], mine[0], mine[1], None, cached[2],
+                        pause_raw=mine[3],
+                    )
+                )  # fmt: skip
             else:
                 misses.append(key)
         if misses:
@@ -158,7 +170,8 @@ class Dispatcher:
                 continue
             name = due.entry.name
             if won and due.run is not None and claim.new_meta:
-                self._written[name] = (claim.digest, claim.new_meta, due.run)
+                pause = "" if claim.drop_pause else claim.pause_seen
+                self._written[name] = (claim.digest, claim.new_meta, due.run, pause)
                 if len(self._written) > _CACHE_SIZE:
                     self._written.pop(next(iter(self._written)))
             elif not won:
@@ -171,11 +184,14 @@ class Dispatcher:
         rows = self.claimer.load(keys, known)
         loaded: list[Loaded] = []
         gone: list[str] = []
-        for key, name, (digest, meta, definition, extra) in zip(keys, names, rows, strict=True):
+        for key, name, row in zip(keys, names, rows, strict=True):
+            digest, meta, definition, extra, pause, request = row
             if not digest:
                 gone.append(key)
                 continue
-            loaded.append(self._decode(name, key, digest, meta, definition, extra))
+            item = self._decode(name, key, digest, meta, definition, extra)
+            item.pause_raw, item.request_raw = pause, request
+            loaded.append(item)
         if gone:
             self._drop_orphans(gone)
         return loaded
@@ -353,23 +369,94 @@ class Dispatcher:
             if item.entry is None:
                 self._report_broken(item)
                 retry_at = int(now.timestamp() + self.retry_broken)
-                claims.append(Claim(item.key, item.digest, item.meta_raw, "", retry_at))
+                claims.append(self._claim(item, "", retry_at))
                 pending.append(None)
                 continue
+            pause = parse_pause(item.pause_raw) if item.pause_raw else None
+            if pause is not None and pause.active(now):
+                # Paused: parked (or woken at ``until`` to resume); meta untouched.
+                score = timing.score(pause.until) if pause.until is not None else -1
+                claims.append(self._claim(item, "", score))
+                pending.append(Due(item.entry, Decision("park", score), None))
+                continue
+            if item.request_raw:
+                claims.append(self._requested(item, now, only_rescore, pending))
+                continue
             try:
-                decision, new_run = self._decide(item.entry, item.run, now, memo, item.share)
+                if pause is not None and pause.skip_before(now) is not None:
+                    decision, new_run = self._decide_resumed(item.entry, item.run, now, pause)
+                else:
+                    decision, new_run = self._decide(item.entry, item.run, now, memo, item.share)
             except Exception:  # one bad schedule must not stop every other entry
                 logger.exception("beat: Cannot compute the next run of %r", item.name)
                 retry_at = int(now.timestamp() + self.retry_broken)
-                claims.append(Claim(item.key, item.digest, item.meta_raw, "", retry_at))
+                claims.append(self._claim(item, "", retry_at))
                 pending.append(None)
                 continue
             if only_rescore and decision.kind in ("run", "skip"):
                 decision, new_run = Decision("wait", int(now.timestamp()), fire_at=now), None
             new_meta = self._meta.encode(new_run) if new_run is not None else ""
-            claims.append(Claim(item.key, item.digest, item.meta_raw, new_meta, decision.score))
+            claim = self._claim(item, new_meta, decision.score)
+            # A resume marker (or an expired pause) is spent once the missed slots
+            # have been decided: the claim deletes it with the same atomic write.
+            claim.drop_pause = pause is not None and decision.kind in ("run", "skip")
+            claims.append(claim)
             pending.append(Due(item.entry, decision, new_run))
         return claims, pending
+
+    @staticmethod
+    def _claim(item: Loaded, new_meta: str, score: int) -> Claim:
+        """A claim compared with everything ``item`` was read with (overlays included)."""
+        return Claim(
+            item.key, item.digest, item.meta_raw, new_meta, score,
+            pause_seen=item.pause_raw, request_seen=item.request_raw,
+        )  # fmt: skip
+
+    def _requested(
+        self, item: Loaded, now: datetime, only_rescore: bool, pending: list[Due | None]
+    ) -> Claim:
+        """The claim for an entry with a run-now request: the claim consumes the
+        request and the extra run is sent; meta is left alone, and the score is "now"
+        so the very next pass decides the entry's own schedule as usual."""
+        assert item.entry is not None
+        score = int(now.timestamp())
+        request = parse_request(item.request_raw)
+        if only_rescore:
+            pending.append(None)
+            return self._claim(item, "", score)
+        claim = self._claim(item, "", score)
+        claim.consume_request = True
+        if request is None or request.expired(now):
+            logger.warning(
+                "beat: Run-now request for %r %s: dropped",
+                item.name, "expired" if request else "unreadable",
+            )  # fmt: skip
+            pending.append(None)
+            return claim
+        pending.append(Due(item.entry, Decision("run", score), None, request=request))
+        return claim
+
+    def _decide_resumed(
+        self, entry: Entry, run: RunState, now: datetime, pause: PauseState
+    ) -> tuple[Decision, RunState | None]:
+        """Decide an entry just resumed: slots that fell due while it was paused are
+        skipped (they count as late as they are), not caught up in a burst."""
+        skip_before = pause.skip_before(now)
+        due = timing.next_due(entry, run.last_run_at, now)
+        if skip_before is not None and due is not None and due < skip_before:
+            # Send only a slot that falls at or after the resume (and on time): one
+            # from inside the paused window is skipped, however recent.
+            since_resume = max(0.0, (now - skip_before).total_seconds())
+            entry = dataclasses.replace(
+                entry, misfire="deadline", deadline=min(self.grace, since_resume)
+            )
+        alone = decide(entry, run, now, grace=self.grace)
+        covers = alone.covers_from
+        if alone.kind == "run" and skip_before is not None and covers and covers < skip_before:
+            # The slot sent is on time; the ones before it were missed while paused
+            # and are skipped, so the run stands for itself only.
+            alone = dataclasses.replace(alone, covers_from=alone.slot)
+        return alone, alone.run
 
     def _decide(
         self,
@@ -446,7 +533,7 @@ class Dispatcher:
             claims, _pending = self.decide_all(loaded, now, only_rescore=True)
             # Only move scores; run history is the due path's business.
             wanted = [
-                Claim(c.key, c.digest, c.meta_seen, "", c.score)
+                dataclasses.replace(c, new_meta="", consume_request=False, drop_pause=False)
                 for c in claims
                 if current.get(c.key) is None or int(current[c.key]) != c.score
             ]

@@ -125,7 +125,9 @@ def schedule_to_celery(entry: Entry, beat_timezone: str, app: Any) -> Any:
 # --------------------------------------------------------------------------- the entry
 
 
-_EXTRA_KEYS = ("timezone", "start_at", "end_at", "jitter", "misfire", "deadline")
+_EXTRA_KEYS = (
+    "timezone", "start_at", "end_at", "jitter", "misfire", "deadline", "overlap", "overlap_timeout",
+)  # fmt: skip
 #: How ``args: null`` appears in a stored definition (json.dumps' spacing): a cheap
 #: test before parsing the definition again.
 _NULL_ARGS = '"args": null'

@@ -39,6 +39,7 @@ import contextlib
 import logging
 import sys
 import threading
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,6 +49,7 @@ from celery.beat import Scheduler as CeleryScheduler
 
 from ..bulk import gc_paused
 from ..errors import UserError
+from ..state.runnow import REQUEST_HEADER, record_sent, requeue_request
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
@@ -55,6 +57,17 @@ from .credentials import describe_redis_failure
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
 from .lock import BeatLock, LockKeeper
+from .runlog import (
+    DEFAULT_HISTORY,
+    ENTRY_HEADER,
+    append_runs,
+    latest_runs,
+    record_skips,
+    sent_record,
+    still_running,
+    update_run,
+    worker_seen,
+)
 from .statics import save_static_entries, write_statics
 from .wakeup import ChangeListener
 
@@ -136,6 +149,10 @@ class Scheduler(CeleryScheduler):
         self.batch_size = int(
             batch_size or app.conf.get("redbeat_sync_batch_size") or DEFAULT_BATCH_SIZE
         )
+        history = app.conf.get("redbeat_sync_run_history")
+        self.run_history = int(DEFAULT_HISTORY if history is None else history)
+        self.overlap_skipped = 0  # runs held back by overlap: skip
+        self._worker_seen = False
         self.keeper: LockKeeper | None = None
         self.listener: ChangeListener | None = None
         self.dispatcher: Dispatcher | None = None
@@ -345,14 +362,109 @@ class Scheduler(CeleryScheduler):
         # One lookup of the (lazily connected) producer and one isoformat per slot for
         # the whole batch, not per run.
         producer, stamps = self.producer, _Stamps()
+        runs = self._apply_overlap(runs)
+        task_ids = self._record_runs(runs)
         for index, due in enumerate(runs):
             if not self._lease_ok():
-                self._give_back(runs[index:])
+                self._give_back(runs[index:], task_ids[index:])
                 raise LockLost("the lease expired while sending a batch")
-            self.send(due, producer=producer, stamps=stamps)
+            self.send(due, producer=producer, stamps=stamps, task_id=task_ids[index])
 
-    def _give_back(self, unsent: list[Due]) -> None:
+    def _apply_overlap(self, runs: list[Due]) -> list[Due]:
+        """Drop the runs of ``overlap: skip`` entries whose previous run has not
+        reported an end (and is younger than ``overlap_timeout``); each one dropped
+        is recorded in the history as skipped.  Its slot stays claimed: skipped,
+        like a misfire skip, not retried."""
+        guarded = [d for d in runs if d.entry.overlap == "skip"]
+        if not guarded:
+            return runs
+        if self.run_history <= 0:
+            self._warn_once("overlap: skip needs the run history (redbeat_sync_run_history > 0)")
+            return runs
+        try:
+            latest = latest_runs(self.client, self.layout, [d.entry.name for d in guarded])
+            if not self._worker_seen and worker_seen(self.client, self.layout):
+                self._worker_seen = True
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("beat: Could not read run history for overlap: skip: %s", exc)
+            return runs
+        if not self._worker_seen:
+            self._warn_once(
+                "overlap: skip is set on some entries but no worker has reported in "
+                "(import redbeat_sync.worker in the workers): runs are not held back"
+            )
+            return runs  # nobody reports ends: holding back would stop them for good
+        now = self._now()
+        skipped: list[tuple[str, dict[str, Any]]] = []
+        keep: list[Due] = []
+        for due in runs:
+            previous = latest.get(due.entry.name) if due.entry.overlap == "skip" else None
+            if previous is not None and still_running(previous, due.entry, now):
+                record = sent_record(
+                    task_id=None, slot=due.decision.slot, covers_from=due.decision.covers_from,
+                    kind="manual" if due.request is not None else "scheduled",
+                    state="skipped", reason="overlap: the previous run has not finished",
+                )  # fmt: skip
+                record["blocked_by"] = previous.get("task_id")
+                skipped.append((due.entry.name, record))
+                self.overlap_skipped += 1
+                if due.request is not None:  # tell `run --wait` instead of letting it time out
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        record_sent(
+                            self.client, self.layout, due.request, due.entry.name,
+                            due.request.id, skipped=str(record["reason"]),
+                        )  # fmt: skip
+                continue
+            keep.append(due)
+        if skipped:
+            logger.info(
+                "beat: Skipped %d run(s) (overlap: skip, previous still running): %s",
+                len(skipped), ", ".join(name for name, _ in skipped[:5]),
+            )  # fmt: skip
+            with contextlib.suppress(redis.RedisError, OSError):
+                record_skips(self.client, self.layout, skipped, self.run_history)
+        return keep
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            logger.warning("beat: %s", message)
+
+    def _record_runs(self, runs: list[Due]) -> list[str | None]:
+        """Task ids for ``runs``, their history records written BEFORE they are sent
+        (one pipeline per batch), so a fast worker always finds the record it
+        reports to.  A failure costs history, never a run."""
+        if self.run_history <= 0:
+            return [d.request.id if d.request is not None else None for d in runs]
+        task_ids: list[str | None] = []
+        records: list[tuple[str, dict[str, Any]]] = []
+        for due in runs:
+            # Run now: the request id is the task id (what `run --wait` looks for).
+            task_id = due.request.id if due.request is not None else str(uuid.uuid4())
+            task_ids.append(task_id)
+            record = sent_record(
+                task_id=task_id, slot=due.decision.slot, covers_from=due.decision.covers_from,
+                kind="manual" if due.request is not None else "scheduled",
+            )  # fmt: skip
+            if due.request is not None:
+                record["requested_by"] = due.request.by
+                record["reason"] = due.request.reason
+            records.append((due.entry.name, record))
+        try:
+            append_runs(self.client, self.layout, records, self.run_history)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("beat: Could not record %d run(s) in the history: %s", len(records), exc)
+        return task_ids
+
+    def _give_back(self, unsent: list[Due], task_ids: list[str | None] | None = None) -> None:
         assert self.dispatcher is not None
+        for due, task_id in zip(unsent, task_ids or [None] * len(unsent), strict=True):
+            with contextlib.suppress(redis.RedisError, OSError):
+                if due.request is not None:  # never sent: the next leader sends it
+                    requeue_request(self.client, self.layout, due.entry.name, due.request)
+                if task_id is not None and self.run_history > 0:
+                    patch = {"state": "not_sent", "reason": "lease expired before sending"}
+                    update_run(self.client, self.layout, due.entry.name, task_id, patch)
         try:
             restored = self.dispatcher.hand_back(unsent)
         except (redis.RedisError, OSError) as exc:
@@ -401,7 +513,13 @@ class Scheduler(CeleryScheduler):
     def _now(self) -> datetime:
         return datetime.now(UTC)
 
-    def send(self, due: Due, producer: Any = None, stamps: _Stamps | None = None) -> None:
+    def send(
+        self,
+        due: Due,
+        producer: Any = None,
+        stamps: _Stamps | None = None,
+        task_id: str | None = None,
+    ) -> None:
         """Send one claimed run through Celery's normal path (``apply_entry``)."""
         iso = (stamps or _Stamps()).iso
         options = due.entry.options
@@ -410,11 +528,23 @@ class Scheduler(CeleryScheduler):
             headers[SLOT_HEADER] = iso(due.decision.slot)
         if due.decision.covers_from is not None:
             headers[COVERS_FROM_HEADER] = iso(due.decision.covers_from)
+        headers[ENTRY_HEADER] = due.entry.name
+        if due.request is not None:
+            headers[REQUEST_HEADER] = due.request.id
+            task_id = task_id or due.request.id
+        extra: dict[str, Any] = {"task_id": task_id} if task_id else {}
         self.apply_entry(
-            ClaimedRun(due, {**options, "headers": headers}),
+            ClaimedRun(due, {**options, **extra, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
         self.sent_count += 1
+        if due.request is not None:
+            logger.info(
+                "beat: Sent run-now of %r (requested by %s: %s)",
+                due.entry.name, due.request.by, due.request.reason or "no reason given",
+            )  # fmt: skip
+            with contextlib.suppress(redis.RedisError, OSError):  # only --wait reads it
+                record_sent(self.client, self.layout, due.request, due.entry.name, due.request.id)
 
     def _redis_failed(self, exc: BaseException) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)

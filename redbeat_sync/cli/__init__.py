@@ -17,7 +17,10 @@ from . import history as history_cmd
 from . import import_ as import_cmd
 from . import load as load_cmd
 from . import move_prefix as move_prefix_cmd
+from . import pause as pause_cmd
 from . import plan as plan_cmd
+from . import run as run_cmd
+from . import runs as runs_cmd
 from . import schema as schema_cmd
 from . import show as show_cmd
 from . import validate as validate_cmd
@@ -50,5 +53,9 @@ for _module in (
     abandon_cmd,
     import_cmd,
     move_prefix_cmd,
+    run_cmd,
+    runs_cmd,
 ):
     main.add_command(_module.command)
+main.add_command(pause_cmd.pause_command)
+main.add_command(pause_cmd.resume_command)

@@ -7,10 +7,19 @@ from typing import Any
 
 import click
 
-from ..state.audit import CHANGE_KINDS, DEFAULT_MAXLEN, read_history, record_is_complete
+from ..state.audit import (
+    CHANGE_KINDS,
+    DEFAULT_MAXLEN,
+    OPERATION_KINDS,
+    read_history,
+    record_is_complete,
+)
 from ._common import EXIT_OK, Target, connection_options, run_guarded
 
 PAST_TENSE = {
+    "pause": "paused",
+    "resume": "resumed",
+    "run": "ran now",
     "create": "created",
     "update": "updated",
     "delete": "deleted",
@@ -28,7 +37,7 @@ def _changes_text(record: dict[str, Any], *, planned: bool = False) -> str:
     changes = record.get("changes")
     if isinstance(changes, dict):
         parts = []
-        for kind in CHANGE_KINDS:
+        for kind in (*CHANGE_KINDS, *OPERATION_KINDS):
             item = changes.get(kind)
             if not isinstance(item, dict) or not item.get("count"):
                 continue

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import click
+import redis
 
+from ..beat.runlog import worker_seen
 from ..plan.actions import Plan
 from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
@@ -14,6 +17,7 @@ from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
 from ..spec.loader import load_paths
 from ..state.model import State
+from ..state.pause import read_pauses
 from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
@@ -32,7 +36,27 @@ def plan_from_files(
     client = target.connect()
     state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
     plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
+    add_operational_notes(client, target, plan)
     return plan, state
+
+
+def add_operational_notes(client: redis.Redis, target: Target, plan: Plan) -> None:
+    """Pauses of the planned entries (shown, never undone), and whether anyone
+    reports the run ends ``overlap: skip`` relies on."""
+    names = [a.name for a in plan.actions if a.kind != "delete"]
+    paused = read_pauses(client, target.layout, names)
+    now = datetime.now(timezone.utc)
+    plan.paused = {n: p.describe() for n, p in paused.items() if p.active(now)}
+    skip = sorted(
+        a.name for a in plan.actions
+        if a.desired is not None and a.desired.overlap == "skip"
+    )  # fmt: skip
+    if skip and not worker_seen(client, target.layout):
+        plan.warnings.append(
+            f"overlap: skip ({', '.join(skip[:5])}{', ...' if len(skip) > 5 else ''}) needs "
+            "redbeat_sync.worker in the workers (Celery `imports`), and no worker has "
+            "reported in: until one does, beat does not hold runs back"
+        )
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:

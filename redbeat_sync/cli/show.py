@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from ..beat.runlog import latest_outcomes
 from ..describe import describe_schedule
 from ..entry import Entry
 from ..state.model import StoredEntry
+from ..state.pause import read_pauses
 from ..state.reader import read_state
 from ..state.synclock import read_sync_lock
 from ..timing import next_due
@@ -93,8 +95,12 @@ def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    columns = ("name", "task", "schedule", "enabled", "last_run", "next_run", "managed")
-    headers = ("NAME", "TASK", "SCHEDULE", "ENABLED", "LAST RUN", "NEXT RUN", "MANAGED")
+    columns = (
+        "name", "task", "schedule", "enabled", "last_run", "outcome", "next_run", "managed",
+    )  # fmt: skip
+    headers = (
+        "NAME", "TASK", "SCHEDULE", "ENABLED", "LAST RUN", "OUTCOME", "NEXT RUN", "MANAGED",
+    )  # fmt: skip
     cells = [
         ["yes" if r[c] is True else "no" if r[c] is False else str(r[c]) for c in columns]
         for r in rows
@@ -147,11 +153,24 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
         if which != "all":
             stored = [s for s in stored if s.managed == (which == "managed")]
         sync_lock = read_sync_lock(client, target.layout)
+        names = [s.name for s in stored]
+        pauses = {n: p for n, p in read_pauses(client, target.layout, names).items()
+                  if p.active(now)}  # fmt: skip
+        latest = latest_outcomes(client, target.layout, names)
         if fmt == "json":
             rows = [describe_json(s, now) for s in stored]
+            for row in rows:
+                pause = pauses.get(row["name"])
+                row["paused"] = pause.describe() if pause else None
+                row["last_outcome"] = latest.get(row["name"])
             click.echo(json.dumps({"entries": rows, "sync_lock": sync_lock}, indent=2, default=str))
             return EXIT_OK
         rows = [describe(s, now) for s in stored]
+        for row in rows:
+            outcome = latest.get(row["name"])
+            row["outcome"] = outcome.get("state", "-") if outcome else "-"
+            if row["name"] in pauses:
+                row["next_run"] = pauses[row["name"]].describe()
         click.echo(_table(rows) if rows else "No entries stored.")
         managed = sum(1 for s in stored if s.managed)
         click.echo(f"\n{len(rows)} entries ({managed} managed, {len(rows) - managed} unmanaged).")

@@ -141,6 +141,9 @@ class Plan:
     created_at: datetime
     beat_timezone: str = "UTC"
     warnings: list[str] = field(default_factory=list)  # not tied to one planned action
+    # Entries paused by ``redbeat-sync pause`` (an operational overlay, not drift):
+    # name -> "paused by W since T until U: reason".  Shown, never undone.
+    paused: dict[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:

@@ -107,6 +107,11 @@ def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) 
 def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
     """Field-level differences between two canonical entry dicts, sorted by path."""
     changes: list[FieldChange] = []
+    if "overlap" in old or "overlap" in new:
+        # Canonical dicts leave the overlap fields out at their defaults (so other
+        # entries keep their digests): compare against the defaults, "allow → skip".
+        unset = {"overlap": "allow", "overlap_timeout": None}
+        old, new = {**unset, **old}, {**unset, **new}
     _diff_into(changes, [], old, new)
     return sorted(changes, key=lambda c: c.path)
 

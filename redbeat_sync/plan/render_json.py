@@ -101,6 +101,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "actions": [action_to_json(a, plan.created_at) for a in plan.changes],
         "unmanaged": list(plan.unmanaged),
         "warnings": list(plan.warnings),
+        "paused": dict(sorted(plan.paused.items())),
     }
 
 

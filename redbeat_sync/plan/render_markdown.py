@@ -218,6 +218,8 @@ def _tail(plan: Plan) -> str:
             "</details>",
             "",
         ]
+    for name, note in sorted(plan.paused.items()):
+        lines += [f"⏸ {code_span(name)}: {escape_text(note)} (kept by apply)", ""]
     for warning in plan.warnings:
         lines += [f"> **Warning:** {escape_text(warning)}", ""]
     return "\n".join(lines) + "\n" if lines else ""

@@ -136,6 +136,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             lines.append("")
         unmanaged = plural(len(plan.unmanaged), "unmanaged entry", "unmanaged entries")
         lines.append(f"{unmanaged} in Redis left untouched: {shown}")
+    for name, note in sorted(plan.paused.items()):
+        lines.append(f"⏸ {name}: {note} (kept by apply)")
     for warning in plan.warnings:
         lines.append(_paint(f"warning: {warning}", "warning", color))
     if lines:

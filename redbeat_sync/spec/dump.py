@@ -152,6 +152,10 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
         out["deadline"] = format_duration(entry.deadline)
     if not entry.prune:
         out["prune"] = False
+    if entry.overlap != "allow":
+        out["overlap"] = entry.overlap
+    if entry.overlap_timeout is not None:
+        out["overlap_timeout"] = format_duration(entry.overlap_timeout)
     return out
 
 

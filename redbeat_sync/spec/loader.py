@@ -349,6 +349,10 @@ class _FileChecker:
             misfire=misfire,
             deadline=deadline,
             prune=m.prune if m.prune is not None else (d.prune is not False),
+            overlap=m.overlap or d.overlap or "allow",
+            overlap_timeout=m.overlap_timeout
+            if m.overlap_timeout is not None
+            else d.overlap_timeout,
         )
 
     def _schedule(self, m: EntryModel, zone: ZoneInfo, path: tuple[Any, ...]) -> Schedule | None:

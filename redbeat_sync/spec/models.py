@@ -634,6 +634,17 @@ Labels = Annotated[
 ]
 Misfire = Literal["catch_up", "skip", "deadline"]
 
+Overlap = Literal["allow", "skip"]
+_OVERLAP_HELP = (
+    "allow (default): runs may overlap; skip: don't send a run while the previous run of "
+    "this entry has not finished (needs redbeat_sync.worker on the workers; requires "
+    "redbeat_sync.Scheduler)."
+)
+_OVERLAP_TIMEOUT_HELP = (
+    "With overlap: skip, a run that reported no end after this long counts as finished "
+    "(a worker can die). Default 1h."
+)
+
 _MISFIRE_HELP = (
     "What to do with runs missed while beat was down (redbeat_sync.Scheduler only): "
     "catch_up (run once, default), skip, or deadline (run if at most `deadline` late)."
@@ -698,6 +709,10 @@ class EntryModel(_Model):
     deadline: Duration | None = Field(
         default=None, description="With misfire: deadline, the most a run may be late."
     )
+    overlap: Overlap | None = Field(
+        default=None, description=_OVERLAP_HELP, json_schema_extra=_effective_default("allow")
+    )
+    overlap_timeout: Duration | None = Field(default=None, description=_OVERLAP_TIMEOUT_HELP)
     prune: StrictBool | None = Field(
         default=None,
         json_schema_extra=_effective_default(True),
@@ -737,6 +752,10 @@ class DefaultsModel(_Model):
         default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
     )
     deadline: Duration | None = Field(default=None, description="Default deadline.")
+    overlap: Overlap | None = Field(
+        default=None, description=_OVERLAP_HELP, json_schema_extra=_effective_default("allow")
+    )
+    overlap_timeout: Duration | None = Field(default=None, description=_OVERLAP_TIMEOUT_HELP)
     prune: StrictBool | None = Field(
         default=None,
         description="Default for prune (false: release instead of delete).",

@@ -21,6 +21,8 @@ DEFAULT_MAXLEN = 1000
 _JSON_FIELDS = "_json"  # comma-separated names of the JSON-encoded fields
 #: Kinds of action that change something (no-ops and unmanaged entries are not changes).
 CHANGE_KINDS = ("create", "update", "delete", "adopt", "move", "release")
+#: Operations recorded beside applies (pause, resume, run now): not schedule changes.
+OPERATION_KINDS = ("pause", "resume", "run")
 #: Names kept per kind in a record: enough to answer "who touched X", bounded for 100k plans.
 NAMES_PER_KIND = 100
 MOVE_ARROW = " -> "

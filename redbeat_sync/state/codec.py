@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from ..entry import (
+    OVERLAP_POLICIES,
     RRULE_FREQUENCIES,
     At,
     Cron,
@@ -292,6 +293,8 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
         or entry.misfire != "catch_up"
         or entry.deadline is not None
         or not entry.prune
+        or entry.overlap != "allow"
+        or entry.overlap_timeout is not None
     )
 
 
@@ -374,6 +377,10 @@ def _encode_entry(
     if not entry.prune:
         # Remembered here so an entry that left the files is released, not deleted.
         extra["prune"] = False
+    if entry.overlap != "allow" or entry.overlap_timeout is not None:
+        # Only when set, so entries without it keep their stored bytes.
+        extra["overlap"] = entry.overlap
+        extra["overlap_timeout"] = entry.overlap_timeout
     if inert:
         extra["schedule"] = entry.schedule.to_canonical()
         extra["enabled"] = entry.enabled
@@ -433,6 +440,14 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
     prune = extra.get("prune", True)
     if not isinstance(prune, bool):
         raise DecodeError(f"bad prune {prune!r}")
+    overlap = extra.get("overlap") or "allow"
+    if overlap not in OVERLAP_POLICIES:
+        raise DecodeError(f"unknown overlap policy {overlap!r}")
+    overlap_timeout = extra.get("overlap_timeout")
+    if overlap_timeout is not None and (
+        isinstance(overlap_timeout, bool) or not isinstance(overlap_timeout, (int, float))
+    ):
+        raise DecodeError(f"bad overlap_timeout {overlap_timeout!r}")
     return {
         "prune": prune,
         "timezone": zone,
@@ -443,6 +458,8 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
         "jitter": float(jitter),
         "misfire": misfire,
         "deadline": float(deadline) if deadline is not None else None,
+        "overlap": overlap,
+        "overlap_timeout": float(overlap_timeout) if overlap_timeout is not None else None,
     }
 
 
