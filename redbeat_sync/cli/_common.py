@@ -42,6 +42,8 @@ class Target:
     redis_problem: str | None = None
     app: str | None = None  # the --app it was read from, if any
     url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
+    #: No --app and no --beat-timezone: ``beat_timezone`` is UTC by assumption only.
+    beat_timezone_assumed: bool = False
 
     @property
     def layout(self) -> Layout:
@@ -129,6 +131,7 @@ def resolve_target(
         redis_problem=problem,
         app=app,
         url_from_flag=bool(redis_url),
+        beat_timezone_assumed=not beat_timezone and not app,
     )
 
 

@@ -11,7 +11,7 @@ import click
 from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
 from ..plan.actions import Plan
-from ..plan.compare import stops_redbeat
+from ..plan.compare import adopt_refusal
 from ..plan.planfile import load_plan
 from ..plan.render_json import plan_to_json
 from ..state.audit import change_counts, change_names
@@ -141,15 +141,9 @@ def command(
             if as_json:
                 emit_json(None)
             return EXIT_OK
-        stopping = [a.name for a in plan.changes if stops_redbeat(a)]
-        if stopping and not allow_stopping_redbeat:
-            shown = ", ".join(stopping[:5]) + (", ..." if len(stopping) > 5 else "")
-            raise UserError(
-                f"{len(stopping)} adopted entries would stop running under celery-redbeat's "
-                f"scheduler ({shown}); nothing was written. Check the beat timezone "
-                "(--app / --beat-timezone), or pass --allow-stopping-redbeat once beat "
-                "runs redbeat_sync.Scheduler"
-            )
+        refusal = adopt_refusal(plan, allow_stopping_redbeat=allow_stopping_redbeat)
+        if refusal:
+            raise UserError(refusal)
         if not saved:  # a saved plan was reviewed when it was made
             confirm_or_refuse(auto_approve)
         try:

@@ -31,7 +31,13 @@ def plan_from_files(
     check_app_tasks(spec, app)
     client = target.connect()
     state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-    plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
+    plan = compute_plan(
+        spec,
+        state,
+        beat_timezone=target.beat_timezone,
+        prefix=target.prefix,
+        beat_timezone_assumed=target.beat_timezone_assumed,
+    )
     return plan, state
 
 

@@ -141,6 +141,8 @@ class Plan:
     created_at: datetime
     beat_timezone: str = "UTC"
     warnings: list[str] = field(default_factory=list)  # not tied to one planned action
+    #: ``beat_timezone`` was assumed (no --app or --beat-timezone), not known.
+    beat_timezone_assumed: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
