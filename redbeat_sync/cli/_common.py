@@ -20,6 +20,7 @@ import redis
 
 from ..describe import plural
 from ..errors import ProblemsFound, RedbeatSyncError, UserError
+from ..plan.actions import RedisTarget
 from ..redact import redact
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
@@ -49,13 +50,27 @@ class Target:
     def layout(self) -> Layout:
         return Layout(self.prefix)
 
-    def flags(self) -> str:
-        """Flags that make another command reach this deployment (passwords masked)."""
+    @property
+    def url_has_secret(self) -> bool:
+        """The URL given holds a password (``flags`` can only show it masked)."""
+        return bool(self.redis_url) and redact(self.redis_url or "") != self.redis_url
+
+    def flags(self, *, with_url: bool = True) -> str:
+        """Flags that make another command reach this deployment (passwords masked;
+        ``with_url=False``: leave --redis-url out, for the user to supply)."""
         parts = [f"--app {shlex.quote(self.app)}"] if self.app else []
-        if self.redis_url and (self.url_from_flag or not self.app):
+        if with_url and self.redis_url and (self.url_from_flag or not self.app):
             parts.append(f"--redis-url {shlex.quote(redact(self.redis_url))}")
         parts.append(f"--key-prefix {shlex.quote(self.prefix)}")
         return " ".join(parts)
+
+    def redis_target(self, client: redis.Redis) -> RedisTarget:
+        """Which Redis ``client`` (from ``connect``) reaches, as a plan records it."""
+        from ..state.connection import resolve_url
+
+        pool = getattr(client, "connection_pool", None)  # a Cluster has none: db 0
+        db = getattr(pool, "connection_kwargs", {}).get("db", 0)
+        return RedisTarget(redis_url=redact(resolve_url(self.redis_url)), db=int(db or 0))
 
     def connect(self, *, check_prefix: bool = True) -> redis.Redis:
         from ..errors import UserError

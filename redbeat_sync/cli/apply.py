@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import redis
 
 from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
@@ -31,6 +32,22 @@ def looks_like_plan_file(paths: tuple[str, ...]) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return head.startswith("{") and PLAN_KIND in head
+
+
+def check_same_redis(plan: Plan, target: Target, client: redis.Redis) -> None:
+    """A saved plan applies only to the Redis and database it was made against (two
+    empty databases have the same fingerprint: that check cannot tell them apart)."""
+    here = target.redis_target(client)
+    if plan.target is None:
+        raise UserError(
+            "the plan file does not say which Redis it was made against; "
+            "make it with `redbeat-sync plan --out` and apply that"
+        )
+    if not plan.target.same_server(here):
+        raise UserError(
+            f"the plan was made against {plan.target.describe()}, not {here.describe()}; "
+            "nothing was written: give the same --redis-url/--app, or plan again here"
+        )
 
 
 def applied_json(plan: Plan, result: ApplyResult) -> dict[str, object]:
@@ -118,12 +135,15 @@ def command(
 
     def body() -> int:
         saved = looks_like_plan_file(paths)
+        client: redis.Redis | None = None
         if saved:
             plan: Plan = load_plan(paths[0])
             if plan.prefix != target.prefix:
                 raise UserError(
                     f"the plan was made for prefix {plan.prefix!r}, not {target.prefix!r}"
                 )
+            client = target.connect()
+            check_same_redis(plan, target, client)
         else:
             plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
         as_json = fmt == "json"
@@ -148,7 +168,7 @@ def command(
             confirm_or_refuse(auto_approve)
         try:
             result = apply_plan(
-                target.connect(),
+                client if client is not None else target.connect(),
                 target.layout,
                 plan,
                 beat_timezone=plan.beat_timezone,

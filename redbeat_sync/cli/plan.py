@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 import click
@@ -38,7 +39,19 @@ def plan_from_files(
         prefix=target.prefix,
         beat_timezone_assumed=target.beat_timezone_assumed,
     )
+    plan.target = target.redis_target(client)
     return plan, state
+
+
+def apply_hint(out: str, target: Target) -> str:
+    """The command that applies the saved plan to the Redis it was made against."""
+    command = f"redbeat-sync apply {shlex.quote(out)}"
+    if not target.url_has_secret:
+        return f"apply it with: {command} {target.flags()}"
+    return (
+        f"apply it with: {command} {target.flags(with_url=False)}, giving the Redis URL "
+        "(it holds a password, not repeated here) in REDBEAT_SYNC_REDIS_URL or --redis-url"
+    )
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
@@ -98,9 +111,7 @@ def command(
         echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)
-            click.echo(
-                f"Saved the plan to {out}; apply it with: redbeat-sync apply {out}", err=True
-            )
+            click.echo(f"Saved the plan to {out}; {apply_hint(out, target)}", err=True)
         return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
 
     ctx.exit(run_guarded(body))
