@@ -144,6 +144,23 @@ def test_validate_json_lists_problems_as_objects(tmp_path: Path) -> None:
     assert json.loads(good.stdout)["valid"] is True and json.loads(good.stdout)["entries"] == 2
 
 
+@pytest.mark.parametrize("command", ["plan", "drift", "apply"])
+def test_json_output_on_bad_files_is_the_problem_document(
+    command: str, redis_url: str, tmp_path: Path
+) -> None:
+    """``plan --format json`` on invalid files used to print nothing on stdout."""
+    bad = schedule(tmp_path, "version: 1\nentries:\n  a: {task: t, schedule: {every: -5s}}\n")
+    result = cli(redis_url, command, "--format", "json", bad)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["valid"] is False and document["error_count"] == 1
+    (problem,) = document["problems"]
+    assert set(problem) == {"file", "line", "column", "field", "message"}
+    assert (problem["file"], problem["line"]) == (bad, 3)
+    assert "problem found" in result.stderr  # the lines for people are still there
+    assert not redis.Redis.from_url(redis_url).exists(LAYOUT.inventory_key)
+
+
 # --------------------------------------------------------------------------- wording
 
 

@@ -18,6 +18,7 @@ from ..plan.render_json import plan_to_json
 from ..state.audit import change_counts, change_names
 from ._common import EXIT_OK, Target, echo_err, invocation, run_guarded, target_options
 from .plan import echo_plan, output_options, plan_from_files
+from .validate import problems_as_json
 
 PLAN_KIND = "redbeat-sync-plan"
 
@@ -145,7 +146,8 @@ def command(
             client = target.connect()
             check_same_redis(plan, target, client)
         else:
-            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+            with problems_as_json(fmt):
+                plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
         as_json = fmt == "json"
         if not as_json:
             echo_plan(plan, fmt, color)

@@ -18,6 +18,7 @@ from ..state.model import State
 from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
+from .validate import problems_as_json
 
 
 def plan_from_files(
@@ -107,7 +108,8 @@ def command(
     """Show what apply would create, update, reschedule, adopt and delete."""
 
     def body() -> int:
-        plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+        with problems_as_json(fmt):
+            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
         echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)
