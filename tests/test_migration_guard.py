@@ -64,7 +64,9 @@ def test_adopt_without_the_app_says_redbeat_stops_and_apply_refuses(
     assert "beat timezone assumed: UTC" in planned.stdout
     refused = cli("apply", str(out), *no_app, "--auto-approve")
     assert refused.code == 1, refused.all
-    assert "would stop running under celery-redbeat's scheduler (nightly)" in refused.stderr
+    assert "1 adopted entry would stop running under celery-redbeat's scheduler (nightly)" in (
+        refused.stderr
+    )
     assert redis_client.hgetall(PREFIX + "nightly") == before  # nothing written
 
     # The guide's way: --app on every step. Nothing changes for celery-redbeat.

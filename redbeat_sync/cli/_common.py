@@ -259,6 +259,14 @@ def use_color(flag: bool | None, *, err: bool = False) -> bool:
     return (sys.stderr if err else sys.stdout).isatty()
 
 
+def report_problems(exc: ProblemsFound, *, wrote_nothing: bool) -> None:
+    """Every problem in the files, then the count (``wrote_nothing``: and that a
+    command which writes did not; validate never writes, so it does not say so)."""
+    echo_err(exc.format())
+    tail = "; nothing was written." if wrote_nothing else "."
+    echo_err(f"Error: {plural(len(exc.problems), 'problem')} found{tail}")
+
+
 def run_guarded(func: Callable[[], int]) -> int:
     """Run a command body; user and environment mistakes become one line and exit 1."""
     try:
@@ -276,8 +284,7 @@ def _guarded(func: Callable[[], int]) -> int:
     try:
         return func()
     except ProblemsFound as exc:
-        echo_err(exc.format())
-        echo_err(f"Error: {plural(len(exc.problems), 'problem')} found; nothing was written.")
+        report_problems(exc, wrote_nothing=True)
         return EXIT_ERROR
     except RedbeatSyncError as exc:
         echo_err(f"Error: {redact(str(exc))}")
@@ -303,6 +310,8 @@ def _guarded(func: Callable[[], int]) -> int:
     except redis.exceptions.RedisClusterException as exc:
         echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise  # the reader closed stdout (`| head`): the main wrapper ends quietly
     except OSError as exc:  # a file or the network refused: the environment, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
         echo_err(f"Error: {where}{redact(_os_reason(exc))}")

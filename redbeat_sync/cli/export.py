@@ -61,7 +61,7 @@ def command(
             selected[group] = []
             for name, stored in sorted(groups[group].items()):
                 if name in CELERY_BUILTIN_ENTRIES:
-                    echo_err(f"note: skipped {builtin_entry_note(name)}")
+                    echo_err(f"note: not exported: {builtin_entry_note(name)}")
                 elif stored.entry is None:
                     echo_err(f"warning: skipped {name!r}: cannot decode it ({stored.error})")
                 else:
@@ -90,7 +90,7 @@ def command(
             if path.exists() and not force:
                 raise UserError(f"{path} exists; pass --force to overwrite it")
             write_output_file(path, dump_entries(entries, schema_ref=ref))
-            echo_err(f"wrote {path} ({len(entries)} entries)")
+            echo_err(f"wrote {path} ({plural(len(entries), 'entry')})")
         return EXIT_OK
 
     ctx.exit(run_guarded(body))

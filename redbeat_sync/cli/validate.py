@@ -14,7 +14,7 @@ from ..describe import plural
 from ..errors import Problem, ProblemsFound
 from ..insights import notes
 from ..spec.loader import load_paths
-from ._common import EXIT_ERROR, EXIT_OK, echo_err, run_guarded
+from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
 from ._tasks import check_app_tasks
 
 VALIDATE_FORMAT_VERSION = "1"
@@ -82,8 +82,12 @@ def command(
     def body() -> int:
         if fmt == "json":
             return body_json()
-        spec = load_paths(list(paths))
-        check_app_tasks(spec, app)
+        try:
+            spec = load_paths(list(paths))
+            check_app_tasks(spec, app)
+        except ProblemsFound as exc:
+            report_problems(exc, wrote_nothing=False)  # validate writes nothing, ever
+            return EXIT_ERROR
         if not quiet:
             for line in notes.resolved_hashes(spec):
                 click.echo(line)
