@@ -262,3 +262,34 @@ def test_watchdog_ignores_what_was_missed_before_this_term(make_beat, broker) ->
     beat.dispatch_once(datetime.fromtimestamp(now, UTC))
     assert beat.stall_episodes == 0
     assert len(queued(broker)) == 1
+
+
+def test_watchdog_ignores_an_early_score_whose_entry_is_not_due(
+    make_beat, broker, redis_url: str, caplog
+) -> None:
+    """celery-redbeat's own save() scores an entry early by the age of its last run:
+    beat reads it, finds its run not due yet, and waits.  That is no stall (the
+    watchdog used to warn "Runs overdue by ...s while leading" here)."""
+    import redbeat.schedulers
+    from celery import Celery
+
+    beat = make_beat()
+    now = datetime.now(UTC).timestamp()
+    beat.dispatch_once(datetime.fromtimestamp(now, UTC))  # the term starts
+    other = Celery("redbeat_app", set_as_current=False)
+    other.conf.update(redbeat_redis_url=redis_url, timezone="UTC")
+    other.redbeat_conf = redbeat.schedulers.RedBeatConfig(other)
+    saved = redbeat.schedulers.RedBeatSchedulerEntry(
+        "early", TASK, schedule(timedelta(seconds=60)), args=["early"], app=other,
+        last_run_at=datetime.fromtimestamp(now - 50, UTC),
+    )  # fmt: skip
+    saved.save()
+    score = beat.client.zscore(LAYOUT.schedule_key, saved.key)
+    assert score < now - 30  # early: the run is due at now + 10
+    caplog.set_level(logging.INFO, logger="celery.beat")
+    beat.dispatch_once(datetime.fromtimestamp(now + 8, UTC))
+    assert (beat.stall_episodes, beat.last_overdue) == (0, 0.0)
+    assert not [r for r in caplog.records if "overdue" in r.getMessage()]
+    assert queued(broker) == []  # nothing due yet
+    beat.dispatch_once(datetime.fromtimestamp(now + 10.5, UTC))
+    assert len(queued(broker)) == 1 and beat.stall_episodes == 0  # sent on time

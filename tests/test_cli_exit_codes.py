@@ -137,3 +137,19 @@ def test_a_bug_exits_3_with_the_traceback_in_a_file(
     details = saved.read_text(encoding="utf-8")
     assert "Traceback" in details and "ZeroDivisionError" in details
     assert "hunter2" not in details  # even a traceback is redacted
+
+
+def test_a_closed_stdout_pipe_ends_quietly(redis_url: str, tmp_path: Path) -> None:
+    """``redbeat-sync show | head -1`` printed "Error: Broken pipe" and exited 1."""
+    (tmp_path / "s.yaml").write_text(FILES)
+    applied = run("apply", "--auto-approve", str(tmp_path / "s.yaml"), redis_url=redis_url)
+    assert applied.returncode == 0, applied.stderr
+    env = {"PATH": "/usr/bin:/bin", "REDBEAT_SYNC_KEY_PREFIX": PREFIX,
+           "REDBEAT_SYNC_REDIS_URL": redis_url}  # fmt: skip
+    proc = subprocess.Popen(
+        [*CLI, "show"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before show writes its first line (as `head`)
+    errors = proc.stderr.read()
+    assert (proc.wait(timeout=120), errors) == (141, "")  # as a Unix tool on SIGPIPE

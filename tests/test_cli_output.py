@@ -144,6 +144,23 @@ def test_validate_json_lists_problems_as_objects(tmp_path: Path) -> None:
     assert json.loads(good.stdout)["valid"] is True and json.loads(good.stdout)["entries"] == 2
 
 
+@pytest.mark.parametrize("command", ["plan", "drift", "apply"])
+def test_json_output_on_bad_files_is_the_problem_document(
+    command: str, redis_url: str, tmp_path: Path
+) -> None:
+    """``plan --format json`` on invalid files used to print nothing on stdout."""
+    bad = schedule(tmp_path, "version: 1\nentries:\n  a: {task: t, schedule: {every: -5s}}\n")
+    result = cli(redis_url, command, "--format", "json", bad)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["valid"] is False and document["error_count"] == 1
+    (problem,) = document["problems"]
+    assert set(problem) == {"file", "line", "column", "field", "message"}
+    assert (problem["file"], problem["line"]) == (bad, 3)
+    assert "problem found" in result.stderr  # the lines for people are still there
+    assert not redis.Redis.from_url(redis_url).exists(LAYOUT.inventory_key)
+
+
 # --------------------------------------------------------------------------- wording
 
 
@@ -201,3 +218,38 @@ def test_drift_markdown_is_singular_for_one_entry(
     redis_client.delete(LAYOUT.entry_key("ping"))  # deleted behind the files' back
     result = cli(redis_url, "drift", "--format", "markdown", schedule(tmp_path))
     assert "**Drift: 1 entry differs.**" in result.output, result.output
+
+
+def test_validate_never_says_it_wrote_nothing(tmp_path: Path) -> None:
+    bad = schedule(tmp_path, "version: 1\nentries:\n  a: {task: t, schedule: {every: -5s}}\n")
+    result = CliRunner().invoke(main, ["validate", bad])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "Error: 1 problem found."
+
+
+def test_export_and_show_wording(redis_url: str, tmp_path: Path) -> None:
+    one = schedule(tmp_path, "version: 1\nentries:\n  a: {task: t, schedule: {every: 30s}}\n")
+    assert cli(redis_url, "apply", "--auto-approve", one).exit_code == 0
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    cleanup = "celery.backend_cleanup"  # as Celery's beat installs it under RedBeat
+    definition = {
+        "name": cleanup, "task": cleanup, "args": [], "kwargs": {}, "options": {},
+        "schedule": {"__type__": "crontab", "minute": "0", "hour": "4", "day_of_week": "*",
+                     "day_of_month": "*", "month_of_year": "*"},
+        "enabled": True,
+    }  # fmt: skip
+    client.hset(LAYOUT.entry_key(cleanup), "definition", json.dumps(definition))
+    client.zadd(LAYOUT.schedule_key, {LAYOUT.entry_key(cleanup): 1})
+    client.set(LAYOUT.beat_lock_key, "a-celery-redbeat-token", ex=60)  # a bare token
+
+    exported = cli(redis_url, "export", "--out", str(tmp_path / "out"))
+    assert exported.exit_code == 0, exported.output
+    assert f"wrote {tmp_path / 'out' / 'managed.yaml'} (1 entry)" in exported.stderr
+    assert "note: not exported: 'celery.backend_cleanup' is Celery's own" in exported.stderr
+
+    shown = cli(redis_url, "show")
+    assert shown.exit_code == 0, shown.output
+    assert "\n2 entries (1 managed, 1 unmanaged).\n" in shown.stdout
+    (lock,) = [line for line in shown.stdout.splitlines() if line.startswith("beat lock:")]
+    assert lock.startswith("beat lock: held by ") and "holder=celery-redbeat" in lock
+    assert "None" not in lock  # host, pid and since are unknown for celery-redbeat's lock

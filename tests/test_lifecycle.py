@@ -85,7 +85,8 @@ def test_move_keeps_run_history_written_by_redbeat(app: Celery, redis_client: re
     assert plan.counts["delete"] == 0 and plan.counts["create"] == 0
     text = render_text(plan)
     assert "-> old-report → new-report (move)" in text
-    assert "old-report → new-report has moved" in text
+    assert "old-report moves to new-report (run history kept)" in text
+    assert "has moved" not in text  # nothing has moved before apply
     assert "1 to move" in text
     result = apply(redis_client, plan)
     assert result.report.moved == 1
@@ -121,7 +122,7 @@ def test_move_with_field_changes_and_outputs(app: Celery, redis_client: redis.Re
     assert data["actions"][0]["moved_from"] == "old-report"
     assert data["summary"]["move"] == 1
     markdown = render_markdown(plan)
-    assert "<b>move</b>" in markdown and "has moved" in markdown
+    assert "<b>move</b>" in markdown and "moves to `new-report`" in markdown
     assert "1 to move" in markdown
     apply(redis_client, plan)
     loaded = RedBeatSchedulerEntry.from_key(LAYOUT.entry_key("new-report"), app=app)
@@ -191,7 +192,7 @@ def test_move_validation_problems() -> None:
     with pytest.raises(ProblemsFound) as caught:
         load_text(still_there)
     assert "'a' is still defined in the files" in caught.value.format()
-    assert "<text>:4:3: entries.b.moved_from" in caught.value.format()
+    assert "<text>:4:3: entries.b.moved_from: 'a' is still defined" in caught.value.format()
 
 
 # --------------------------------------------------------------------------- prune

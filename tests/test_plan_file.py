@@ -151,3 +151,73 @@ def test_truncated_file_is_refused(tmp_path: Path) -> None:
     path.write_text(path.read_text()[:200])
     with pytest.raises(UserError, match="not a redbeat-sync plan file"):
         load_plan(path)
+
+
+# --------------------------------------------------------------------------- the target
+ONE_ENTRY = "version: 1\nentries:\n  tick:\n    task: tasks.tick\n    schedule: {every: 60s}\n"
+
+
+def _schedules(tmp_path: Path) -> Path:
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "tick.yaml").write_text(ONE_ENTRY)
+    return folder
+
+
+def test_a_saved_plan_applies_only_to_the_redis_it_was_made_against(
+    redis_server, redis_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Two empty databases have the same fingerprint: apply used to write a plan made
+    against db 3 into db 4 and exit 0."""
+    import redis
+    from redis_topologies import cli
+
+    db3, db4 = (f"redis://127.0.0.1:{redis_server.port}/{n}" for n in (3, 4))
+    for url in (db3, db4):
+        redis.Redis.from_url(url).flushdb()
+    out = str(tmp_path / "fp.json")
+    planned = cli("plan", str(_schedules(tmp_path)), "--redis-url", db3, "--key-prefix", "fp:",
+                  "--out", out)  # fmt: skip
+    assert planned.code == 0, planned.all
+    assert f"apply it with: redbeat-sync apply {out} --redis-url {db3} --key-prefix fp:" in (
+        planned.stderr
+    )
+    assert json.loads(Path(out).read_text())["target"] == {"redis_url": db3, "db": 3}
+
+    refused = cli("apply", out, "--redis-url", db4, "--key-prefix", "fp:", "--auto-approve")
+    assert refused.code == 1, refused.all
+    assert refused.stderr.strip().splitlines() == [
+        f"Error: the plan was made against {db3} (db 3), not {db4} (db 4); nothing was "
+        "written: give the same --redis-url/--app, or plan again here"
+    ]
+    assert redis.Redis.from_url(db4).dbsize() == 0  # nothing written
+
+    applied = cli("apply", out, "--redis-url", db3, "--key-prefix", "fp:")
+    assert applied.code == 0, applied.all
+    assert redis.Redis.from_url(db3).exists("fp:tick")
+
+
+def test_the_apply_hint_never_repeats_a_password(
+    redis_server, redis_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import redis
+    from redis_topologies import cli
+
+    admin = redis.Redis.from_url(redis_url)
+    admin.execute_command("ACL", "SETUSER", "planner", "on", ">s3cret-pw", "~*", "+@all")
+    try:
+        url = f"redis://planner:s3cret-pw@127.0.0.1:{redis_server.port}/5"
+        out = str(tmp_path / "fp.json")
+        planned = cli("plan", str(_schedules(tmp_path)), "--redis-url", url, "--key-prefix",
+                      "fp:", "--out", out)  # fmt: skip
+        assert planned.code == 0, planned.all
+        assert "s3cret-pw" not in planned.all + Path(out).read_text()
+        assert (
+            f"apply it with: redbeat-sync apply {out} --key-prefix fp:, giving the Redis URL "
+            "(it holds a password, not repeated here) in REDBEAT_SYNC_REDIS_URL or --redis-url"
+        ) in planned.stderr
+        applied = cli("apply", out, "--key-prefix", "fp:", env={"REDBEAT_SYNC_REDIS_URL": url})
+        assert applied.code == 0, applied.all  # same server: the masked URLs agree
+    finally:
+        admin.execute_command("ACL", "DELUSER", "planner")
+        admin.close()

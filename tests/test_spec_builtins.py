@@ -72,7 +72,7 @@ def test_export_leaves_it_alone_and_says_so(client: redis.Redis, redis_url: str)
     result = cli(redis_url, "export")
     assert result.exit_code == 0, result.output
     assert CLEANUP not in result.stdout
-    assert f"note: skipped '{CLEANUP}' is Celery's own built-in entry" in result.stderr
+    assert f"note: not exported: '{CLEANUP}' is Celery's own built-in entry" in result.stderr
     # The exported files plan to nothing, and the built-in stays where beat put it.
     exported = load_text(result.stdout)
     plan = compute_plan(exported, read_state(client, LAYOUT), prefix=PREFIX)

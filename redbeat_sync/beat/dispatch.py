@@ -85,7 +85,9 @@ class BatchResult:
     # the next slot of those just run
     next_fire: datetime | None
     lost: int = 0  # claims that lost a compare-and-set: re-read them soon
-    earliest_due: float | None = None  # lowest score read (the most overdue entry)
+    # lowest score among the entries decided due (run or skip): the most overdue one.
+    # An early score (celery-redbeat's save() writes one) whose entry waits is no delay.
+    earliest_due: float | None = None
     decided: set[str] = field(default_factory=set)  # keys read and decided
 
 
@@ -323,13 +325,18 @@ class Dispatcher:
         # in the future, and only this tells beat how long to wait for it.
         fires = [d.decision.fire_at for d in pending if d is not None and d.decision.fire_at]
         busy = any(d is None or d.decision.kind != "wait" for d in pending)
+        overdue = [
+            scores.get(claim.key, 0.0)
+            for claim, due in zip(claims, pending, strict=True)
+            if due is not None and due.decision.kind in ("run", "skip")
+        ]
         return BatchResult(
             [r for r in runs if r.decision.kind == "run"],
             len(keys),
             len(keys) >= self.batch_size and busy,
             min(fires) if fires else None,
             lost=claimed.count(False),
-            earliest_due=found[0][1],
+            earliest_due=min(overdue) if overdue else None,
             decided=set(keys),
         )
 

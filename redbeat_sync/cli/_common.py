@@ -20,6 +20,7 @@ import redis
 
 from ..describe import plural
 from ..errors import ProblemsFound, RedbeatSyncError, UserError
+from ..plan.actions import RedisTarget
 from ..redact import redact
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
@@ -42,18 +43,34 @@ class Target:
     redis_problem: str | None = None
     app: str | None = None  # the --app it was read from, if any
     url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
+    #: No --app and no --beat-timezone: ``beat_timezone`` is UTC by assumption only.
+    beat_timezone_assumed: bool = False
 
     @property
     def layout(self) -> Layout:
         return Layout(self.prefix)
 
-    def flags(self) -> str:
-        """Flags that make another command reach this deployment (passwords masked)."""
+    @property
+    def url_has_secret(self) -> bool:
+        """The URL given holds a password (``flags`` can only show it masked)."""
+        return bool(self.redis_url) and redact(self.redis_url or "") != self.redis_url
+
+    def flags(self, *, with_url: bool = True) -> str:
+        """Flags that make another command reach this deployment (passwords masked;
+        ``with_url=False``: leave --redis-url out, for the user to supply)."""
         parts = [f"--app {shlex.quote(self.app)}"] if self.app else []
-        if self.redis_url and (self.url_from_flag or not self.app):
+        if with_url and self.redis_url and (self.url_from_flag or not self.app):
             parts.append(f"--redis-url {shlex.quote(redact(self.redis_url))}")
         parts.append(f"--key-prefix {shlex.quote(self.prefix)}")
         return " ".join(parts)
+
+    def redis_target(self, client: redis.Redis) -> RedisTarget:
+        """Which Redis ``client`` (from ``connect``) reaches, as a plan records it."""
+        from ..state.connection import resolve_url
+
+        pool = getattr(client, "connection_pool", None)  # a Cluster has none: db 0
+        db = getattr(pool, "connection_kwargs", {}).get("db", 0)
+        return RedisTarget(redis_url=redact(resolve_url(self.redis_url)), db=int(db or 0))
 
     def connect(self, *, check_prefix: bool = True) -> redis.Redis:
         from ..errors import UserError
@@ -129,6 +146,7 @@ def resolve_target(
         redis_problem=problem,
         app=app,
         url_from_flag=bool(redis_url),
+        beat_timezone_assumed=not beat_timezone and not app,
     )
 
 
@@ -241,6 +259,14 @@ def use_color(flag: bool | None, *, err: bool = False) -> bool:
     return (sys.stderr if err else sys.stdout).isatty()
 
 
+def report_problems(exc: ProblemsFound, *, wrote_nothing: bool) -> None:
+    """Every problem in the files, then the count (``wrote_nothing``: and that a
+    command which writes did not; validate never writes, so it does not say so)."""
+    echo_err(exc.format())
+    tail = "; nothing was written." if wrote_nothing else "."
+    echo_err(f"Error: {plural(len(exc.problems), 'problem')} found{tail}")
+
+
 def run_guarded(func: Callable[[], int]) -> int:
     """Run a command body; user and environment mistakes become one line and exit 1."""
     try:
@@ -258,8 +284,7 @@ def _guarded(func: Callable[[], int]) -> int:
     try:
         return func()
     except ProblemsFound as exc:
-        echo_err(exc.format())
-        echo_err(f"Error: {plural(len(exc.problems), 'problem')} found; nothing was written.")
+        report_problems(exc, wrote_nothing=True)
         return EXIT_ERROR
     except RedbeatSyncError as exc:
         echo_err(f"Error: {redact(str(exc))}")
@@ -285,6 +310,8 @@ def _guarded(func: Callable[[], int]) -> int:
     except redis.exceptions.RedisClusterException as exc:
         echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise  # the reader closed stdout (`| head`): the main wrapper ends quietly
     except OSError as exc:  # a file or the network refused: the environment, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
         echo_err(f"Error: {where}{redact(_os_reason(exc))}")

@@ -2,12 +2,15 @@
 
 0: done (no changes, with ``--detailed-exitcode``); 1: any error, click's usage errors
 included; 2: changes or drift (``--detailed-exitcode``) and nothing else; 3: a bug in
-redbeat-sync itself. CI reads 2 as "has changes", so a typo'd option must not exit 2
-(click's own usage-error code), and a bug must not look like the user's mistake.
+redbeat-sync itself; 141: the reader of stdout went away (``redbeat-sync show | head``),
+quietly, as a Unix tool killed by SIGPIPE.  CI reads 2 as "has changes", so a typo'd
+option must not exit 2 (click's own usage-error code), and a bug must not look like the
+user's mistake.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
@@ -20,6 +23,7 @@ from .. import __version__
 from ..redact import redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
+EXIT_PIPE_CLOSED = 128 + 13  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
 
 
 class ExitCodeGroup(click.Group):
@@ -46,6 +50,25 @@ class ExitCodeGroup(click.Group):
         except Exception:  # anything else escaping is our bug
             code = report_bug()
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Here, not in ``main``: click's own main turns a broken pipe into exit 1.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            ctx.exit(stdout_closed())
+
+
+def stdout_closed() -> int:
+    """The reader closed our stdout: stop without a word.  Python would still try to
+    flush stdout at exit and print "Exception ignored ... BrokenPipeError": point it at
+    /dev/null first (the Python docs' advice for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout file descriptor (a test runner)
+        pass
+    return EXIT_PIPE_CLOSED
 
 
 def report_bug() -> int:

@@ -7,6 +7,7 @@ import click
 from ..drift import drift_from_plan, render_drift_json, render_drift_markdown, render_drift_text
 from ._common import EXIT_CHANGES, EXIT_OK, Target, echo_err, run_guarded, target_options
 from .plan import plan_from_files
+from .validate import problems_as_json
 
 
 @click.command("drift")
@@ -45,7 +46,8 @@ def command(
     """
 
     def body() -> int:
-        plan, state = plan_from_files(paths, target, ctx.params.get("app"))
+        with problems_as_json(fmt):
+            plan, state = plan_from_files(paths, target, ctx.params.get("app"))
         drift = drift_from_plan(plan, state)
         if fmt == "json":
             click.echo(render_drift_json(drift))

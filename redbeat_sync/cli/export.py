@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from ..describe import plural
 from ..entry import Entry
 from ..errors import UserError
+from ..plan.compare import zone_from_beat
 from ..spec.dump import dump_entries
 from ..spec.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..state.reader import read_state
@@ -54,15 +56,25 @@ def command(
         groups = {"managed": state.managed, "unmanaged": state.unmanaged}
         wanted = list(groups) if which == "all" else [which]
         selected: dict[str, list[Entry]] = {}
+        in_assumed_zone = 0  # crontabs written with a zone nobody gave (see below)
         for group in wanted:
             selected[group] = []
             for name, stored in sorted(groups[group].items()):
                 if name in CELERY_BUILTIN_ENTRIES:
-                    echo_err(f"note: skipped {builtin_entry_note(name)}")
+                    echo_err(f"note: not exported: {builtin_entry_note(name)}")
                 elif stored.entry is None:
                     echo_err(f"warning: skipped {name!r}: cannot decode it ({stored.error})")
                 else:
                     selected[group].append(stored.entry)
+                    in_assumed_zone += bool(target.beat_timezone_assumed and zone_from_beat(stored))
+        if in_assumed_zone:
+            echo_err(
+                f"note: assumed beat timezone {target.beat_timezone} for "
+                f"{plural(in_assumed_zone, 'cron entry', 'cron entries')} (no --app or "
+                "--beat-timezone): celery-redbeat runs a crontab in the Celery app's "
+                "timezone; export again with --app if that is not "
+                f"{target.beat_timezone}"
+            )
         if out_dir is None:
             everything = [e for entries in selected.values() for e in entries]
             ref = schema_ref_for(Path.cwd() / "stdout.yaml")  # redirected here, most likely
@@ -78,7 +90,7 @@ def command(
             if path.exists() and not force:
                 raise UserError(f"{path} exists; pass --force to overwrite it")
             write_output_file(path, dump_entries(entries, schema_ref=ref))
-            echo_err(f"wrote {path} ({len(entries)} entries)")
+            echo_err(f"wrote {path} ({plural(len(entries), 'entry')})")
         return EXIT_OK
 
     ctx.exit(run_guarded(body))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ from ..state.pause import read_pauses
 from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
+from .validate import problems_as_json
 
 
 def plan_from_files(
@@ -35,7 +37,14 @@ def plan_from_files(
     check_app_tasks(spec, app)
     client = target.connect()
     state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-    plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
+    plan = compute_plan(
+        spec,
+        state,
+        beat_timezone=target.beat_timezone,
+        prefix=target.prefix,
+        beat_timezone_assumed=target.beat_timezone_assumed,
+    )
+    plan.target = target.redis_target(client)
     add_operational_notes(client, target, plan)
     return plan, state
 
@@ -57,6 +66,17 @@ def add_operational_notes(client: redis.Redis, target: Target, plan: Plan) -> No
             "redbeat_sync.worker in the workers (Celery `imports`), and no worker has "
             "reported in: until one does, beat does not hold runs back"
         )
+
+
+def apply_hint(out: str, target: Target) -> str:
+    """The command that applies the saved plan to the Redis it was made against."""
+    command = f"redbeat-sync apply {shlex.quote(out)}"
+    if not target.url_has_secret:
+        return f"apply it with: {command} {target.flags()}"
+    return (
+        f"apply it with: {command} {target.flags(with_url=False)}, giving the Redis URL "
+        "(it holds a password, not repeated here) in REDBEAT_SYNC_REDIS_URL or --redis-url"
+    )
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
@@ -112,13 +132,12 @@ def command(
     """Show what apply would create, update, reschedule, adopt and delete."""
 
     def body() -> int:
-        plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+        with problems_as_json(fmt):
+            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
         echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)
-            click.echo(
-                f"Saved the plan to {out}; apply it with: redbeat-sync apply {out}", err=True
-            )
+            click.echo(f"Saved the plan to {out}; {apply_hint(out, target)}", err=True)
         return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
 
     ctx.exit(run_guarded(body))

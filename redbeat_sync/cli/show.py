@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..beat.runlog import latest_outcomes
-from ..describe import describe_schedule
+from ..describe import describe_schedule, plural
 from ..entry import Entry
 from ..state.model import StoredEntry
 from ..state.pause import read_pauses
@@ -121,7 +121,8 @@ def beat_lock_line(client: Any, target: Target) -> str:
     holder = read_beat_lock(client, target.layout)
     if not holder:
         return "beat lock: free (no beat is leading)"
-    return "beat lock: held by " + ", ".join(f"{k}={v}" for k, v in holder.items())
+    known = ", ".join(f"{k}={v}" for k, v in holder.items() if v is not None)
+    return "beat lock: held by " + known  # celery-redbeat's token says no host/pid/since
 
 
 @click.command("show")
@@ -173,7 +174,10 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
                 row["next_run"] = pauses[row["name"]].describe()
         click.echo(_table(rows) if rows else "No entries stored.")
         managed = sum(1 for s in stored if s.managed)
-        click.echo(f"\n{len(rows)} entries ({managed} managed, {len(rows) - managed} unmanaged).")
+        click.echo(
+            f"\n{plural(len(rows), 'entry')} ({managed:,} managed, "
+            f"{len(rows) - managed:,} unmanaged)."
+        )
         click.echo(beat_lock_line(client, target))
         if sync_lock:
             click.echo(

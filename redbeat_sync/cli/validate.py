@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -12,7 +14,7 @@ from ..describe import plural
 from ..errors import Problem, ProblemsFound
 from ..insights import notes
 from ..spec.loader import load_paths
-from ._common import EXIT_ERROR, EXIT_OK, echo_err, run_guarded
+from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
 from ._tasks import check_app_tasks
 
 VALIDATE_FORMAT_VERSION = "1"
@@ -32,6 +34,24 @@ def validate_json(
         "entries": entries,  # null when the files could not be loaded
         "files": files,
     }
+
+
+def problems_json(problems: list[Problem]) -> str:
+    """Bad files as ``validate --format json`` reports them (nothing loaded)."""
+    return json.dumps(validate_json(problems, [], None, None), indent=2)
+
+
+@contextmanager
+def problems_as_json(fmt: str) -> Iterator[None]:
+    """With ``--format json`` (plan, drift, apply), bad schedule files are a JSON
+    document on stdout too, shaped as ``validate --format json``: a program reading
+    stdout learns why.  The lines for people still go to stderr; the exit code is 1."""
+    try:
+        yield
+    except ProblemsFound as exc:
+        if fmt == "json":
+            click.echo(problems_json(exc.problems))
+        raise
 
 
 @click.command("validate")
@@ -62,8 +82,12 @@ def command(
     def body() -> int:
         if fmt == "json":
             return body_json()
-        spec = load_paths(list(paths))
-        check_app_tasks(spec, app)
+        try:
+            spec = load_paths(list(paths))
+            check_app_tasks(spec, app)
+        except ProblemsFound as exc:
+            report_problems(exc, wrote_nothing=False)  # validate writes nothing, ever
+            return EXIT_ERROR
         if not quiet:
             for line in notes.resolved_hashes(spec):
                 click.echo(line)
@@ -83,7 +107,7 @@ def command(
             spec = load_paths(list(paths))
             check_app_tasks(spec, app)
         except ProblemsFound as exc:
-            click.echo(json.dumps(validate_json(exc.problems, [], None, None), indent=2))
+            click.echo(problems_json(exc.problems))
             return EXIT_ERROR
         warnings = list(notes.spec_warnings(spec))
         document = validate_json([], warnings, len(spec.entries), len(spec.files))

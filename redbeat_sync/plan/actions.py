@@ -126,6 +126,25 @@ class Action:
         return self.kind != "noop"
 
 
+@dataclass(frozen=True)
+class RedisTarget:
+    """The Redis a plan was made against: its URL as given, password masked (never
+    the secret), and the database number the client really selected."""
+
+    redis_url: str
+    db: int
+
+    def same_server(self, other: RedisTarget) -> bool:
+        """Same URL (query options such as timeouts aside) and the same database."""
+        return (self.redis_url.partition("?")[0], self.db) == (
+            other.redis_url.partition("?")[0],
+            other.db,
+        )
+
+    def describe(self) -> str:
+        return f"{self.redis_url} (db {self.db})"
+
+
 @dataclass
 class Plan:
     """Every action for one prefix, plus what is needed to apply it later safely.
@@ -144,6 +163,10 @@ class Plan:
     # Entries paused by ``redbeat-sync pause`` (an operational overlay, not drift):
     # name -> "paused by W since T until U: reason".  Shown, never undone.
     paused: dict[str, str] = field(default_factory=dict)
+    #: ``beat_timezone`` was assumed (no --app or --beat-timezone), not known.
+    beat_timezone_assumed: bool = False
+    #: Where it was made (None: made without the CLI); apply refuses another Redis.
+    target: RedisTarget | None = None
 
     @property
     def counts(self) -> dict[str, int]:

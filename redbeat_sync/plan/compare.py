@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..bulk import gc_paused
-from ..entry import At, Entry, RunState, redbeat_ignored_features, scheduler_only_features
+from ..describe import plural
+from ..entry import At, Cron, Entry, RunState, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
 from ..insights import dst_lint, load, semantics
 from ..state import codec
@@ -172,6 +173,75 @@ def stops_redbeat_warning(requires: list[str], beat_timezone: str) -> str:
     )
 
 
+def zone_from_beat(stored: StoredEntry) -> bool:
+    """Whether the stored schedule means a time of day only in beat's zone: a crontab
+    stored with no zone of ours (celery-redbeat stores none: it runs a crontab in the
+    Celery app's ``timezone``), so reading it took the beat timezone as its zone."""
+    entry = stored.entry
+    if entry is None or not isinstance(entry.schedule, Cron):
+        return False
+    try:
+        extra = codec.decode_extra(stored.extra_raw)
+    except codec.DecodeError:
+        return True
+    return extra is None or not extra.get("timezone")
+
+
+def adopts_in_assumed_zone(action: Action, beat_timezone: str, assumed: bool) -> bool:
+    """Whether ``action`` takes over a stored crontab read in an assumed beat timezone
+    and stores it in that zone: apply would write the guess into our field, and
+    redbeat_sync.Scheduler would run it at that zone's time while celery-redbeat runs
+    it in the app's.  (Files naming another zone store that one: no guess kept.)"""
+    current, desired = action.current, action.desired
+    if not assumed or action.kind not in ("adopt", "move") or desired is None:
+        return False
+    if not isinstance(desired.schedule, Cron) or desired.timezone != beat_timezone:
+        return False
+    return current is not None and not current.managed and zone_from_beat(current)
+
+
+def assumed_zone_warning(beat_timezone: str) -> str:
+    return (
+        f"assumed beat timezone {beat_timezone} (no --app or --beat-timezone): "
+        "celery-redbeat runs this crontab in the Celery app's timezone; apply refuses "
+        "this until --app or --beat-timezone names the zone"
+    )
+
+
+def adopt_refusal(plan: Plan, *, allow_stopping_redbeat: bool) -> str | None:
+    """The guard apply checks before adopting: why it refuses ``plan`` (None: it may).
+
+    Adopts that would stop celery-redbeat running an entry pass only with
+    ``allow_stopping_redbeat``; adopts storing a crontab in an assumed beat timezone
+    never pass (the zone must be given: only then is the plan right).
+    """
+
+    def names(found: list[str]) -> str:
+        return ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+
+    reasons = []
+    zone, assumed = plan.beat_timezone, plan.beat_timezone_assumed
+    guessed = [a.name for a in plan.changes if adopts_in_assumed_zone(a, zone, assumed)]
+    if guessed:
+        reasons.append(
+            f"{plural(len(guessed), 'adopted crontab')} ({names(guessed)}) would be stored "
+            f"in the assumed beat timezone {plan.beat_timezone}, while celery-redbeat runs "
+            "them in the Celery app's timezone: plan and apply with --app or "
+            "--beat-timezone"
+        )
+    stopping = [a.name for a in plan.changes if stops_redbeat(a)]
+    if stopping and not allow_stopping_redbeat:
+        reasons.append(
+            f"{plural(len(stopping), 'adopted entry', 'adopted entries')} would stop running "
+            f"under celery-redbeat's scheduler ({names(stopping)}): check the beat timezone "
+            "(--app / --beat-timezone), or pass --allow-stopping-redbeat once beat runs "
+            "redbeat_sync.Scheduler"
+        )
+    if not reasons:
+        return None
+    return "; ".join(reasons) + "; nothing was written"
+
+
 def stored_as_written(desired: Entry, stored: StoredEntry, beat_timezone: str) -> bool:
     """Whether Redis holds exactly the text apply would write for ``desired``.
 
@@ -207,6 +277,7 @@ def _plan_wanted(
     managed: bool,
     beat_timezone: str,
     now: datetime,
+    zone_assumed: bool = False,
 ) -> Action:
     desired = spec_entry.entry
     requires, warnings = _entry_notes(desired, beat_timezone)
@@ -266,6 +337,8 @@ def _plan_wanted(
         adopted = action("adopt", changes, runs=is_reschedule(changes) or enables(changes))
         if stops_redbeat(adopted):
             adopted.warnings.insert(0, stops_redbeat_warning(requires, beat_timezone))
+        if adopts_in_assumed_zone(adopted, beat_timezone, zone_assumed):
+            adopted.warnings.insert(0, assumed_zone_warning(beat_timezone))
         return adopted
     if not stored.marked and not changes:
         warnings = ["ownership marker missing in Redis; apply restores it", *warnings]
@@ -284,6 +357,7 @@ def _plan_move(
     old_managed: bool,
     beat_timezone: str,
     now: datetime,
+    zone_assumed: bool = False,
 ) -> Action:
     """Rename ``old`` to the entry the files name; field changes are shown beside it."""
     desired = spec_entry.entry
@@ -318,6 +392,8 @@ def _plan_move(
     )
     if stops_redbeat(moved):
         moved.warnings.insert(0, stops_redbeat_warning(requires, beat_timezone))
+    if adopts_in_assumed_zone(moved, beat_timezone, zone_assumed):
+        moved.warnings.insert(0, assumed_zone_warning(beat_timezone))
     return moved
 
 
@@ -337,14 +413,19 @@ def compute_plan(
     beat_timezone: str = "UTC",
     now: datetime | None = None,
     prefix: str = DEFAULT_PREFIX,
+    beat_timezone_assumed: bool = False,
 ) -> Plan:
     """Diff the files (``spec``) against Redis (``state``): one action per entry.
 
     Entries in Redis that redbeat-sync does not manage and the files do not name are
-    listed in ``plan.unmanaged`` and never touched.
+    listed in ``plan.unmanaged`` and never touched.  ``beat_timezone_assumed``: the
+    zone is a default, not known (adopting RedBeat crontabs is then refused).
     """
     with gc_paused():  # millions of acyclic containers: 2.5x slower at 100k otherwise
-        return _compute_plan(spec, state, beat_timezone=beat_timezone, now=now, prefix=prefix)
+        return _compute_plan(
+            spec, state, beat_timezone=beat_timezone, now=now, prefix=prefix,
+            zone_assumed=beat_timezone_assumed,
+        )  # fmt: skip
 
 
 def _compute_plan(
@@ -354,6 +435,7 @@ def _compute_plan(
     beat_timezone: str,
     now: datetime | None,
     prefix: str,
+    zone_assumed: bool,
 ) -> Plan:
     now = now or datetime.now(timezone.utc)
     wanted: dict[str, SpecEntry] = {}
@@ -373,9 +455,13 @@ def _compute_plan(
         old = state.entries.get(old_name) if old_name is not None else None
         if old is not None and stored is None:
             moved.add(old.name)
-            actions.append(_plan_move(spec_entry, old, old.name in inventory, beat_timezone, now))
+            actions.append(
+                _plan_move(spec_entry, old, old.name in inventory, beat_timezone, now, zone_assumed)
+            )
             continue
-        action = _plan_wanted(spec_entry, stored, name in inventory, beat_timezone, now)
+        action = _plan_wanted(
+            spec_entry, stored, name in inventory, beat_timezone, now, zone_assumed
+        )
         if old is not None:  # both names exist: nothing to move, the old one is left over
             action.warnings.append(
                 f"moved_from: {old_name!r} still exists but {name!r} does too, so nothing "
@@ -415,4 +501,5 @@ def _compute_plan(
         created_at=now,
         beat_timezone=beat_timezone,
         warnings=plan_warnings,
+        beat_timezone_assumed=zone_assumed,
     )

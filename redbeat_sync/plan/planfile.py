@@ -2,8 +2,9 @@
 
 The file is JSON::
 
-    {"format_version": "2", "kind": "redbeat-sync-plan",
-     "fingerprint", "prefix", "beat_timezone", "created_at",
+    {"format_version": "3", "kind": "redbeat-sync-plan",
+     "fingerprint", "prefix", "beat_timezone", "beat_timezone_assumed",
+     "target": {"redis_url": URL with the password masked, "db"} | null, "created_at",
      "actions": [{"action", "name", "source", "changes", "next_runs", "at_once_for",
                   "requires_scheduler", "warnings",
                   "desired": canonical entry | null,
@@ -17,8 +18,11 @@ edits and truncation: it is not a signature (anyone can recompute it).
 
 Version 2: datetimes in args/kwargs/options are RedBeat's tagged objects in the
 canonical entries themselves (version 1 kept ISO strings there plus a tagged copy in
-``typed_values``).  A plan file is made to be applied soon after: an older one is
-refused with a request to plan again rather than read through a second code path.
+``typed_values``).  Version 3: ``beat_timezone_assumed`` (apply refuses adopting
+RedBeat crontabs read in a zone nobody gave) and ``target`` (the CLI's apply refuses
+a plan made against another Redis or database).  A plan file is made to be applied
+soon after: an older one is refused with a request to plan again rather than read
+through a second code path.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +39,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..entry import Entry, RunState
 from ..errors import UserError
 from ..state.model import StoredEntry, field_digest
-from .actions import ABSENT, Action, FieldChange, Plan
+from .actions import ABSENT, Action, FieldChange, Plan, RedisTarget
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 KIND = "redbeat-sync-plan"
 _FILE_ACTIONS = frozenset({"create", "update", "reschedule", "delete", "adopt", "move", "release"})
 
@@ -103,6 +108,8 @@ def plan_to_file_dict(plan: Plan) -> dict[str, Any]:
         "fingerprint": plan.fingerprint,
         "prefix": plan.prefix,
         "beat_timezone": plan.beat_timezone,
+        "beat_timezone_assumed": plan.beat_timezone_assumed,
+        "target": asdict(plan.target) if plan.target is not None else None,
         "created_at": plan.created_at.isoformat(),
         "actions": [_action_to_json(a) for a in plan.changes],
         "noop": [a.name for a in plan.actions if a.kind == "noop"],
@@ -188,6 +195,12 @@ def _action_from_json(data: dict[str, Any]) -> Action:
     )
 
 
+def _target_from_json(data: dict[str, Any] | None) -> RedisTarget | None:
+    if data is None:
+        return None
+    return RedisTarget(redis_url=str(data["redis_url"]), db=int(data["db"]))
+
+
 def plan_from_file_dict(data: Any, where: str = "plan file") -> Plan:
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise UserError(f"{where} is not a redbeat-sync plan file")
@@ -214,6 +227,8 @@ def plan_from_file_dict(data: Any, where: str = "plan file") -> Plan:
             created_at=datetime.fromisoformat(data["created_at"]),
             beat_timezone=data["beat_timezone"],
             warnings=list(data["warnings"]),
+            beat_timezone_assumed=bool(data["beat_timezone_assumed"]),
+            target=_target_from_json(data["target"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{where} is malformed: {exc}") from exc

@@ -7,6 +7,7 @@ that could break a reader bumps the version)::
       "format_version": "2",
       "prefix": "redbeat:",                 # key prefix the plan is for
       "beat_timezone": "UTC",               # zone celery beat runs in
+      "beat_timezone_assumed": false,       # true: UTC by default (no --app/--beat-timezone)
       "fingerprint": "…",                   # state fingerprint the plan was made from
       "created_at": "2026-11-24T22:00:00+00:00",
       "summary": {                          # reschedules are counted in "update"
@@ -95,6 +96,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "prefix": plan.prefix,
         "beat_timezone": plan.beat_timezone,
+        "beat_timezone_assumed": plan.beat_timezone_assumed,
         "fingerprint": plan.fingerprint,
         "created_at": plan.created_at.isoformat(),
         "summary": plan.summary(),

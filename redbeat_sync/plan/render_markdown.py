@@ -160,8 +160,8 @@ def render_section(action: Action, now: datetime | None = None) -> str:
     # The blank line after <summary> lets GitHub render the body as Markdown.
     lines = [f"<details><summary>{summary}</summary>", ""]
     if action.kind == "move":
-        moved = f"{code_span(action.moved_from or '')} → {code_span(action.name)}"
-        lines += [f"{moved} has moved; run history kept.", ""]
+        moved = f"{code_span(action.moved_from or '')} moves to {code_span(action.name)}"
+        lines += [f"{moved}; run history kept.", ""]
     rows = _rows(action)
     if rows:
         lines += [*_table(rows, action.change_zones), ""]

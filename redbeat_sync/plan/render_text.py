@@ -91,7 +91,7 @@ def _render_action(action: Action, color: bool, now: datetime | None = None) -> 
     lines = [_paint(head, action.kind, color)]
     indent = "    "
     if action.kind == "move":
-        lines.append(f"{indent}{action.moved_from} → {action.name} has moved (run history kept)")
+        lines.append(f"{indent}{action.moved_from} moves to {action.name} (run history kept)")
     if action.kind == "create" and action.desired is not None:
         lines += [indent + line for line in _describe_entry(action.desired)]
     elif action.kind == "delete" and action.current is not None and action.current.entry:

@@ -186,13 +186,13 @@ def _check_moves(entries: list[SpecEntry], names: list[_Name], problems: list[Pr
             add("moved_from names the entry itself; remove it")
         elif old in present:
             add(
-                f"moved_from: {old!r} is still defined in the files; remove that entry "
+                f"{old!r} is still defined in the files; remove that entry "
                 "(a move renames it) or drop moved_from"
             )
         elif old in claimed:
             first = claimed[old]
             add(
-                f"moved_from: {old!r} is also the former name of {first.entry.name!r} "
+                f"{old!r} is also the former name of {first.entry.name!r} "
                 f"({first.file}:{first.line}); one entry can only move to one name"
             )
         else:
