@@ -79,6 +79,7 @@ class BatchResult:
     lost: int = 0  # claims that lost a compare-and-set: re-read them soon
     earliest_due: float | None = None  # lowest score read (the most overdue entry)
     decided: set[str] = field(default_factory=set)  # keys read and decided
+    skipped: list[Due] = field(default_factory=list)  # late runs the misfire policy dropped
 
 
 class Dispatcher:
@@ -277,6 +278,7 @@ class Dispatcher:
             if result.earliest_due is None:
                 result.earliest_due = page.earliest_due
             result.runs.extend(page.runs)
+            result.skipped.extend(page.skipped)
             result.decided.update(page.decided)
             result.read += page.read
             result.lost += page.lost
@@ -315,6 +317,7 @@ class Dispatcher:
             lost=claimed.count(False),
             earliest_due=found[0][1],
             decided=set(keys),
+            skipped=[r for r in runs if r.decision.kind == "skip"],
         )
 
     def hand_back(self, unsent: Sequence[Due]) -> int:
