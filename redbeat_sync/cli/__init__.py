@@ -13,6 +13,7 @@ from . import apply as apply_cmd
 from . import drift as drift_cmd
 from . import export as export_cmd
 from . import force_unlock as force_unlock_cmd
+from . import health as health_cmd
 from . import history as history_cmd
 from . import import_ as import_cmd
 from . import load as load_cmd
@@ -50,5 +51,6 @@ for _module in (
     abandon_cmd,
     import_cmd,
     move_prefix_cmd,
+    health_cmd,
 ):
     main.add_command(_module.command)
