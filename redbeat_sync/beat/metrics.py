@@ -146,7 +146,7 @@ def metrics_for(app: Any, scheduler: Scheduler) -> Metrics:
     prometheus_client, before anything is sent.
     """
     port = app.conf.get(PORT_SETTING)
-    if port in (None, "", False):
+    if port is None or port is False or port == "":  # 0 is a port: any free one
         return Metrics()
     try:
         port = int(port)
@@ -267,8 +267,10 @@ class _ScrapeCollector:
     holds (oldest overdue entry, entries by state; the latter cached ``STATE_REFRESH``)."""
 
     def __init__(self, metrics: PrometheusMetrics, pc: Any) -> None:
+        import prometheus_client.core
+
         self.metrics = metrics
-        self.core = pc.core
+        self.core = prometheus_client.core
         self._states: dict[str, int] | None = None
         self._states_at = float("-inf")
 
