@@ -61,6 +61,7 @@ STATE_REFRESH = 30.0
 _DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _TICK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _CHUNK = 1000
+_CHILD_CACHE = 100_000
 
 
 class Metrics:
@@ -216,10 +217,18 @@ class PrometheusMetrics(Metrics):
         pc.ProcessCollector(registry=reg)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        # (entry, task) -> the labelled counter: ``labels()`` costs several times the
+        # ``inc()`` itself, and a beat sends the same entries again and again.
+        self._sent_by: dict[tuple[str, str], Any] = {}
 
     # --- recording ---------------------------------------------------------------------
     def run_sent(self, entry: str, task: str, fire_at: datetime | None = None) -> None:
-        self.sent.labels(self.entry_label(entry), self.task_label(task)).inc()
+        child = self._sent_by.get((entry, task))
+        if child is None:
+            child = self.sent.labels(self.entry_label(entry), self.task_label(task))
+            if len(self._sent_by) < _CHILD_CACHE:
+                self._sent_by[(entry, task)] = child
+        child.inc()
         if fire_at is not None:
             self.delay.observe(max(0.0, time.time() - fire_at.timestamp()))
 
