@@ -177,7 +177,7 @@ def test_overdue_entry_fails_health_with_its_name(redis_client: redis.Redis) -> 
     from redbeat_sync.beat.heartbeat import BeatState, Heartbeat
     from redbeat_sync.beat.lock import BeatLock
 
-    layout = Layout()
+    layout = Layout("health-test:")  # apart from any beat another test left behind
     lock = BeatLock(redis_client, layout.beat_lock_key, 30)
     assert lock.acquire()
     lock_id = json.loads(lock.token)["id"]
