@@ -71,14 +71,14 @@ def until(check: Callable[[], tuple[int, str]], want: int, timeout: float = 40.0
 
 
 def test_no_beat_means_no_leader(redis_url: str) -> None:
-    code, line = health(redis_url)
+    code, line = health(redis_url, "--key-prefix", "nobeat:")
     assert code == 1
-    assert line.startswith("FAIL: no leader"), line
+    assert line.startswith("FAIL: no leader: nobody holds the beat lock nobeat::lock"), line
     assert len(line.splitlines()) == 1
 
 
 def test_json_report_names_the_condition(redis_url: str) -> None:
-    code, out = health(redis_url, "--format", "json")
+    code, out = health(redis_url, "--key-prefix", "nobeat:", "--format", "json")
     assert code == 1
     report = json.loads(out)
     assert report["ok"] is False and report["problem"].startswith("no leader")

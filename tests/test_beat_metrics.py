@@ -4,6 +4,8 @@ prometheus_client's own parser and compared with what a real worker received."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -17,7 +19,7 @@ import pytest
 import redis
 from beat_app import broker_url_for, make_app
 from prometheus_client.parser import text_string_to_metric_families
-from test_beat_e2e import TASK, Cluster
+from test_beat_e2e import ROOT, TASK, Cluster
 
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.metrics import OTHER, LabelCap, entry_label_limit
@@ -200,3 +202,29 @@ def test_label_cap() -> None:
     assert entry_label_limit("200") == 200
     with pytest.raises(UserError, match="redbeat_sync_metrics_entry_labels"):
         entry_label_limit("lots")
+
+
+def test_real_beat_without_prometheus_client_exits_with_one_line(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """``celery beat`` itself: exit 1 and the line saying what to install, no lock taken."""
+    env = dict(
+        os.environ,
+        BEAT_TEST_REDIS=redis_url,
+        BEAT_TEST_BROKER=broker_url_for(redis_url),
+        BEAT_TEST_METRICS_PORT="0",
+        PYTHONPATH=str(ROOT),
+    )
+    hide = "import sys; sys.modules['prometheus_client'] = None; "
+    run_beat = (
+        "sys.argv = ['celery', '-A', 'tests.beat_app', 'beat', '-S', 'redbeat_sync.Scheduler', "
+        f"'-s', {str(tmp_path / 'beat.db')!r}]; from celery.__main__ import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide + run_beat],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "pip install 'redbeat-sync[metrics]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert redis.Redis.from_url(redis_url).get("redbeat::lock") is None
