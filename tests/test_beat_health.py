@@ -7,6 +7,7 @@ Kubernetes exec probe would, and reads its exit code and its one line.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -196,3 +197,28 @@ def test_overdue_entry_fails_health_with_its_name(redis_client: redis.Redis) -> 
     heartbeat.write(redis_client, stalled)
     report = check_health(redis_client, layout)
     assert not report.ok and "stall watchdog" in str(report.problem), report.problem
+
+
+def test_heartbeat_records_expire_and_a_clean_stop_removes_its_own(redis_url: str) -> None:
+    """In-process scheduler: its record has a TTL, the index set too, and close() removes it."""
+    from beat_app import make_app
+
+    from redbeat_sync import Scheduler
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    beat = Scheduler(make_app(redis_url, redbeat_key_prefix="hb-test:"))
+    try:
+        beat.start()
+        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        beat.tick()
+        layout = Layout("hb-test:")
+        (record,) = read_beats(client, layout, lock_id=json.loads(beat.token or "{}")["id"])
+        assert record["role"] == "leader" and record["leading"] and record["pid"] == os.getpid()
+        assert record["watchdog"] == {"stalled": False, "stall_episodes": 0, "last_overdue": 0.0}
+        key = layout.beat_key(record["id"])
+        assert 0 < client.pttl(key) <= 120_000
+        assert 0 < client.pttl(layout.beats_key) <= 120_000
+    finally:
+        beat.close()
+    assert client.exists(key) == 0
+    assert read_beats(client, layout) == []

@@ -16,7 +16,9 @@ from ._common import EXIT_ERROR, EXIT_OK, Target, connection_options, run_guarde
 class _Duration(click.ParamType):
     name = "DURATION"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float):
             return value
         try:
