@@ -228,3 +228,23 @@ def test_real_beat_without_prometheus_client_exits_with_one_line(
     assert "pip install 'redbeat-sync[metrics]'" in done.stderr
     assert "Traceback" not in done.stderr
     assert redis.Redis.from_url(redis_url).get("redbeat::lock") is None
+
+
+def test_healthz_answers_for_this_process(redis_url: str) -> None:
+    beat = Scheduler(make_app(redis_url, redbeat_sync_metrics_port=0))
+    try:
+        beat.start()
+        port = beat.metrics.port  # type: ignore[attr-defined]
+        status, body = fetch(port, "/healthz")
+        assert status == 503 and json.loads(body)["problem"] == "no tick yet"
+        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        beat.tick()
+        status, body = fetch(port, "/healthz")
+        assert status == 200 and json.loads(body)["role"] == "leader", body
+        assert fetch(port, "/healthz?max_lag=soon")[0] == 400
+        # A tick older than max_lag: the process is hung as far as a probe can tell.
+        time.sleep(0.3)
+        status, body = fetch(port, "/healthz?max_lag=0.1")
+        assert status == 503 and "last tick" in json.loads(body)["problem"], body
+    finally:
+        beat.close()

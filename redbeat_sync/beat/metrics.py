@@ -15,7 +15,8 @@ Recording interface (features call these; all are cheap no-ops when metrics are 
   into one run; ``reason`` is one of ``SKIP_REASONS``;
 - ``send_failed(entry, task)``: the broker refused a claimed run;
 - ``tick(seconds)``: one leader pass took that long;
-- ``leadership(leader)``: this beat gained (True) or lost (False) the lock.
+- ``leadership(leader)``: this beat gained (True) or lost (False) the lock;
+- ``paused_count``: set it to a function returning how many entries are paused.
 
 Label cardinality is bounded: ``entry`` labels are opt-in (setting
 ``redbeat_sync_metrics_entry_labels``: ``True``, or the number of distinct entries
@@ -68,6 +69,9 @@ class Metrics:
     """Metrics off: every recording call does nothing."""
 
     enabled = False
+    #: The pause feature sets this to a function returning how many entries are paused
+    #: (``redbeat_sync_entries{state="paused"}``); None: 0.
+    paused_count: Callable[[], int] | None = None
 
     def run_sent(self, entry: str, task: str, fire_at: datetime | None = None) -> None:
         pass
@@ -178,8 +182,6 @@ class PrometheusMetrics(Metrics):
         self.registry = pc.CollectorRegistry(auto_describe=True)
         self.entry_label = LabelCap(entry_labels)
         self.task_label = LabelCap(TASK_LABEL_LIMIT)
-        #: The pause feature sets this to a function returning how many entries are paused.
-        self.paused_count: Callable[[], int] | None = None
         reg = self.registry
         self.sent = pc.Counter(
             "redbeat_sync_runs_sent", "Runs beat sent to the broker.",
