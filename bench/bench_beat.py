@@ -12,6 +12,10 @@ Run:  .venv/bin/python bench/bench_beat.py [--total 100000] [--due 1000 5000]
    beat sends it.
 3. Failover: two real ``celery beat`` processes with the default lock timeout;
    SIGKILL the leader, time until the standby holds the lock and sends.
+4. Operating costs: dispatch of ``--metrics-due`` due entries with Prometheus metrics
+   off, on, and on with per-entry labels (``--metrics``); the end-to-end latency of
+   ``redbeat-sync health`` against a real running beat (``--probe``).  ``--only-ops``
+   runs just these.
 
 Everything runs on a throwaway redis-server this script starts and stops.
 """
@@ -362,6 +366,82 @@ def bench_failover(url: str, client: redis.Redis, rounds: int = 3) -> list[str]:
     return [line]
 
 
+# --------------------------------------------------------------------------- 4. operating
+
+
+def bench_metrics(url: str, client: redis.Redis, total: int, due: int, repeats: int) -> list[str]:
+    """Dispatch time of ``due`` runs with metrics off / on / on with per-entry labels
+    (interleaved rounds, medians): the overhead per 1,000 sends."""
+    modes = {
+        "off": {},
+        "on": {"redbeat_sync_metrics_port": 0},
+        "on, per-entry labels": {
+            "redbeat_sync_metrics_port": 0,
+            "redbeat_sync_metrics_entry_labels": True,
+        },
+    }
+    populate(client, total, due)
+    cold: dict[str, list[float]] = {m: [] for m in modes}
+    warm: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(repeats):
+        for mode, conf in modes.items():
+            populate(client, total, due, only_runs=True)
+            beat = CountingScheduler(make_app(url, **conf))
+            beat.start()
+            assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+            beat.producer  # noqa: B018
+            cold[mode].append(time_ours(beat, due))
+            warm[mode].append(time_ours(beat, due, at=datetime.now(UTC) + timedelta(seconds=3700)))
+            beat.close()
+    lines = []
+    base_c, base_w = statistics.median(cold["off"]), statistics.median(warm["off"])
+    for mode in modes:
+        c, w = statistics.median(cold[mode]), statistics.median(warm[mode])
+        lines.append(
+            f"metrics {mode:<21}: {due} due among {total} (median of {repeats}): first burst "
+            f"{c:6.3f}s ({(c - base_c) * 1000 / due * 1000:+6.1f} ms per 1,000 sends), next "
+            f"burst {w:6.3f}s ({(w - base_w) * 1000 / due * 1000:+6.1f} ms per 1,000 sends)"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def bench_probe(url: str, client: redis.Redis, rounds: int = 10) -> list[str]:
+    """``redbeat-sync health`` end to end (a new process each time, as an exec probe)
+    against one real ``celery beat`` that leads."""
+    client.flushdb()
+    env = dict(os.environ, BEAT_TEST_REDIS=url, BEAT_TEST_BROKER=url.rsplit("/", 1)[0] + "/1",
+               PYTHONPATH=str(ROOT))  # fmt: skip
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tests.beat_app", "beat",
+         "-S", "redbeat_sync.Scheduler", "-l", "warning", "-s", "/tmp/bench-probe-beat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    command = [str(Path(sys.executable).with_name("redbeat-sync")), "health", "--redis-url", url]
+    times: list[float] = []
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(command, capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the beat never became healthy")
+            time.sleep(0.2)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True)
+            times.append(time.perf_counter() - started)
+            assert done.returncode == 0, done
+    finally:
+        beat.kill()
+        beat.wait(10)
+    times.sort()
+    line = (
+        f"redbeat-sync health end to end ({rounds} probes, one leading beat): "
+        f"median {statistics.median(times) * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms"
+    )
+    print(line, flush=True)
+    return [line]
+
+
 # --------------------------------------------------------------------------- latency
 
 
@@ -426,6 +506,8 @@ def main() -> None:
     parser.add_argument("--due", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-failover", action="store_true")
+    parser.add_argument("--metrics-due", type=int, default=1000)
+    parser.add_argument("--only-ops", action="store_true", help="only part 4 (metrics, probe)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--rtt-ms", type=float, default=0.0,
@@ -443,12 +525,20 @@ def main() -> None:
     with running_redis() as server:
         url = server.url
         client = redis.Redis.from_url(url, decode_responses=True)
+        if args.only_ops:
+            lines += bench_metrics(url, client, args.total, args.metrics_due, args.repeats)
+            lines += bench_probe(url, client)
+            if args.json:
+                Path(args.json).write_text(json.dumps(lines, indent=2))
+            return
         lines += bench_dispatch(url, client, args.total, args.due, args.repeats)
         if args.rtt_ms:
             lines += bench_dispatch_remote(server.port, client, args)
         lines += bench_pickup(url, client)
         if not args.skip_failover:
             lines += bench_failover(url, client)
+        lines += bench_metrics(url, client, args.total, args.metrics_due, args.repeats)
+        lines += bench_probe(url, client)
     if args.json:
         Path(args.json).write_text(json.dumps(lines, indent=2))
 

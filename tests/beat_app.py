@@ -8,6 +8,9 @@ tests.beat_app beat|worker``) share one throwaway redis-server:
 - ``BEAT_TEST_LOCK_TIMEOUT`` - ``redbeat_lock_timeout`` (seconds, optional)
 - ``BEAT_TEST_STATICS`` - "1" to install a static ``beat_schedule`` entry
 - ``BEAT_TEST_MAX_LOOP`` - ``beat_max_loop_interval`` (seconds, default 5)
+- ``BEAT_TEST_HEARTBEAT_FILE`` - ``redbeat_sync_heartbeat_file`` (optional)
+- ``BEAT_TEST_METRICS_PORT`` - ``redbeat_sync_metrics_port`` (optional), with
+  ``BEAT_TEST_METRICS_ENTRY_LABELS=1`` for per-entry labels
 
 The ``record`` task appends one JSON line per run to the Redis list ``test:runs``
 (in the schedule store): entry name, the slot beat sent it for, the first slot it
@@ -41,6 +44,13 @@ app.conf.update(
 )
 if os.environ.get("BEAT_TEST_LOCK_TIMEOUT"):
     app.conf.redbeat_lock_timeout = float(os.environ["BEAT_TEST_LOCK_TIMEOUT"])
+if os.environ.get("BEAT_TEST_HEARTBEAT_FILE"):
+    app.conf.redbeat_sync_heartbeat_file = os.environ["BEAT_TEST_HEARTBEAT_FILE"]
+if os.environ.get("BEAT_TEST_METRICS_PORT"):
+    app.conf.redbeat_sync_metrics_port = int(os.environ["BEAT_TEST_METRICS_PORT"])
+    app.conf.redbeat_sync_metrics_entry_labels = (
+        os.environ.get("BEAT_TEST_METRICS_ENTRY_LABELS") == "1"
+    )
 if os.environ.get("BEAT_TEST_STATICS") == "1":
     app.conf.beat_schedule = {
         "static-every-2s": {"task": "tests.beat_app.record", "schedule": 2.0, "args": ["static"]},

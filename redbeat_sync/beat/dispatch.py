@@ -89,6 +89,7 @@ class BatchResult:
     # An early score (celery-redbeat's save() writes one) whose entry waits is no delay.
     earliest_due: float | None = None
     decided: set[str] = field(default_factory=set)  # keys read and decided
+    skipped: list[Due] = field(default_factory=list)  # late runs the misfire policy dropped
 
 
 class Dispatcher:
@@ -295,6 +296,7 @@ class Dispatcher:
             if result.earliest_due is None:
                 result.earliest_due = page.earliest_due
             result.runs.extend(page.runs)
+            result.skipped.extend(page.skipped)
             result.decided.update(page.decided)
             result.read += page.read
             result.lost += page.lost
@@ -338,6 +340,7 @@ class Dispatcher:
             lost=claimed.count(False),
             earliest_due=min(overdue) if overdue else None,
             decided=set(keys),
+            skipped=[r for r in runs if r.decision.kind == "skip"],
         )
 
     def hand_back(self, unsent: Sequence[Due]) -> int:

@@ -36,9 +36,11 @@ moment loses that run (logged by Celery's ``apply_entry``) rather than doubling 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -50,13 +52,17 @@ from celery.beat import Scheduler as CeleryScheduler
 from ..bulk import gc_paused
 from ..errors import UserError
 from ..state.runnow import REQUEST_HEADER, record_sent, requeue_request
+from ..state.pause import count_paused
 from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
 from .credentials import describe_redis_failure
+from .decide import fire_time
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
 from .entry import SchedulerEntry
+from .heartbeat import FILE_SETTING, BeatState, Heartbeat, leader_quiet
 from .lock import BeatLock, LockKeeper
+from .metrics import Metrics, metrics_for
 from .runlog import (
     DEFAULT_HISTORY,
     ENTRY_HEADER,
@@ -171,6 +177,9 @@ class Scheduler(CeleryScheduler):
         self.stall_episodes = 0
         self.last_overdue = 0.0
         self._stalled = False
+        # Heartbeat (redis + file) and metrics: see heartbeat.py and metrics.py.
+        self.heartbeat = Heartbeat(self.layout, file=app.conf.get(FILE_SETTING))
+        self.metrics: Metrics = Metrics()  # the real one is made by start()
         self._continuing = False  # the last pass was a full batch: more of a burst follows
         epoch = datetime.fromtimestamp(0, UTC)
         self._term_started = epoch
@@ -215,6 +224,10 @@ class Scheduler(CeleryScheduler):
             eviction = check_eviction_for_beat(client, refuse=refuse)
             if eviction is not None and eviction.evicting:
                 logger.warning("beat: %s", eviction.message)
+            # A bad metrics setting or a missing prometheus_client stops beat here.
+            self.metrics = metrics_for(self.app, self)
+            self.metrics.paused_count = lambda: count_paused(client, self.layout)
+            self.metrics.start()
             self._started = True
             self.dispatcher = Dispatcher(
                 client,
@@ -234,6 +247,7 @@ class Scheduler(CeleryScheduler):
                 logger.warning("beat: redbeat_lock_key is None: running without a leader lock")
 
     def _leadership_changed(self, leader: bool) -> None:
+        self.metrics.leadership(leader)
         if self.listener is not None:
             self.listener.event.set()  # wake the tick to start (or stop) at once
 
@@ -244,9 +258,20 @@ class Scheduler(CeleryScheduler):
     def token(self) -> str | None:
         return self.keeper.token if self.keeper is not None else None
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def stalled(self) -> bool:
+        """The watchdog's current episode: runs overdue while leading, not caught up."""
+        return self._stalled
+
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self.start()
         assert self.listener is not None
+        if self.heartbeat.due():
+            self._beat_alive()
         if not self.is_leader():
             # Changes seen while standing by are covered by the re-check every new
             # term starts with; drop them so they don't pile up.
@@ -255,6 +280,7 @@ class Scheduler(CeleryScheduler):
                 self.keeper.became_leader.wait(min(self.max_interval, _STANDBY_WAIT))
             return 0
         self.listener.event.clear()
+        tick_started = time.perf_counter()
         try:
             wait = self.dispatch_once()
         except LockLost as exc:
@@ -269,9 +295,31 @@ class Scheduler(CeleryScheduler):
             self._redis_down = False
             self._backoff = 0.0
             logger.info("beat: Redis reachable again, dispatching")
+        self.metrics.tick(time.perf_counter() - tick_started)
         if wait > 0:
-            self.listener.event.wait(wait)
+            # Woken at least that often to write the heartbeat, with nothing due.
+            self.listener.event.wait(min(wait, leader_quiet(self.lock_timeout)))
         return 0
+
+    def _beat_alive(self) -> None:
+        """Heartbeat: the file and this beat's record in Redis (heartbeat.py)."""
+        leader = self.is_leader()
+        lock_id = None
+        if leader and self.token:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                lock_id = json.loads(self.token).get("id")
+        state = BeatState(
+            role="leader" if leader else "standby",
+            lock_id=lock_id,
+            lock_timeout=self.lock_timeout,
+            sent=self.sent_count,
+            due_backlog=None,
+            stalled=self._stalled,
+            stall_episodes=self.stall_episodes,
+            last_overdue=self.last_overdue,
+            redis_down=self._redis_down,
+        )
+        self.heartbeat.beat(self.client if self._started else None, state)
 
     def dispatch_once(self, now: datetime | None = None) -> float:
         """One leader pass; returns how long to sleep (0: go again at once).
@@ -303,6 +351,8 @@ class Scheduler(CeleryScheduler):
         with gc_paused():
             result = self.dispatcher.run_batch(started, self.token)
             self._watch(result, started)
+            if self.metrics.enabled:
+                self._count_unsent(result)
             if result.runs:
                 self._send_all(result.runs)
         self._continuing = result.full
@@ -340,6 +390,15 @@ class Scheduler(CeleryScheduler):
             else:
                 wake = min(wake, score)  # due and not decided by this batch: now
         return wake
+
+    def _count_unsent(self, result: BatchResult) -> None:
+        """Metrics: runs the misfire policy skipped, and runs standing for several slots."""
+        for due in result.skipped:
+            self.metrics.run_skipped(due.entry.name, "misfire")
+        for due in result.runs:
+            decision = due.decision
+            if decision.covers_from is not None and decision.covers_from != decision.slot:
+                self.metrics.run_skipped(due.entry.name, "coalesced")
 
     def _parked_due(self, now: datetime) -> bool:
         return (now - self._parked_checked).total_seconds() >= self.max_interval
@@ -408,6 +467,7 @@ class Scheduler(CeleryScheduler):
                 record["blocked_by"] = previous.get("task_id")
                 skipped.append((due.entry.name, record))
                 self.overlap_skipped += 1
+                self.metrics.run_skipped(due.entry.name, "overlap")
                 if due.request is not None:  # tell `run --wait` instead of letting it time out
                     with contextlib.suppress(redis.RedisError, OSError):
                         record_sent(
@@ -533,11 +593,15 @@ class Scheduler(CeleryScheduler):
             headers[REQUEST_HEADER] = due.request.id
             task_id = task_id or due.request.id
         extra: dict[str, Any] = {"task_id": task_id} if task_id else {}
-        self.apply_entry(
+        sent = self.apply_entry(
             ClaimedRun(due, {**options, **extra, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
         self.sent_count += 1
+        if sent and self.metrics.enabled and due.decision.slot is not None:
+            self.metrics.run_sent(
+                due.entry.name, due.entry.task, fire_time(due.entry, due.decision.slot)
+            )
         if due.request is not None:
             logger.info(
                 "beat: Sent run-now of %r (requested by %s: %s)",
@@ -545,6 +609,18 @@ class Scheduler(CeleryScheduler):
             )  # fmt: skip
             with contextlib.suppress(redis.RedisError, OSError):  # only --wait reads it
                 record_sent(self.client, self.layout, due.request, due.entry.name, due.request.id)
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> bool:
+        """Celery's ``apply_entry`` (a broker error is logged, never raised: the run was
+        claimed, at most once), saying whether the run was sent, and counting failures."""
+        logger.info("Scheduler: Sending due task %s (%s)", entry.name, entry.task)
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as exc:  # whatever the broker or the task's options raise
+            logger.error("Message Error: %s", exc, exc_info=True)
+            self.metrics.send_failed(entry.name, entry.task)
+            return False
+        return True
 
     def _redis_failed(self, exc: BaseException) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)
@@ -555,6 +631,9 @@ class Scheduler(CeleryScheduler):
             )
 
     def close(self) -> None:
+        if self._started:
+            self.heartbeat.remove(self.client)
+        self.metrics.stop()
         if self.listener is not None:
             self.listener.stop()
         if self.keeper is not None:

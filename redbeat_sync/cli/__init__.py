@@ -13,6 +13,7 @@ from . import apply as apply_cmd
 from . import drift as drift_cmd
 from . import export as export_cmd
 from . import force_unlock as force_unlock_cmd
+from . import health as health_cmd
 from . import history as history_cmd
 from . import import_ as import_cmd
 from . import load as load_cmd
@@ -55,6 +56,7 @@ for _module in (
     move_prefix_cmd,
     run_cmd,
     runs_cmd,
+    health_cmd,
 ):
     main.add_command(_module.command)
 main.add_command(pause_cmd.pause_command)

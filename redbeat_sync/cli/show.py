@@ -113,6 +113,21 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def beats_lines(client: Any, target: Target) -> list[str]:
+    """Every beat with a live heartbeat, the lock holder first (beat/heartbeat.py)."""
+    from ..beat.heartbeat import describe_beat
+
+    return [f"  {describe_beat(b)}" for b in read_beats_now(client, target)]
+
+
+def read_beats_now(client: Any, target: Target) -> list[dict[str, Any]]:
+    from ..beat.heartbeat import read_beats
+    from ..beat.lock import read_beat_lock
+
+    holder = read_beat_lock(client, target.layout)
+    return read_beats(client, target.layout, lock_id=holder["id"] if holder else None)
+
+
 def beat_lock_line(client: Any, target: Target) -> str:
     try:
         from ..beat.lock import read_beat_lock
@@ -164,7 +179,9 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
                 pause = pauses.get(row["name"])
                 row["paused"] = pause.describe() if pause else None
                 row["last_outcome"] = latest.get(row["name"])
-            click.echo(json.dumps({"entries": rows, "sync_lock": sync_lock}, indent=2, default=str))
+            beats = read_beats_now(client, target)
+            out = {"entries": rows, "sync_lock": sync_lock, "beats": beats}
+            click.echo(json.dumps(out, indent=2, default=str))
             return EXIT_OK
         rows = [describe(s, now) for s in stored]
         for row in rows:
@@ -179,6 +196,10 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
             f"{len(rows) - managed:,} unmanaged)."
         )
         click.echo(beat_lock_line(client, target))
+        beats = beats_lines(client, target)
+        click.echo(f"beats: {len(beats)} alive" + (":" if beats else " (no heartbeat)"))
+        for line in beats:
+            click.echo(line)
         if sync_lock:
             click.echo(
                 f"sync lock: held by {sync_lock.get('holder')} since {sync_lock.get('since')} "

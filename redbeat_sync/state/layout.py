@@ -67,3 +67,13 @@ class Layout:
     def changes_channel(self) -> str:
         """Pub/sub channel apply publishes to so a running beat wakes up at once."""
         return self.prefix + ":sync:changes"
+
+    @property
+    def beats_key(self) -> str:
+        """Sorted set of the beats that wrote a heartbeat lately (member: beat id,
+        score: UNIX time of its last heartbeat); expires with the last beat."""
+        return self.prefix + ":sync:beats"
+
+    def beat_key(self, beat_id: str) -> str:
+        """One beat's heartbeat (JSON), with a TTL."""
+        return self.prefix + ":sync:beat:" + beat_id

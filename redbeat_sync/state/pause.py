@@ -140,6 +140,12 @@ def read_pauses(
     return out
 
 
+def count_paused(client: redis.Redis, layout: Layout, now: datetime | None = None) -> int:
+    """How many entries are paused right now (resume markers and expired pauses not)."""
+    moment = now or datetime.now(timezone.utc)
+    return sum(1 for state in read_pauses(client, layout).values() if state.active(moment))
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
