@@ -19,7 +19,7 @@ if ! .venv/bin/python -c "import redbeat_sync, redbeat, pytest" 2>/dev/null \
     touch .venv/.installed
 fi
 case "${1:-}" in
-    demo) shift; exec .venv/bin/python -m redbeat_sync.demo "$@" ;;
+    demo) shift; exec .venv/bin/python -m devsupport.demo "$@" ;;
     test) shift; exec .venv/bin/python -m pytest "$@" ;;
     *) echo "usage: sh dev.sh demo|test [args...]" >&2; exit 2 ;;
 esac

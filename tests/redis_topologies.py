@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis
 
-from redbeat_sync.devserver import find_redis_server, free_port, stop_process
+from devsupport.devserver import find_redis_server, free_port, stop_process
 
 SERVICE = "mymaster"
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from redbeat_sync.devserver import free_port
+from devsupport.devserver import free_port
 from redbeat_sync.errors import UserError
 from redbeat_sync.redact import redact as mask_url
 from redbeat_sync.state import connection

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from redbeat_sync.devserver import RedisServer
+from devsupport.devserver import RedisServer
 from redbeat_sync.state.layout import EXTRA_FIELD, Layout
 from redbeat_sync.state.synclock import DEFAULT_TTL
 

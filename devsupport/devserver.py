@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
+from redbeat_sync.errors import UserError
 
 
 def find_redis_server() -> str:
