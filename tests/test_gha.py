@@ -588,7 +588,7 @@ def test_validation_problems_are_annotations_on_the_file_lines(tmp_path: Path) -
     assert annotations == [
         "::error file=schedules/bad.yaml,line=5,col=23,"
         "title=redbeat-sync%3A entries.bad.schedule.every::"
-        "expected a duration of zero or more, got -5",
+        "expected a duration greater than zero, got -5",
         "::error file=schedules/bad.yaml,line=7,col=11,"
         "title=redbeat-sync%3A entries.worse.task::"
         "expected a Celery task name without spaces, usually dotted like "

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import celery
 import pytest
 from celery import Celery
 from celery.schedules import solar as celery_solar
@@ -22,6 +23,14 @@ from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.spec.dump import dump_entries
 from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state import codec
+
+#: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
+#: jumps to the next hour one second before a */7 minute, and its astronomical dusk is
+#: hours off.  redbeat-sync does not use either; the floors run (Celery 5.5) skips these.
+CELERY_57 = pytest.mark.skipif(
+    tuple(int(part) for part in celery.__version__.split(".")[:2]) < (5, 7),
+    reason="Celery < 5.7 computes this wrongly itself",
+)
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
@@ -66,6 +75,7 @@ def test_spec_rejects_bad_solar(body: str, needle: str) -> None:
     assert needle in caught.value.format()
 
 
+@CELERY_57
 @pytest.mark.parametrize("event", SOLAR_EVENTS)
 def test_next_times_match_celery_solar(event: str) -> None:
     app = Celery("solar-test", set_as_current=False)

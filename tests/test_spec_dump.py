@@ -160,7 +160,9 @@ def rrules(draw: Any) -> RRule:
         bysecond=draw(by(0, 59)),
     )
     rule = replace(rule, **{f: None for f in RRule.BY_FIELDS if f not in parts})
-    start = rule.dtstart or datetime(2030, 1, 1, tzinfo=timezone.utc)
+    # From where validate looks (dtstart, else now): a rule with a long interval can fire
+    # from one start and never from another, and validate refuses what never fires.
+    start = rule.dtstart or datetime.now(timezone.utc)
     assume(timing.rrule_first_between(rule, "UTC", start, start + timedelta(days=36525)))
     return rule
 

@@ -62,7 +62,8 @@ REPRODUCTIONS = {
     f"options: {{expires: {2**80}}}": "options.expires: expected at most 100 years",
     "jitter: 99999999999999999999d": "jitter: expected a duration of at most 100 years",
     "schedule: {every: 99999999999999999999d}": "every: expected a duration of at most 100 years",
-    'schedule: {cron: "0 0 30 2 *"}': "cron: this cron never fires",
+    # Celery 5.7+ explains it itself; before, Celery accepts it and our check says why
+    'schedule: {cron: "0 0 30 2 *"}': "cron: this cron",
 }
 
 
@@ -184,9 +185,10 @@ def test_options_are_kept_as_written() -> None:
 
 
 NEVER = {
-    'cron: "0 0 30 2 *"': "day_of_month '30' never occurs in month_of_year '2'",
-    'cron: "0 0 31 4 *"': "never fires",
-    'cron: "0 0 31 4,6,9,11 *"': "never fires",
+    # "never fires" with Celery's reason (5.7+), else "would never fire" with ours
+    'cron: "0 0 30 2 *"': "never fire",
+    'cron: "0 0 31 4 *"': "never fire",
+    'cron: "0 0 31 4,6,9,11 *"': "never fire",
     "rrule: {freq: yearly, bymonth: 2, bymonthday: 30}": "would never fire",
     "rrule: {freq: secondly, bymonth: 4, bymonthday: 31}": "would never fire",
     "rrule: {freq: yearly, interval: 4, bymonth: 2, bymonthday: 29, dtstart: 2001-01-01}": (
