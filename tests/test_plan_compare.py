@@ -266,16 +266,12 @@ def test_format_path() -> None:
     assert format_path(["kwargs", "a.b"]) == 'kwargs["a.b"]'
 
 
-def test_many_unchanged_entries_plan_quickly() -> None:
-    import time
-
-    entries = [every(f"e{i}", 60 + i, args=[i], options={"queue": "q"}) for i in range(20_000)]
+def test_many_unchanged_entries_are_all_noops() -> None:
+    # How long this takes at 1k-100k entries: bench/bench_sync.py ("plan again").
+    entries = [every(f"e{i}", 60 + i, args=[i], options={"queue": "q"}) for i in range(5_000)]
     current = state(*(stored(e) for e in entries))
-    started = time.perf_counter()
     plan = compute_plan(spec(*entries), current, now=NOW)
-    elapsed = time.perf_counter() - started
-    assert plan.counts["noop"] == 20_000
-    assert elapsed < 5.0, f"{elapsed:.2f}s for 20k unchanged entries"
+    assert plan.counts["noop"] == 5_000
 
 
 def test_one_changed_entry_among_many_is_found() -> None:

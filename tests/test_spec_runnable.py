@@ -225,13 +225,11 @@ def test_rare_but_real_schedules_stay_valid(schedule: str) -> None:
     assert entry_problems(f"schedule: {{{schedule}}}") == []
 
 
-def test_a_rule_that_can_never_fire_is_refused_quickly() -> None:
-    """dateutil alone walks ~10 s to year 9999 before saying "no occurrence"."""
-    import time
-
-    started = time.perf_counter()
-    entry_problems("schedule: {rrule: {freq: secondly, bymonth: 2, bymonthday: 30}}")
-    assert time.perf_counter() - started < 5  # generous: a loaded 2-core machine
+def test_a_rule_that_can_never_fire_is_refused() -> None:
+    """dateutil alone walks ~10 s to year 9999 before saying "no occurrence"; how long
+    the refusal takes is measured in bench/bench_scale.py."""
+    found = entry_problems("schedule: {rrule: {freq: secondly, bymonth: 2, bymonthday: 30}}")
+    assert any("would never fire" in problem for problem in found), found
 
 
 # --------------------------------------------------------------------------- property

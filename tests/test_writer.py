@@ -583,11 +583,14 @@ def test_duplicate_names_rejected(redis_client: redis.Redis) -> None:
 def test_redis_cluster_single_slot_with_hash_tagged_prefix() -> None:
     from redis.cluster import RedisCluster
 
+    # A one-node cluster still enforces the one-slot rule for every command and script.
+    from redis_topologies import CLUSTER_VERSION, redis_server_for
+
     from devsupport.devserver import RedisServer
     from redbeat_sync.errors import UserError
 
-    # A one-node cluster still enforces the one-slot rule for every command and script.
-    server = RedisServer(extra_args=["--cluster-enabled", "yes"]).start()
+    binary = redis_server_for(min_version=CLUSTER_VERSION)  # ADDSLOTSRANGE below
+    server = RedisServer(extra_args=["--cluster-enabled", "yes"], binary=binary).start()
     try:
         node = redis.Redis.from_url(server.url)
         node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
