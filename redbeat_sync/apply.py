@@ -191,7 +191,7 @@ def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None
 
 def change_pairs(plan: Plan) -> list[tuple[str, str]]:
     """(kind, name) per change as the audit trail names them (reschedules are updates)."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for action in plan.changes:
         kind = "update" if action.kind == "reschedule" else action.kind
         name = action.name

@@ -25,7 +25,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
 class ExitCodeGroup(click.Group):
     """A click group whose standalone run exits only with the codes above."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
@@ -45,7 +46,10 @@ def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) ->
         click.echo(render_text(plan, color=colored), nl=False, err=err, color=colored)
 
 
-def output_options(func):  # type: ignore[no-untyped-def]
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def output_options(func: _Command) -> _Command:
     func = click.option(
         "--color/--no-color", "color", default=None, help="Force colour on or off (default: TTY)."
     )(func)

@@ -744,7 +744,11 @@ class DefaultsModel(_Model):
     )
 
 
-_NAMES_JSON = {"minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+_NAMES_JSON: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": MAX_NAME_LENGTH,
+    "pattern": NAME_PATTERN,
+}
 _ENTRIES_HELP = (
     "Entries by name (the RedBeat entry name): 1-200 characters, not starting with ':', "
     "no control characters."
@@ -768,4 +772,4 @@ class FileModel(_Model):
 class FileHead(FileModel):
     """The file without its entries: the loader checks each entry on its own."""
 
-    entries: dict[str, Any] | None = None  # type: ignore[assignment]
+    entries: dict[str, Any] | None = None

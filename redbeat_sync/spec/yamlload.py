@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml import events as ev
@@ -399,7 +399,7 @@ class _Builder:
                 elif key is merge_key:
                     if not full:
                         raise _NeedPositions
-                    top.merges.append((value, pos))
+                    top.merges.append((value, cast(Pos, pos)))  # full: every node has one
         self.nodes = nodes
         if not root:
             return None, (1, 1, None)

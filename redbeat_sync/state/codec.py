@@ -321,7 +321,8 @@ def encode_entry(
         return _encode_entry(entry, beat_timezone, managed, null_args=True)
     memo = getattr(entry, "__dict__", {}).get(_MEMO)
     if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
-        return memo[2]
+        remembered: EncodedEntry = memo[2]
+        return remembered
     encoded = _encode_entry(entry, beat_timezone, managed)
     if remember and hasattr(entry, "__dict__"):
         # Entry is frozen: its fields cannot change under the memo.

@@ -86,7 +86,7 @@ def memory_need(
 ) -> MemoryNeed:
     """``INFO memory`` and the estimate (growth 0 without a limit: nothing to check)."""
     try:
-        info: dict[str, Any] = client.info("memory")  # type: ignore[assignment]
+        info: dict[str, Any] = client.info("memory")
     except redis.exceptions.ResponseError:  # INFO disabled (renamed): cannot tell
         return MemoryNeed(0, 0, 0)
     limit = int(info.get("maxmemory") or 0)

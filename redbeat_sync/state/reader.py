@@ -122,8 +122,9 @@ class LazyStoredEntry(StoredEntry):
         values["_beat_timezone"] = beat_timezone
 
     @functools.cached_property
-    def key(self) -> str:  # type: ignore[override]
-        return self.__dict__["_prefix"] + self.name
+    def key(self) -> str:
+        prefix: str = self.__dict__["_prefix"]
+        return prefix + self.name
 
     @functools.cached_property
     def _decoded(self) -> tuple[Entry | None, bool, str | None, tuple[str, ...]]:
@@ -145,23 +146,23 @@ class LazyStoredEntry(StoredEntry):
         except DecodeError as exc:
             return decode_meta(None), f"meta: {exc}"
 
-    @property  # type: ignore[override]
+    @property
     def entry(self) -> Entry | None:
         return self._decoded[0]
 
-    @property  # type: ignore[override]
+    @property
     def marked(self) -> bool:
         return self._decoded[1]
 
-    @property  # type: ignore[override]
+    @property
     def requires_scheduler(self) -> tuple[str, ...]:
         return self._decoded[3]
 
-    @property  # type: ignore[override]
+    @property
     def run(self) -> RunState:
         return self._meta[0]
 
-    @property  # type: ignore[override]
+    @property
     def error(self) -> str | None:
         entry, _marked, error, _requires = self._decoded
         return error if entry is None else self._meta[1]
