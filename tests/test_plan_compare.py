@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
+from reader_oracles import build_stored_entry
 
 from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
@@ -15,7 +16,6 @@ from redbeat_sync.spec.loader import Spec, SpecEntry
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import StoredEntry
-from redbeat_sync.state.reader import build_stored_entry
 
 
 def kinds(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]

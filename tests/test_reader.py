@@ -6,12 +6,13 @@ from datetime import datetime, timezone
 
 import pytest
 import redis
+from reader_oracles import read_entries
 
 from redbeat_sync.entry import At, Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.reader import read_entries, read_state
+from redbeat_sync.state.reader import read_state
 
 UTC = timezone.utc
 LAYOUT = Layout("rb:")

@@ -145,7 +145,6 @@ class Scheduler(CeleryScheduler):
         self._backoff = 0.0
         self._start_lock = threading.Lock()
         self.warnings: list[str] = []
-        self.sent_count = 0
         # Claimed runs unsent when the lease expired: handed back / already run on.
         self.handed_back = 0
         self.not_handed_back = 0
@@ -418,7 +417,6 @@ class Scheduler(CeleryScheduler):
             ClaimedRun(due, {**options, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
-        self.sent_count += 1
 
     def _redis_failed(self, exc: BaseException) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF, self.max_interval)

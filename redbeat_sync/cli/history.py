@@ -7,17 +7,11 @@ from typing import Any
 
 import click
 
+from ..plan.kinds import KINDS
 from ..state.audit import CHANGE_KINDS, DEFAULT_MAXLEN, read_history, record_is_complete
 from ._common import EXIT_OK, Target, connection_options, run_guarded
 
-PAST_TENSE = {
-    "create": "created",
-    "update": "updated",
-    "delete": "deleted",
-    "adopt": "adopted",
-    "move": "moved",
-    "release": "released",
-}
+PAST_TENSE = {kind.label: kind.past for kind in KINDS.values() if kind.writes != "nothing"}
 #: Names shown per kind on a text line; ``--format json`` gives all the record holds.
 NAMES_SHOWN = 5
 #: Enough to read the whole (approximately capped) stream.

@@ -60,7 +60,6 @@ MISFIRE_POLICIES = get_args(MisfirePolicy)
 #: Schedule written for RedBeat when the real one (a one-off ``at``) has no encoding.
 INERT_PLACEHOLDER_SECONDS = 86400.0
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
-DEFINITION_KEYS = ("name", "task", "args", "kwargs", "options", "schedule", "enabled")
 
 
 @dataclass(frozen=True)
@@ -550,7 +549,6 @@ def _decode_meta(raw: str | None) -> RunState:
 
 
 __all__ = [
-    "DEFINITION_KEYS",
     "DecodeError",
     "EncodedEntry",
     "decode_entry",

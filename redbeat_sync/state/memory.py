@@ -24,6 +24,7 @@ import redis
 from ..entry import Entry
 from ..errors import UserError
 from ..plan.actions import Action
+from ..plan.kinds import KINDS
 from .codec import encode_entry
 
 #: Bytes per new entry besides its field texts: the hash, its key, run history, the
@@ -65,12 +66,13 @@ def estimate_growth(
     growth = 0
     texts: list[int] = []
     for action in actions:
-        if action.desired is None or action.kind == "noop":
+        kind = KINDS[action.kind]
+        if action.desired is None or kind.writes == "nothing":
             continue
         size = _entry_bytes(action.desired, beat_timezone)
         texts.append(size)
         stored = action.current
-        if action.kind in ("create", "move") or stored is None:
+        if kind.new_key or stored is None:
             # A move writes a new key; the old one goes in the same batch, but count it.
             key = len((prefix + action.name).encode())
             growth += int(TEXT_FACTOR * (size + 3 * key)) + PER_KEY_OVERHEAD
