@@ -41,6 +41,8 @@ class Target:
     #: Why the --app names no usable Redis (raised by ``connect``, inside the guard).
     redis_problem: str | None = None
     app: str | None = None  # the --app it was read from, if any
+    #: what set beat_timezone ("--beat-timezone", "--app X"); None: the UTC default
+    beat_timezone_source: str | None = None
     url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
 
     @property
@@ -129,6 +131,9 @@ def resolve_target(
         redis_problem=problem,
         app=app,
         url_from_flag=bool(redis_url),
+        beat_timezone_source=(
+            "--beat-timezone" if beat_timezone else f"--app {app}" if app_tz else None
+        ),
     )
 
 

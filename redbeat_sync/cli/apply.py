@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
+from .. import commands
 from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
 from ..plan.actions import Plan
 from ..plan.compare import stops_redbeat
-from ..plan.planfile import load_plan
 from ..plan.render_json import plan_to_json
 from ..state.audit import change_counts, change_names
 from ._common import EXIT_OK, Target, echo_err, invocation, run_guarded, target_options
-from .plan import echo_plan, output_options, plan_from_files
+from .plan import app_task_check, echo_plan, output_options
 
 PLAN_KIND = "redbeat-sync-plan"
 
@@ -119,13 +119,9 @@ def command(
     def body() -> int:
         saved = looks_like_plan_file(paths)
         if saved:
-            plan: Plan = load_plan(paths[0])
-            if plan.prefix != target.prefix:
-                raise UserError(
-                    f"the plan was made for prefix {plan.prefix!r}, not {target.prefix!r}"
-                )
+            plan: Plan = commands.saved_plan(paths[0], target)
         else:
-            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+            plan, _state = commands.plan_from_files(paths, target, app_task_check(target))
         as_json = fmt == "json"
         if not as_json:
             echo_plan(plan, fmt, color)

@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from .. import commands
+from ..commands import SpecCheck
 from ..plan.actions import Plan
-from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
 from ..plan.render_json import render_json
 from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
-from ..spec.loader import load_paths
-from ..state.model import State
-from ..state.reader import read_state
+from ..spec.loader import Spec
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
 
 
-def plan_from_files(
-    paths: Sequence[str], target: Target, app: str | None = None
-) -> tuple[Plan, State]:
-    """Files → spec → (Redis) state → plan: the one path plan, apply and drift share.
+def app_task_check(target: Target) -> SpecCheck:
+    """With --app, the files' tasks must exist in the app and bind (else no check)."""
 
-    Bad files fail before Redis is touched; with ``--app`` unknown tasks and arguments
-    that don't bind are problems too.
-    """
-    spec = load_paths(list(paths))
-    check_app_tasks(spec, app)
-    client = target.connect()
-    state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-    plan = compute_plan(spec, state, beat_timezone=target.beat_timezone, prefix=target.prefix)
-    return plan, state
+    def check(spec: Spec) -> None:
+        check_app_tasks(spec, target.app)
+
+    return check
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
@@ -92,7 +84,7 @@ def command(
     """Show what apply would create, update, reschedule, adopt and delete."""
 
     def body() -> int:
-        plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+        plan, _state = commands.plan_from_files(paths, target, app_task_check(target))
         echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)
