@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from redbeat_sync.fileformat.loader import Spec, load_paths
 from redbeat_sync.insights.load import compute_load
-from redbeat_sync.spec.loader import Spec, load_paths
 
 
 def write_schedule_files(directory: Path, count: int, files: int = 4) -> list[Path]:

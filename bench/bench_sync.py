@@ -50,8 +50,8 @@ from _common import best_of, machine_facts, make_specs, timer, write_yaml
 
 from devsupport.devserver import RedisServer
 from redbeat_sync.apply import apply_plan
+from redbeat_sync.fileformat.loader import load_paths
 from redbeat_sync.plan.compare import compute_plan
-from redbeat_sync.spec.loader import load_paths
 from redbeat_sync.state.connection import connect
 from redbeat_sync.state.layout import DEFAULT_PREFIX, Layout
 from redbeat_sync.state.reader import read_state

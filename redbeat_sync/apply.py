@@ -31,11 +31,11 @@ from .interrupts import Interrupted, StopRequest, stop_between_batches
 from .plan.actions import Action, Plan
 from .plan.compare import is_reschedule
 from .plan.kinds import KINDS
+from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
 from .state import audit, reader, writer
 from .state.codec import encode_entry
 from .state.layout import Layout
-from .state.memory import refuse_if_it_cannot_fit
 from .state.model import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
 from .state.topology import refuse_evicting

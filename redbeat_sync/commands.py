@@ -16,10 +16,10 @@ import redis
 
 from .drift import Drift, drift_from_plan
 from .errors import UserError
+from .fileformat.loader import Spec, load_paths
 from .plan.actions import Action, Plan
 from .plan.compare import compute_plan
 from .plan.planfile import load_plan
-from .spec.loader import Spec, load_paths
 from .state.layout import Layout
 from .state.model import State
 from .state.reader import read_state

@@ -18,10 +18,10 @@ from redbeat_sync.beat.decide import decide
 from redbeat_sync.describe import describe_schedule
 from redbeat_sync.entry import SOLAR_EVENTS, Entry, RunState, Solar, scheduler_only_features
 from redbeat_sync.errors import ProblemsFound
+from redbeat_sync.fileformat.dump import dump_entries
+from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
-from redbeat_sync.spec.dump import dump_entries
-from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state import codec
 
 #: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta

@@ -256,9 +256,9 @@ def test_fast_noop_path_gives_the_slow_paths_plan_and_hides_no_hand_edit(
     from redbeat.schedulers import RedBeatSchedulerEntry
 
     from redbeat_sync.apply import apply_plan
+    from redbeat_sync.fileformat.loader import Spec, SpecEntry
     from redbeat_sync.plan import compare
     from redbeat_sync.plan.compare import compute_plan
-    from redbeat_sync.spec.loader import Spec, SpecEntry
     from redbeat_sync.state.layout import Layout
     from redbeat_sync.state.reader import read_state
 

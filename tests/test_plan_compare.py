@@ -10,9 +10,9 @@ from reader_oracles import build_stored_entry
 
 from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
+from redbeat_sync.fileformat.loader import Spec, SpecEntry
 from redbeat_sync.plan.actions import ABSENT, FieldChange
 from redbeat_sync.plan.compare import canonical_equal, compute_plan, field_changes, format_path
-from redbeat_sync.spec.loader import Spec, SpecEntry
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import StoredEntry

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from redbeat_sync import timing
 from redbeat_sync.entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule
-from redbeat_sync.spec.dump import dump_entries
-from redbeat_sync.spec.loader import load_text
-from redbeat_sync.spec.options import OptionsModel
+from redbeat_sync.fileformat.dump import dump_entries
+from redbeat_sync.fileformat.loader import load_text
+from redbeat_sync.fileformat.options import OptionsModel
 
 
 def round_trip(entries: list[Entry]) -> list[Entry]:

@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 
 from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound
-from redbeat_sync.spec import schema
-from redbeat_sync.spec.loader import load_text
-from redbeat_sync.spec.models import EntryModel
+from redbeat_sync.fileformat import schema
+from redbeat_sync.fileformat.loader import load_text
+from redbeat_sync.fileformat.models import EntryModel
 
 
 @pytest.mark.skipif(

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import redis
 
-from ..spec.models import CELERY_BUILTIN_ENTRIES
+from ..fileformat.models import CELERY_BUILTIN_ENTRIES
 from ..state import codec
 from ..state.layout import META_FIELD
 

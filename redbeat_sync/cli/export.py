@@ -8,8 +8,8 @@ import click
 
 from ..entry import Entry
 from ..errors import UserError
-from ..spec.dump import dump_entries
-from ..spec.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
+from ..fileformat.dump import dump_entries
+from ..fileformat.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..state.reader import read_state
 from ._common import (
     EXIT_OK,

@@ -9,12 +9,12 @@ import click
 
 from .. import commands
 from ..commands import SpecCheck
+from ..fileformat.loader import Spec
 from ..plan.actions import Plan
 from ..plan.planfile import save_plan
 from ..plan.render_json import render_json
 from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
-from ..spec.loader import Spec
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
 

@@ -23,9 +23,9 @@ import redis
 
 from ..entry import Entry
 from ..errors import UserError
-from ..plan.actions import Action
-from ..plan.kinds import KINDS
-from .codec import encode_entry
+from ..state.codec import encode_entry
+from .actions import Action
+from .kinds import KINDS
 
 #: Bytes per new entry besides its field texts: the hash, its key, run history, the
 #: schedule and inventory members and their index structures (measured ~1,160).

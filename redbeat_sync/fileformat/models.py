@@ -34,8 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from ..insights import spread
 from ..timing import croniter_safe
+from . import spread
 from .durations import (
     DURATION_HELP,
     MAX_DURATION_SECONDS,
