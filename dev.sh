@@ -3,23 +3,43 @@
 #   sh dev.sh demo    the whole loop on examples/ against a redis-server it starts itself
 #   sh dev.sh test    the whole test suite
 # Both create .venv (once) and install the package with its test extra into it.
+# PYTHON picks the interpreter and VENV the directory (.ci/run uses both for its
+# floors and newest runs); pip's own PIP_CONSTRAINT pins versions.
 set -eu
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv || {
+VENV="${VENV:-.venv}"
+say() { echo "dev.sh: $*" >&2; }
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $("$PY" --version 2>&1) ($PY)"
+    "$PY" -m venv "$VENV" || {
         echo "python3 -m venv failed; on Debian/Ubuntu: apt-get install python3-venv" >&2
         exit 1
     }
 fi
-if ! .venv/bin/python -c "import redbeat_sync, redbeat, pytest" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.installed ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
-    touch .venv/.installed
+if ! "$VENV/bin/python" -c "import redbeat_sync, redbeat, pytest" 2>/dev/null \
+   || [ pyproject.toml -nt "$VENV/.installed" ]; then
+    say "upgrading pip in $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    say "installing redbeat-sync (editable) with its test extra into $VENV;" \
+        "the first time this downloads ~60 packages (1-2 min), one line each:"
+    # One line per package instead of pip's -q silence; the whole output goes to a log
+    # (sh has no pipefail, so pip's exit status travels through a file).
+    log="$VENV/pip-install.log"
+    { "$VENV/bin/python" -m pip install --progress-bar off -e ".[test]" 2>&1
+      echo "$?" >"$VENV/.pip-status"; } | tee "$log" \
+        | grep -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-100 >&2 || true
+    status=$(cat "$VENV/.pip-status")
+    if [ "$status" != 0 ]; then
+        say "pip install failed (exit $status); the last lines of $log:"
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    touch "$VENV/.installed"
+    say "installed; running: $*"
 fi
 case "${1:-}" in
-    demo) shift; exec .venv/bin/python -m redbeat_sync.demo "$@" ;;
-    test) shift; exec .venv/bin/python -m pytest "$@" ;;
+    demo) shift; exec "$VENV/bin/python" -m devsupport.demo "$@" ;;
+    test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
     *) echo "usage: sh dev.sh demo|test [args...]" >&2; exit 2 ;;
 esac

@@ -43,10 +43,10 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devsupport.devserver import running_redis  # noqa: E402
 from redbeat_sync.beat.config import DEFAULT_LOCK_TIMEOUT  # noqa: E402
 from redbeat_sync.beat.lock import read_beat_lock  # noqa: E402
 from redbeat_sync.beat.scheduler import Scheduler  # noqa: E402
-from redbeat_sync.devserver import running_redis  # noqa: E402
 from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState  # noqa: E402
 from redbeat_sync.state.codec import encode_entry, encode_meta  # noqa: E402
 from redbeat_sync.state.layout import Layout  # noqa: E402
@@ -201,7 +201,7 @@ def _ping_rtt(client: redis.Redis, n: int = 200) -> float:
 
 
 def bench_dispatch_remote(port: int, client: redis.Redis, args: argparse.Namespace) -> list[str]:
-    from redbeat_sync.devserver import free_port
+    from devsupport.devserver import free_port
 
     proxy_port = free_port()
     proxy = subprocess.Popen(

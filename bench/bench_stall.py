@@ -35,7 +35,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from redbeat_sync.devserver import RedisServer  # noqa: E402
+from devsupport.devserver import RedisServer  # noqa: E402
 
 RUNS_KEY = "test:runs"
 

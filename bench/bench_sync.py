@@ -42,15 +42,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # devsupport
 
 import _common as common
 import _e2e as e2e
 from _common import best_of, machine_facts, make_specs, timer, write_yaml
 
+from devsupport.devserver import RedisServer
 from redbeat_sync.apply import apply_plan
-from redbeat_sync.devserver import RedisServer
+from redbeat_sync.fileformat.loader import load_paths
 from redbeat_sync.plan.compare import compute_plan
-from redbeat_sync.spec.loader import load_paths
 from redbeat_sync.state.connection import connect
 from redbeat_sync.state.layout import DEFAULT_PREFIX, Layout
 from redbeat_sync.state.reader import read_state

@@ -30,11 +30,12 @@ from .errors import UserError
 from .interrupts import Interrupted, StopRequest, stop_between_batches
 from .plan.actions import Action, Plan
 from .plan.compare import is_reschedule
+from .plan.kinds import KINDS
+from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
 from .state import audit, reader, writer
 from .state.codec import encode_entry
 from .state.layout import Layout
-from .state.memory import refuse_if_it_cannot_fit
 from .state.model import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
 from .state.topology import refuse_evicting
@@ -88,7 +89,7 @@ def plan_digest(plan: Plan) -> str:
     h.update(f"plan\0{plan.prefix}\0{plan.beat_timezone}\0{plan.fingerprint}\0".encode())
     for action in plan.actions:
         h.update(f"{action.kind}\0{action.name}\0{action.moved_from or ''}\0".encode())
-        if action.kind == "noop":
+        if KINDS[action.kind].writes == "nothing":
             continue
         h.update(f"{action.expect_digest or ''}\0".encode())
         if action.desired is not None:
@@ -126,16 +127,17 @@ def check_prune_guards(
 
 
 def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
-    """The writer operation for one action (None for a no-op)."""
-    if action.kind == "noop":
+    """The writer operation for one action (None for a no-op), by what its kind writes."""
+    writes = KINDS[action.kind].writes
+    if writes == "nothing":
         return None
-    if action.kind == "delete":
+    if writes == "remove":
         return Remove(action.name, action.expect_digest)
-    if action.kind == "release":
+    if writes == "release":
         # No stored entry (abandoning a name whose key is gone): only the name goes.
         keep = release_extra(action.current, beat_timezone) if action.current else None
         return Release(action.name, action.expect_digest, keep)
-    if action.kind == "move":
+    if writes == "move":
         assert action.desired is not None and action.current is not None
         return Move(
             entry=action.desired,
@@ -143,6 +145,11 @@ def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
             expect_old_digest=action.current.digest,
             run=action.current.run,
         )
+    return _put(action)
+
+
+def _put(action: Action) -> Put:
+    """A whole entry written: create, update, reschedule, adopt."""
     assert action.desired is not None, f"{action.kind} without a desired entry"
     run = action.current.run if action.current is not None else None
     extra = {"last_run_at_hint": run} if run is not None else {}
@@ -191,9 +198,9 @@ def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None
 
 def change_pairs(plan: Plan) -> list[tuple[str, str]]:
     """(kind, name) per change as the audit trail names them (reschedules are updates)."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for action in plan.changes:
-        kind = "update" if action.kind == "reschedule" else action.kind
+        kind = KINDS[action.kind].label
         name = action.name
         if action.moved_from:
             name = f"{action.moved_from}{audit.MOVE_ARROW}{action.name}"

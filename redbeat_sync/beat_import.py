@@ -24,7 +24,7 @@ from celery.schedules import crontab, schedule, solar
 
 from . import entry as entry_module
 from .entry import DEFAULT_TIMEZONE, Cron, Entry, Every, Schedule
-from .spec.models import cron_problem, entry_name_problem, timezone_problem
+from .fileformat.models import cron_problem, entry_name_problem, timezone_problem
 from .state.codec import DecodeError, decode_schedule
 
 _CRON_ATTRS = (

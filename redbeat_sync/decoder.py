@@ -26,6 +26,7 @@ from . import timing
 from .entry import Every, RRule
 from .schedules import rrule, rule_of
 from .state import codec
+from .values import decode_datetime, encode_datetime
 
 
 def to_timestamp(dt: datetime) -> int:
@@ -52,7 +53,7 @@ class RedBeatJSONEncoder(json.JSONEncoder):
 
     def default(self, o: Any) -> Any:
         if isinstance(o, datetime):
-            return codec.encode_datetime(o)
+            return encode_datetime(o)
         if isinstance(o, crontab):
             return codec.crontab_object(
                 minute=o._orig_minute,
@@ -92,7 +93,7 @@ class RedBeatJSONDecoder(json.JSONDecoder):
         if kind is None:
             return d
         if kind == "datetime":
-            return codec.decode_datetime(d)
+            return decode_datetime(d)
         if kind == "interval":
             every = codec.decode_schedule(d)
             assert isinstance(every, Every)

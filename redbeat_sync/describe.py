@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .entry import At, Cron, Every, RRule, Schedule, Solar, schedule_from_canonical
-from .spec.durations import format_duration
+from .fileformat.durations import format_duration
 from .values import DecodeError, decode_datetime, is_datetime_object
 
 #: Longest value shown on one line of a text plan before it is cut with "…".

@@ -32,13 +32,19 @@ from .entry import RRULE_FREQUENCIES, RRule
 RULE_PARTS = ("dtstart", "interval", "wkst", "count", "until", *RRule.BY_FIELDS)
 
 
+def _weekday_number(value: Any) -> int:
+    """A dateutil weekday object's number, or the number itself."""
+    number: Any = getattr(value, "weekday", value)
+    return int(number)
+
+
 def _numbers(value: Any, name: str) -> tuple[int, ...] | None:
     """A by-part as sorted unique ints (weekday objects become their numbers)."""
     if value is None:
         return None
     items = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
     if name == "byweekday":
-        return tuple(sorted({int(getattr(v, "weekday", v)) for v in items})) or None
+        return tuple(sorted({_weekday_number(v) for v in items})) or None
     return tuple(sorted({int(v) for v in items})) or None
 
 
@@ -176,7 +182,8 @@ class rrule(BaseSchedule):
         following = self._next_after(last_run_at)
         if following is None:
             return None
-        return following - self.maybe_make_aware(self.now())
+        now: datetime = self.maybe_make_aware(self.now())
+        return following - now
 
     def is_due(self, last_run_at: datetime) -> schedstate:
         remaining = self.remaining_estimate(last_run_at)

@@ -46,8 +46,14 @@ _HORIZONS = {
     "dusk_astronomical": "-18",
 }
 _RISING = ("dawn_astronomical", "dawn_nautical", "dawn_civil", "sunrise")
-_TWILIGHT = ("dawn_astronomical", "dawn_nautical", "dawn_civil")
-_TWILIGHT += ("dusk_civil", "dusk_nautical", "dusk_astronomical")
+_TWILIGHT = (
+    "dawn_astronomical",
+    "dawn_nautical",
+    "dawn_civil",
+    "dusk_civil",
+    "dusk_nautical",
+    "dusk_astronomical",
+)
 
 
 def ephem_module() -> Any | None:
@@ -96,7 +102,7 @@ def next_event_after(schedule: Solar, after: datetime) -> datetime | None:
         except ephem.CircumpolarError:  # not today: look again from the next night
             start = observer.next_antitransit(sun, start=start)
             continue
-        moment = found.datetime().replace(tzinfo=UTC)
+        moment: datetime = found.datetime().replace(tzinfo=UTC)
         if moment > after.astimezone(UTC):
             return moment
         start = ephem.Date(found + ephem.second)

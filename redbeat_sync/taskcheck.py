@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import Problem, UserError
-from .spec.loader import SpecEntry, field_path
+from .fileformat.loader import SpecEntry, field_path
 
 
 def registered_tasks(app: Any) -> Mapping[str, Any]:

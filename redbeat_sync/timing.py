@@ -64,6 +64,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from celery.utils.time import remaining
@@ -291,11 +292,19 @@ def _rrule(rule: RRule, tz: tzinfo) -> du_rrule.rrule:
     return _build_rrule(rule, tz, rule.dtstart, cache=True)
 
 
+DateutilFrequency = Literal[0, 1, 2, 3, 4, 5, 6]
+
+
+def dateutil_frequency(freq: str) -> DateutilFrequency:
+    """dateutil's number for a frequency name (``yearly`` is 0, ``secondly`` 6)."""
+    return cast(DateutilFrequency, RRULE_FREQUENCIES.index(freq))
+
+
 def _build_rrule(
     rule: RRule, tz: tzinfo, dtstart: datetime, *, cache: bool = False
 ) -> du_rrule.rrule:
     return du_rrule.rrule(
-        RRULE_FREQUENCIES.index(rule.freq),
+        dateutil_frequency(rule.freq),
         dtstart=_aware(dtstart).astimezone(tz),
         interval=rule.interval,
         wkst=rule.wkst,

@@ -96,11 +96,16 @@ def fail(label: str = "") -> None:
 # --------------------------------------------------------------------------- in-process
 
 
-def make_app(redis_url: str, broker_url: str | None = None, **conf: object) -> Celery:
-    """A fresh app for in-process scheduler tests (its own config and client cache)."""
+def make_app(redis_url: str | None, broker_url: str | None = None, **conf: object) -> Celery:
+    """A fresh app for in-process scheduler tests (its own config and client cache).
+
+    ``redis_url=None`` leaves ``redbeat_redis_url`` unset (deleting it afterwards does
+    not work on every Celery: 5.5.0 keeps the value in another layer of its config).
+    """
     fresh = Celery("beat_test", broker=broker_url or redis_url, set_as_current=False)
+    if redis_url is not None:
+        fresh.conf.update(redbeat_redis_url=redis_url)
     fresh.conf.update(
-        redbeat_redis_url=redis_url,
         timezone="UTC",
         beat_max_loop_interval=5,
         task_ignore_result=True,

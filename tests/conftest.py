@@ -9,7 +9,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, settings
 
-from redbeat_sync.devserver import RedisServer
+from devsupport.devserver import RedisServer
 
 # CI runs the same examples every time (a red CI must be reproducible); local runs
 # keep exploring new ones.  Shared 2-core machines are slow: no deadline per example.

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 from redbeat_sync.entry import Cron, Entry, Every, RunState
-from redbeat_sync.spec.loader import Spec, SpecEntry
+from redbeat_sync.fileformat.loader import Spec, SpecEntry
 from redbeat_sync.state.model import State, StoredEntry
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)

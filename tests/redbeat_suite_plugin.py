@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import redis
 
-from redbeat_sync.devserver import RedisServer, free_port
+from devsupport.devserver import RedisServer, free_port
 
 TARGET = os.environ.get("REDBEAT_SUITE_TARGET", "redbeat_sync")
 

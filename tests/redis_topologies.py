@@ -17,11 +17,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
 
-from redbeat_sync.devserver import find_redis_server, free_port, stop_process
+from devsupport.devserver import (
+    RedisServerUnavailable,
+    find_redis_server,
+    free_port,
+    stop_process,
+)
 
 SERVICE = "mymaster"
+
+#: Cluster set-up and the tests use Redis 7 commands (CLUSTER ADDSLOTSRANGE)
+CLUSTER_VERSION = (7, 0)
+
+
+def redis_server_for(*, min_version: tuple[int, ...] = (), tls: bool = False) -> str:
+    """A redis-server binary that has what the test needs, else the test is skipped
+    with the reason (failed under CI, which installs one: .ci/run)."""
+    try:
+        return find_redis_server(min_version=min_version, tls=tls)
+    except RedisServerUnavailable as missing:
+        if os.environ.get("CI"):
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+
+
+def redis_cli_beside(server: str) -> str:
+    """The redis-cli of the same installation as ``server`` (else the one on PATH)."""
+    beside = Path(server).with_name("redis-cli")
+    return str(beside) if beside.exists() else shutil.which("redis-cli") or "redis-cli"
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
@@ -46,6 +72,7 @@ class Proc:
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="redbeat-topo-"))
     process: subprocess.Popen[bytes] | None = None
     sentinel: bool = False
+    min_version: tuple[int, ...] = ()
 
     def start(self, timeout: float = 10.0) -> Proc:
         conf = Path(self.workdir, "redis.conf")
@@ -55,7 +82,8 @@ class Proc:
         )
         port_line = "" if self.tls else f"port {self.port}\n"
         conf.write_text(base + port_line + self.config)
-        args = [find_redis_server(), str(conf)]
+        binary = redis_server_for(min_version=self.min_version, tls=bool(self.tls))
+        args = [binary, str(conf)]
         if self.sentinel:
             args.append("--sentinel")
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -224,11 +252,12 @@ def start_cluster(size: int = 3) -> ClusterSetup:
                     "cluster-enabled yes\ncluster-config-file nodes.conf\n"
                     "cluster-node-timeout 2000\n",
                     port=cluster_port(),
+                    min_version=CLUSTER_VERSION,
                 ).start()
             )
         subprocess.run(
             [
-                shutil.which("redis-cli") or "redis-cli",
+                redis_cli_beside(redis_server_for(min_version=CLUSTER_VERSION)),
                 "--cluster",
                 "create",
                 *(f"127.0.0.1:{n.port}" for n in nodes),
@@ -278,24 +307,50 @@ def _openssl(*args: str, cwd: str) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
+#: Extensions of a proper CA and of its leaves: Python 3.13 verifies strictly
+#: (VERIFY_X509_STRICT), which refuses a CA without keyUsage and a leaf without an
+#: authority key identifier.
+CA_EXTENSIONS = """\
+[req]
+distinguished_name = dn
+x509_extensions = ca
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"""
+LEAF_EXTENSIONS = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+"""
+
+
 def make_tls_files() -> TlsFiles:
     """A throwaway CA, a server cert for 127.0.0.1/localhost and a client cert."""
     workdir = tempfile.mkdtemp(prefix="redbeat-tls-")
+    Path(workdir, "ca.cnf").write_text(CA_EXTENSIONS)
+    Path(workdir, "leaf.ext").write_text(LEAF_EXTENSIONS)
     for ca in ("ca", "other-ca"):
         _openssl(
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", f"/CN=redbeat-sync test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+            "-config", "ca.cnf", "-subj", f"/CN=redbeat-sync test {ca}",
+            "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
             cwd=workdir,
         )  # fmt: skip
-    Path(workdir, "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for who in ("server", "client"):
         _openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}",
+            "req", "-newkey", "rsa:2048", "-nodes", "-config", "ca.cnf", "-subj", f"/CN={who}",
             "-keyout", f"{who}.key", "-out", f"{who}.csr", cwd=workdir,
         )  # fmt: skip
         _openssl(
             "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", f"{who}.pem",
+            "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", f"{who}.pem",
             cwd=workdir,
         )  # fmt: skip
     p = lambda name: os.path.join(workdir, name)  # noqa: E731

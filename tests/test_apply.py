@@ -316,7 +316,7 @@ entries:
 
 
 def test_yaml_files_apply_then_replan_no_changes(redis_client: redis.Redis, tmp_path: Path) -> None:
-    from redbeat_sync.spec.loader import load_paths
+    from redbeat_sync.fileformat.loader import load_paths
 
     path = tmp_path / "schedules.yaml"
     path.write_text(SCHEDULE_FILE)

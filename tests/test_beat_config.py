@@ -44,12 +44,10 @@ def test_lock_timeout_setting_is_honoured(redis_url: str) -> None:
 
 
 def test_redis_url_falls_back_to_a_redis_broker(redis_url: str) -> None:
-    app = make_app(redis_url)
-    del app.conf["redbeat_redis_url"]
+    app = make_app(None)
     app.conf.broker_url = "redis://broker.example:6379/3"
     assert RedBeatConfig(app).redis_url == "redis://broker.example:6379/3"
-    app2 = make_app(redis_url)
-    del app2.conf["redbeat_redis_url"]
+    app2 = make_app(None)
     app2.conf.broker_url = "amqp://guest@localhost//"
     assert RedBeatConfig(app2).redis_url is None
 

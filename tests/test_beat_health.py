@@ -92,7 +92,7 @@ def test_bad_max_lag_is_a_user_error(redis_url: str) -> None:
 
 
 def test_unreachable_redis_is_an_error_not_a_bug(redis_url: str) -> None:
-    from redbeat_sync.devserver import free_port
+    from devsupport.devserver import free_port
 
     code, line = health(f"redis://127.0.0.1:{free_port()}/0")
     assert code == 1 and line.startswith("Error:"), line

@@ -21,9 +21,9 @@ from beat_app import broker_url_for, make_app
 from prometheus_client.parser import text_string_to_metric_families
 from test_beat_e2e import ROOT, TASK, Cluster
 
+from devsupport.devserver import free_port
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.metrics import OTHER, LabelCap, entry_label_limit
-from redbeat_sync.devserver import free_port
 from redbeat_sync.entry import Entry, Every, RunState
 from redbeat_sync.errors import UserError
 

@@ -263,7 +263,7 @@ def test_redis_outage_is_survived_logged_once_and_never_sends_unfenced(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Redis dies under a leader: no crash, one log line per change, resumes after."""
-    from redbeat_sync.devserver import RedisServer
+    from devsupport.devserver import RedisServer
 
     server = RedisServer().start()
     try:

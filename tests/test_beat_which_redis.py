@@ -106,8 +106,7 @@ def test_beat_with_an_amqp_broker_and_no_redbeat_redis_url_stops_at_start(tmp_pa
 
 
 def test_config_never_defaults_to_a_redis() -> None:
-    app = make_app("redis://unused")
-    del app.conf["redbeat_redis_url"]
+    app = make_app(None)
     app.conf.broker_url = AMQP
     with pytest.raises(NoRedisConfigured, match="set redbeat_redis_url"):
         get_redis(app)
@@ -119,8 +118,7 @@ def test_config_never_defaults_to_a_redis() -> None:
 
 
 def test_beat_init_turns_the_config_error_into_a_non_zero_exit() -> None:
-    app = make_app("redis://unused")
-    del app.conf["redbeat_redis_url"]
+    app = make_app(None)
     app.conf.broker_url = AMQP
     scheduler = Scheduler(app)
     with pytest.raises(SystemExit) as stopped:
@@ -150,8 +148,7 @@ def test_cli_without_app_says_which_default_it_used(redis_url: str, monkeypatch)
 
 
 def test_broker_transport_options_configure_sentinel_with_a_deprecation_warning() -> None:
-    app = make_app("unused")
-    del app.conf["redbeat_redis_url"]
+    app = make_app(None)
     app.conf.broker_url = "redis-sentinel://127.0.0.1:1/0"
     app.conf.broker_transport_options = {
         "sentinels": [("127.0.0.1", 26390)],
@@ -272,8 +269,7 @@ def test_password_rotated_under_a_running_beat_is_an_authentication_failure(
 
 
 def test_broker_transport_options_all_reach_a_cluster_client() -> None:
-    app = make_app("unused")
-    del app.conf["redbeat_redis_url"]
+    app = make_app(None)
     app.conf.broker_url = "redis-cluster://127.0.0.1:30001/0"
     app.conf.broker_transport_options = {
         "startup_nodes": [{"host": "127.0.0.1", "port": "30002"}],

@@ -21,8 +21,8 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
+from devsupport.devserver import RedisServer
 from redbeat_sync.cli import main
-from redbeat_sync.devserver import RedisServer
 from redbeat_sync.entry import Entry, Every
 from redbeat_sync.state import audit, writer
 from redbeat_sync.state.layout import Layout

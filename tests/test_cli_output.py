@@ -253,3 +253,22 @@ def test_export_and_show_wording(redis_url: str, tmp_path: Path) -> None:
     (lock,) = [line for line in shown.stdout.splitlines() if line.startswith("beat lock:")]
     assert lock.startswith("beat lock: held by ") and "holder=celery-redbeat" in lock
     assert "None" not in lock  # host, pid and since are unknown for celery-redbeat's lock
+
+
+# --------------------------------------------------------------------------- saved plans
+
+
+def test_a_saved_plan_refuses_another_beat_timezone(redis_url: str, tmp_path: Path) -> None:
+    """--beat-timezone with a saved plan is checked, not silently ignored."""
+    planfile = tmp_path / "plan.json"
+    made = cli(
+        redis_url, "plan", schedule(tmp_path), "--beat-timezone", "UTC", "--out", str(planfile)
+    )
+    assert made.exit_code == 0, made.output
+    refused = cli(redis_url, "apply", str(planfile), "--beat-timezone", "Europe/Paris")
+    assert refused.exit_code == 1
+    assert "made for beat timezone 'UTC'" in refused.output + refused.stderr
+    assert "--beat-timezone says 'Europe/Paris'" in refused.output + refused.stderr
+    assert not redis.Redis.from_url(redis_url).exists(LAYOUT.schedule_key)  # nothing written
+    same = cli(redis_url, "apply", str(planfile), "--beat-timezone", "UTC", "--auto-approve")
+    assert same.exit_code == 0, same.output

@@ -20,7 +20,7 @@ import pytest
 import redis
 from redis_topologies import Proc
 
-from redbeat_sync.devserver import free_port
+from devsupport.devserver import free_port
 
 PASSWORD = "hunter2-Zq9x"
 PREFIX = "rs-secret:"

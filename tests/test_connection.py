@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from redbeat_sync.devserver import free_port
+from devsupport.devserver import free_port
 from redbeat_sync.errors import UserError
 from redbeat_sync.redact import redact as mask_url
 from redbeat_sync.state import connection
@@ -57,7 +57,9 @@ def test_unreachable_port_is_one_quick_user_error():
     started = time.monotonic()
     with pytest.raises(UserError) as raised:
         connect(url)
-    assert time.monotonic() - started < 3
+    # One attempt, not a retry loop (which would take minutes): bound far above the
+    # one refused connection's milliseconds, so load cannot trip it.
+    assert time.monotonic() - started < 30
     message = str(raised.value)
     assert message.startswith("cannot connect to Redis at redis://:***@127.0.0.1:")
     assert "\n" not in message and "pw@" not in message
@@ -76,7 +78,7 @@ def test_hung_server_times_out_with_user_error(silent_server: int):
     started = time.monotonic()
     with pytest.raises(UserError, match=r"cannot connect to Redis at redis://127\.0\.0\.1"):
         connect(f"redis://127.0.0.1:{silent_server}/0", options={"socket_timeout": 0.5})
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # times out instead of hanging (see above)
 
 
 def test_wrong_password_is_a_user_error(redis_url: str, redis_client):

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from redbeat_sync.devserver import RedisServer
+from devsupport.devserver import RedisServer
 from redbeat_sync.state.layout import EXTRA_FIELD, Layout
 from redbeat_sync.state.synclock import DEFAULT_TTL
 
@@ -257,8 +257,8 @@ def test_redis_sigkilled_between_batches(big_spec: Path, aof_server: RedisServer
     """Several batches (apply_plan with batch_size 1000): whole batches land, and the
     error says how many; the audit write cannot hide it when Redis is gone."""
     from redbeat_sync.apply import apply_plan
+    from redbeat_sync.fileformat.loader import load_paths
     from redbeat_sync.plan.compare import compute_plan
-    from redbeat_sync.spec.loader import load_paths
     from redbeat_sync.state.reader import read_state
 
     batch = 1000

@@ -38,9 +38,9 @@ import redis
 from beat_app import RUNS_KEY, broker_url_for, make_app
 from faultkit import TcpProxy
 
+from devsupport.devserver import RedisServer
 from redbeat_sync import SchedulerEntry
 from redbeat_sync.beat.lock import read_beat_lock
-from redbeat_sync.devserver import RedisServer
 from redbeat_sync.entry import Entry, Every, RunState
 from redbeat_sync.state.layout import Layout
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from redbeat_sync.devserver import RedisServer
+from devsupport.devserver import RedisServer
 
 CLI = [sys.executable, "-m", "redbeat_sync"]
 TIME_BOUND = 20.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -88,14 +87,12 @@ def test_json_and_text_render() -> None:
     assert "22h" in text and "█" in text
 
 
-def test_fast_for_100k_entries() -> None:
+def test_many_entries_are_all_counted() -> None:
+    # How long 100k entries take: bench/bench_scale.py.
     expressions = ["0 * * * *", "*/5 * * * *", "30 2 * * *", "0 9 * * mon-fri", "15 */2 * * *"]
-    entries = [cron(f"j{i}", expressions[i % 5], ("a", "b", "c")[i % 3]) for i in range(100_000)]
-    started = time.perf_counter()
+    entries = [cron(f"j{i}", expressions[i % 5], ("a", "b", "c")[i % 3]) for i in range(10_000)]
     report = load.compute_load(entries, window="7d", now=NOW)
-    elapsed = time.perf_counter() - started
-    assert report.entries == 100_000
-    assert elapsed < 5.0, elapsed  # ~0.5 s on the bench machine
+    assert report.entries == 10_000
 
 
 def test_plan_mentions_pileups_in_a_few_lines() -> None:

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import celery
 import pytest
 from celery import Celery
 from celery.schedules import solar as celery_solar
@@ -17,11 +18,19 @@ from redbeat_sync.beat.decide import decide
 from redbeat_sync.describe import describe_schedule
 from redbeat_sync.entry import SOLAR_EVENTS, Entry, RunState, Solar, scheduler_only_features
 from redbeat_sync.errors import ProblemsFound
+from redbeat_sync.fileformat.dump import dump_entries
+from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
-from redbeat_sync.spec.dump import dump_entries
-from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state import codec
+
+#: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
+#: jumps to the next hour one second before a */7 minute, and its astronomical dusk is
+#: hours off.  redbeat-sync does not use either; the floors run (Celery 5.5) skips these.
+CELERY_57 = pytest.mark.skipif(
+    tuple(int(part) for part in celery.__version__.split(".")[:2]) < (5, 7),
+    reason="Celery < 5.7 computes this wrongly itself",
+)
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
@@ -66,6 +75,7 @@ def test_spec_rejects_bad_solar(body: str, needle: str) -> None:
     assert needle in caught.value.format()
 
 
+@CELERY_57
 @pytest.mark.parametrize("event", SOLAR_EVENTS)
 def test_next_times_match_celery_solar(event: str) -> None:
     app = Celery("solar-test", set_as_current=False)

@@ -19,13 +19,13 @@ from redbeat.schedulers import RedBeatSchedulerEntry
 from redbeat_sync import timing
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.errors import ProblemsFound, UserError
+from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.actions import Plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_json import render_json
 from redbeat_sync.plan.render_markdown import render_markdown
 from redbeat_sync.plan.render_text import render_text
-from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state.codec import decode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
@@ -278,7 +278,7 @@ def test_imported_static_entry_survives_redbeat_start_without_it(
     from celery.schedules import crontab
 
     from redbeat_sync.beat_import import convert_beat_schedule
-    from redbeat_sync.spec.dump import dump_entries
+    from redbeat_sync.fileformat.dump import dump_entries
 
     legacy = {"legacy": {"task": "app.tasks.legacy", "schedule": crontab(minute=5), "args": [1]}}
     redbeat_beat_start(redis_url, legacy)

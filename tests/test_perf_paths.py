@@ -3,7 +3,7 @@
 - ``codec.encode_entry`` assembles the definition text from a memoised schedule: it
   must be byte-identical to ``json.dumps`` of the definition dict (the plan's fast
   no-op check compares stored text with it).
-- ``reader.read_fingerprint`` (apply's staleness check, no decoding) must equal
+- ``read_fingerprint`` (reader_oracles: apply's staleness check, no decoding) must equal
   ``read_state(...).fingerprint`` on any store.
 """
 
@@ -145,12 +145,10 @@ def _varied_store(client, layout) -> None:
 
 
 def test_read_fingerprint_equals_read_state_fingerprint(redis_client):
+    from reader_oracles import read_fingerprint
+
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.reader import (
-        read_fingerprint,
-        read_fingerprint_and_inventory,
-        read_state,
-    )
+    from redbeat_sync.state.reader import read_fingerprint_and_inventory, read_state
 
     layout = Layout("fp:")
     assert read_fingerprint(redis_client, layout) == read_state(redis_client, layout).fingerprint
@@ -258,9 +256,9 @@ def test_fast_noop_path_gives_the_slow_paths_plan_and_hides_no_hand_edit(
     from redbeat.schedulers import RedBeatSchedulerEntry
 
     from redbeat_sync.apply import apply_plan
+    from redbeat_sync.fileformat.loader import Spec, SpecEntry
     from redbeat_sync.plan import compare
     from redbeat_sync.plan.compare import compute_plan
-    from redbeat_sync.spec.loader import Spec, SpecEntry
     from redbeat_sync.state.layout import Layout
     from redbeat_sync.state.reader import read_state
 
@@ -336,9 +334,11 @@ def test_fast_noop_path_gives_the_slow_paths_plan_and_hides_no_hand_edit(
 
 
 def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
+    from reader_oracles import build_stored_entry
+
     from redbeat_sync.state.layout import Layout
     from redbeat_sync.state.model import StoredEntry
-    from redbeat_sync.state.reader import LazyStoredEntry, build_stored_entry, read_state
+    from redbeat_sync.state.reader import LazyStoredEntry, read_state
 
     layout = Layout("lazy:")
     _varied_store(redis_client, layout)

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import redis
 
+from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.compare import compute_plan
-from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
+from reader_oracles import build_stored_entry
 
 from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
+from redbeat_sync.fileformat.loader import Spec, SpecEntry
 from redbeat_sync.plan.actions import ABSENT, FieldChange
 from redbeat_sync.plan.compare import canonical_equal, compute_plan, field_changes, format_path
-from redbeat_sync.spec.loader import Spec, SpecEntry
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.model import StoredEntry
-from redbeat_sync.state.reader import build_stored_entry
 
 
 def kinds(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -266,16 +266,12 @@ def test_format_path() -> None:
     assert format_path(["kwargs", "a.b"]) == 'kwargs["a.b"]'
 
 
-def test_many_unchanged_entries_plan_quickly() -> None:
-    import time
-
-    entries = [every(f"e{i}", 60 + i, args=[i], options={"queue": "q"}) for i in range(20_000)]
+def test_many_unchanged_entries_are_all_noops() -> None:
+    # How long this takes at 1k-100k entries: bench/bench_sync.py ("plan again").
+    entries = [every(f"e{i}", 60 + i, args=[i], options={"queue": "q"}) for i in range(5_000)]
     current = state(*(stored(e) for e in entries))
-    started = time.perf_counter()
     plan = compute_plan(spec(*entries), current, now=NOW)
-    elapsed = time.perf_counter() - started
-    assert plan.counts["noop"] == 20_000
-    assert elapsed < 5.0, f"{elapsed:.2f}s for 20k unchanged entries"
+    assert plan.counts["noop"] == 5_000
 
 
 def test_one_changed_entry_among_many_is_found() -> None:

@@ -19,10 +19,10 @@ from beat_app import broker_url_for, make_app, queued
 from redbeat_sync import Scheduler
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.beat.scheduler import SLOT_HEADER
+from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.actions import Action, Plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
-from redbeat_sync.spec.loader import load_text
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -176,11 +175,8 @@ def test_ten_thousand_entries_read_quickly(redis_client: redis.Redis):
             pipe.zadd(LAYOUT.schedule_key, {key: i})
             pipe.sadd(LAYOUT.inventory_key, entry.name)
         pipe.execute()
-    started = time.perf_counter()
-    state = read_state(redis_client, LAYOUT)
-    elapsed = time.perf_counter() - started
+    state = read_state(redis_client, LAYOUT)  # its speed: bench/bench_sync.py "read_state"
     assert len(state.entries) == n and all(e.error is None for e in state.entries.values())
-    assert elapsed < 3.0, f"read {n} entries in {elapsed:.2f}s"  # ~0.4 s idle; the box is shared
     assert read_state(redis_client, LAYOUT, use_script=True) == state  # 500 keys per call
 
 

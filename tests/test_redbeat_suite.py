@@ -67,7 +67,7 @@ def _run_their_suite(
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
     root = _sdist_tests()
     report = tmp_path / f"{target}.xml"
-    path = [*_celery(celery), str(HERE), os.environ.get("PYTHONPATH", "")]
+    path = [*_celery(celery), str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "REDBEAT_SUITE_TARGET": target}
     done = subprocess.run(
         [

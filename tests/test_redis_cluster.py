@@ -12,8 +12,8 @@ from beat_app import make_app, queued
 from redis.cluster import RedisCluster
 from redis_topologies import ClusterSetup, cli, plan_apply_show, start_cluster, write_spec
 
+from devsupport.devserver import RedisServer
 from redbeat_sync import Scheduler
-from redbeat_sync.devserver import RedisServer
 from redbeat_sync.errors import UserError
 from redbeat_sync.state.connection import RedisSettings
 from redbeat_sync.state.layout import Layout

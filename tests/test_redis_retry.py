@@ -20,7 +20,7 @@ from redis_topologies import Proc, cli, plain, write_spec
 
 from redbeat_sync import Scheduler
 from redbeat_sync.errors import UserError
-from redbeat_sync.spec.loader import load_paths
+from redbeat_sync.fileformat.loader import load_paths
 from redbeat_sync.state import writer
 from redbeat_sync.state.connection import RedisSettings
 from redbeat_sync.state.layout import Layout

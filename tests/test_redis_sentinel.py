@@ -22,9 +22,9 @@ from redis_topologies import (
     write_spec,
 )
 
+from devsupport.devserver import RedisServer
 from redbeat_sync import Scheduler
 from redbeat_sync.beat.scheduler import SLOT_HEADER
-from redbeat_sync.devserver import RedisServer
 from redbeat_sync.state.connection import RedisSettings
 
 pytestmark = pytest.mark.slow  # ~12 s to bring three sentinels to agreement

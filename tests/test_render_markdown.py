@@ -30,6 +30,8 @@ PARIS = ZoneInfo("Europe/Paris")
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if os.environ.get("REDBEAT_SYNC_UPDATE_GOLDEN"):
+        # CI checks the goldens; it never rewrites them (that would always pass)
+        assert not os.environ.get("CI"), "REDBEAT_SYNC_UPDATE_GOLDEN is refused under CI"
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"{path} missing: run with REDBEAT_SYNC_UPDATE_GOLDEN=1"
@@ -255,3 +257,11 @@ def test_a_huge_change_list_is_cut_inside_its_section() -> None:
     text = render_markdown(plan)
     assert "| `args[39]` |" in text and "| `args[40]` |" not in text
     assert "*… 60 more fields (see the job log)*" in text
+
+
+def test_golden_updates_are_refused_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDBEAT_SYNC_UPDATE_GOLDEN", "1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(AssertionError, match="refused under CI"):
+        check_golden("never-written.md", "anything")
+    assert not (GOLDEN / "never-written.md").exists()

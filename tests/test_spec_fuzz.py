@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redbeat_sync.errors import ProblemsFound
-from redbeat_sync.spec.loader import load_text
+from redbeat_sync.fileformat.loader import load_text
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -11,7 +11,7 @@ import pytest
 
 from redbeat_sync.entry import At, Cron, Entry, Every, RRule
 from redbeat_sync.errors import Problem, ProblemsFound
-from redbeat_sync.spec.loader import load_paths, load_text
+from redbeat_sync.fileformat.loader import load_paths, load_text
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

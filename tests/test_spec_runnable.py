@@ -30,8 +30,8 @@ from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
 from redbeat_sync.entry import Cron, Every, RRule
 from redbeat_sync.errors import ProblemsFound
+from redbeat_sync.fileformat.loader import Spec, load_text
 from redbeat_sync.plan.compare import compute_plan
-from redbeat_sync.spec.loader import Spec, load_text
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 
@@ -62,7 +62,8 @@ REPRODUCTIONS = {
     f"options: {{expires: {2**80}}}": "options.expires: expected at most 100 years",
     "jitter: 99999999999999999999d": "jitter: expected a duration of at most 100 years",
     "schedule: {every: 99999999999999999999d}": "every: expected a duration of at most 100 years",
-    'schedule: {cron: "0 0 30 2 *"}': "cron: this cron never fires",
+    # Celery 5.7+ explains it itself; before, Celery accepts it and our check says why
+    'schedule: {cron: "0 0 30 2 *"}': "cron: this cron",
 }
 
 
@@ -184,9 +185,10 @@ def test_options_are_kept_as_written() -> None:
 
 
 NEVER = {
-    'cron: "0 0 30 2 *"': "day_of_month '30' never occurs in month_of_year '2'",
-    'cron: "0 0 31 4 *"': "never fires",
-    'cron: "0 0 31 4,6,9,11 *"': "never fires",
+    # "never fires" with Celery's reason (5.7+), else "would never fire" with ours
+    'cron: "0 0 30 2 *"': "never fire",
+    'cron: "0 0 31 4 *"': "never fire",
+    'cron: "0 0 31 4,6,9,11 *"': "never fire",
     "rrule: {freq: yearly, bymonth: 2, bymonthday: 30}": "would never fire",
     "rrule: {freq: secondly, bymonth: 4, bymonthday: 31}": "would never fire",
     "rrule: {freq: yearly, interval: 4, bymonth: 2, bymonthday: 29, dtstart: 2001-01-01}": (
@@ -223,13 +225,11 @@ def test_rare_but_real_schedules_stay_valid(schedule: str) -> None:
     assert entry_problems(f"schedule: {{{schedule}}}") == []
 
 
-def test_a_rule_that_can_never_fire_is_refused_quickly() -> None:
-    """dateutil alone walks ~10 s to year 9999 before saying "no occurrence"."""
-    import time
-
-    started = time.perf_counter()
-    entry_problems("schedule: {rrule: {freq: secondly, bymonth: 2, bymonthday: 30}}")
-    assert time.perf_counter() - started < 5  # generous: a loaded 2-core machine
+def test_a_rule_that_can_never_fire_is_refused() -> None:
+    """dateutil alone walks ~10 s to year 9999 before saying "no occurrence"; how long
+    the refusal takes is measured in bench/bench_scale.py."""
+    found = entry_problems("schedule: {rrule: {freq: secondly, bymonth: 2, bymonthday: 30}}")
+    assert any("would never fire" in problem for problem in found), found
 
 
 # --------------------------------------------------------------------------- property

@@ -8,17 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import pytest
 import yaml
 from click.testing import CliRunner, Result
 
 from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound
-from redbeat_sync.spec import schema
-from redbeat_sync.spec.loader import load_text
-from redbeat_sync.spec.models import EntryModel
+from redbeat_sync.fileformat import schema
+from redbeat_sync.fileformat.loader import load_text
+from redbeat_sync.fileformat.models import EntryModel
 
 
+@pytest.mark.skipif(
+    tuple(int(part) for part in pydantic.VERSION.split(".")[:2]) < (2, 11),
+    reason="the committed schema is generated with pydantic 2.11+; older ones spell the "
+    "same schema differently (allOf around $ref, 90.0 for 90)",
+)
 def test_committed_schema_is_fresh() -> None:
     committed = schema.SCHEMA_FILE.read_text(encoding="utf-8")
     assert committed == schema.schema_text(), (

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync.spec import yamlload
-from redbeat_sync.spec.yamlload import load_text, locate
+from redbeat_sync.fileformat import yamlload
+from redbeat_sync.fileformat.yamlload import load_text, locate
 
 
 def test_values_and_positions() -> None:
@@ -220,7 +220,7 @@ def test_syntax_hints_for_common_mistakes() -> None:
 
 def test_too_many_entries_in_one_file_stop_early(monkeypatch) -> None:
     """A file with more entries than the cap is refused while parsing, not after."""
-    from redbeat_sync.spec import yamlload as module
+    from redbeat_sync.fileformat import yamlload as module
 
     monkeypatch.setattr(module, "MAX_ENTRIES_PER_FILE", 3)
     body = "version: 1\nentries:\n" + "".join(

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import celery
 import pytest
 from celery.schedules import crontab
 from hypothesis import given, settings
@@ -14,6 +15,14 @@ from hypothesis import strategies as st
 
 from redbeat_sync import timing
 from redbeat_sync.entry import At, Cron, Entry, Every, RRule
+
+#: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
+#: jumps to the next hour one second before a */7 minute, and its astronomical dusk is
+#: hours off.  redbeat-sync does not use either; the floors run (Celery 5.5) skips these.
+CELERY_57 = pytest.mark.skipif(
+    tuple(int(part) for part in celery.__version__.split(".")[:2]) < (5, 7),
+    reason="Celery < 5.7 computes this wrongly itself",
+)
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -137,6 +146,7 @@ def test_day_of_month_and_day_of_week_both_restrict_like_celery():
     "expression",
     ["*/7 * * * *", "15 3 * * mon-fri", "0 */6 1,15 * *", "5 4 * 2 sun", "0 12 * * 0"],
 )
+@CELERY_57
 def test_cron_agrees_with_celery_crontab_in_utc(expression: str):
     minute, hour, dom, month, dow = expression.split()
     celery = crontab(minute, hour, dow, dom, month)

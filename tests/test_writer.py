@@ -514,7 +514,7 @@ def test_later_batch_failure_reports_partial_apply_and_rerun_converges(
 
 
 def test_connection_lost_between_batches_is_partial_apply() -> None:
-    from redbeat_sync.devserver import RedisServer
+    from devsupport.devserver import RedisServer
 
     server = RedisServer().start()
     client = redis.Redis.from_url(server.url, decode_responses=True)
@@ -583,11 +583,14 @@ def test_duplicate_names_rejected(redis_client: redis.Redis) -> None:
 def test_redis_cluster_single_slot_with_hash_tagged_prefix() -> None:
     from redis.cluster import RedisCluster
 
-    from redbeat_sync.devserver import RedisServer
+    # A one-node cluster still enforces the one-slot rule for every command and script.
+    from redis_topologies import CLUSTER_VERSION, redis_server_for
+
+    from devsupport.devserver import RedisServer
     from redbeat_sync.errors import UserError
 
-    # A one-node cluster still enforces the one-slot rule for every command and script.
-    server = RedisServer(extra_args=["--cluster-enabled", "yes"]).start()
+    binary = redis_server_for(min_version=CLUSTER_VERSION)  # ADDSLOTSRANGE below
+    server = RedisServer(extra_args=["--cluster-enabled", "yes"], binary=binary).start()
     try:
         node = redis.Redis.from_url(server.url)
         node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)

@@ -199,7 +199,12 @@ class Claimer:
         """
         if not keys:
             return []
-        fields = [DEFINITION_FIELD, META_FIELD, EXTRA_FIELD, len(self.layout.prefix)]
+        fields: list[str | int] = [
+            DEFINITION_FIELD,
+            META_FIELD,
+            EXTRA_FIELD,
+            len(self.layout.prefix),
+        ]
         overlay = [paused_key(self.layout), requests_key(self.layout)]
         flat = json.loads(self._load(keys=[*overlay, *keys], args=[*fields, *known]))
         return [

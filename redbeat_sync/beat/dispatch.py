@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -127,17 +127,18 @@ class Dispatcher:
 
     def due_scores(self, now: datetime, offset: int = 0) -> list[tuple[str, float]]:
         """The due keys with their scores, most overdue first (at most a batch)."""
-        return self.client.zrangebyscore(
+        found = self.client.zrangebyscore(
             self.layout.schedule_key, 0, now.timestamp(), start=offset, num=self.batch_size,
             withscores=True,
         )  # fmt: skip
+        return cast("list[tuple[str, float]]", found)  # the client decodes responses
 
     def earliest(self) -> tuple[str, float] | None:
         """The key and score of the entry due first (parked ones, < 0, never run)."""
         found = self.client.zrangebyscore(
             self.layout.schedule_key, 0, "+inf", start=0, num=1, withscores=True
         )
-        return (found[0][0], float(found[0][1])) if found else None
+        return (str(found[0][0]), float(found[0][1])) if found else None
 
     def load_due(self, keys: Sequence[str]) -> list[Loaded]:
         """The due entries: from what this beat wrote at its last claim of each, when it
@@ -167,7 +168,9 @@ class Dispatcher:
             loaded.extend(self.load(misses))
         return loaded
 
-    def _remember(self, claims: Sequence[Claim], pending: Sequence[Due | None], ok: list[bool]):
+    def _remember(
+        self, claims: Sequence[Claim], pending: Sequence[Due | None], ok: list[bool]
+    ) -> None:
         for claim, due, won in zip(claims, pending, ok, strict=True):
             if due is None:
                 continue
@@ -236,7 +239,9 @@ class Dispatcher:
                 self._decoded.move_to_end(name)
             else:
                 if definition is None:  # evicted between the call and now: read it
-                    definition, extra = self.client.hmget(key, DEFINITION_FIELD, EXTRA_FIELD)
+                    definition, extra = cast(
+                        "list[str | None]", self.client.hmget(key, DEFINITION_FIELD, EXTRA_FIELD)
+                    )
                     if definition is None:
                         raise codec.DecodeError("deleted while being read")
                     digest = field_digest(definition, extra)
@@ -528,7 +533,7 @@ class Dispatcher:
     def recheck_parked(self, now: datetime, token: str | None, limit: int = 10_000) -> int:
         """Re-check parked entries (score < 0): after an unnamed bulk change."""
         keys = self.client.zrangebyscore(self.layout.schedule_key, "-inf", "(0", start=0, num=limit)
-        return self._recheck_keys(keys, now, token)
+        return self._recheck_keys(cast("list[str]", keys), now, token)
 
     def _recheck_keys(self, keys: Sequence[str], now: datetime, token: str | None) -> int:
         fixed = 0

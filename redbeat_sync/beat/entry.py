@@ -136,6 +136,8 @@ _NULL_ARGS = '"args": null'
 class SchedulerEntry(ScheduleEntry):
     """RedBeat-compatible schedule entry stored in Redis (alias RedBeatSchedulerEntry)."""
 
+    last_run_at: datetime | None  # None: never ran (Celery's own entries say "now")
+
     def __init__(
         self,
         name: str | None = None,
@@ -267,7 +269,8 @@ class SchedulerEntry(ScheduleEntry):
 
     @property
     def rank(self) -> int | None:
-        return get_redis(self.app).zrank(self.conf.schedule_key, self.key)
+        rank: int | None = get_redis(self.app).zrank(self.conf.schedule_key, self.key)
+        return rank
 
     def is_due(self) -> schedstate:
         if not self.enabled:
@@ -295,7 +298,7 @@ class SchedulerEntry(ScheduleEntry):
                 get_redis(self.app).publish(channel, message)
                 return result
 
-            pipe.execute = execute_then_publish
+            pipe.execute = execute_then_publish  # type: ignore[method-assign]  # wrap
             return
         pipe.publish(channel, message)
 

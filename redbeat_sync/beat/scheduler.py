@@ -168,7 +168,6 @@ class Scheduler(CeleryScheduler):
         self._backoff = 0.0
         self._start_lock = threading.Lock()
         self.warnings: list[str] = []
-        self.sent_count = 0
         # Claimed runs unsent when the lease expired: handed back / already run on.
         self.handed_back = 0
         self.not_handed_back = 0
@@ -210,7 +209,8 @@ class Scheduler(CeleryScheduler):
     def client(self) -> redis.Redis:
         # The app's client plus beat's start-up checks (a Redis is configured, and it
         # accepts our credentials): raises UserError, never picks a default Redis.
-        return beat_client(self.app)
+        client: redis.Redis = beat_client(self.app)
+        return client
 
     def start(self) -> None:
         """Start the lock keeper and change listener (idempotent; not in ``__init__``
@@ -327,7 +327,10 @@ class Scheduler(CeleryScheduler):
         ``now`` is for tests (what time the pass believes it is); beat passes None.
         """
         assert self.dispatcher is not None and self.listener is not None
-        clock = (lambda: now) if now is not None else self._now
+
+        def clock() -> datetime:
+            return now if now is not None else self._now()
+
         # A term number, not a flag reset by the lock thread: a loss and regain racing
         # with this very block can then never skip the next term's start-up work.
         term = self.keeper.term if self.keeper is not None else 0
@@ -377,7 +380,7 @@ class Scheduler(CeleryScheduler):
         claimed late in its slot: its new score was already due).
         """
         assert self.dispatcher is not None
-        wake = started.timestamp() + self.max_interval
+        wake = started.timestamp() + float(self.max_interval)
         if result.next_fire is not None:
             wake = min(wake, result.next_fire.timestamp())
         earliest = self.dispatcher.earliest()
@@ -401,7 +404,7 @@ class Scheduler(CeleryScheduler):
                 self.metrics.run_skipped(due.entry.name, "coalesced")
 
     def _parked_due(self, now: datetime) -> bool:
-        return (now - self._parked_checked).total_seconds() >= self.max_interval
+        return (now - self._parked_checked).total_seconds() >= float(self.max_interval)
 
     # --- the lease: no send once it may have expired ------------------------------------
     def _lease_ok(self) -> bool:

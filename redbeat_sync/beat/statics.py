@@ -15,11 +15,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import redis
 
-from ..spec.models import CELERY_BUILTIN_ENTRIES
+from ..fileformat.models import CELERY_BUILTIN_ENTRIES
 from ..state import codec
 from ..state.layout import META_FIELD
 
@@ -57,7 +57,7 @@ def save_static_entries(scheduler: Any, client: redis.Redis, items: dict[str, An
             continue
         stored = client.hget(entry.key, META_FIELD)
         if stored:
-            run = codec.decode_meta(stored)
+            run = codec.decode_meta(cast(str, stored))  # the client decodes responses
             entry.last_run_at = run.last_run_at
             entry.total_run_count = run.total_run_count
         entry.save()

@@ -42,9 +42,14 @@ class Target:
     #: Why the --app names no usable Redis (raised by ``connect``, inside the guard).
     redis_problem: str | None = None
     app: str | None = None  # the --app it was read from, if any
+    #: what set beat_timezone ("--beat-timezone", "--app X"); None: the UTC default
+    beat_timezone_source: str | None = None
     url_from_flag: bool = False  # --redis-url (or its env var) given, winning over the app
-    #: No --app and no --beat-timezone: ``beat_timezone`` is UTC by assumption only.
-    beat_timezone_assumed: bool = False
+
+    @property
+    def beat_timezone_assumed(self) -> bool:
+        """No --app and no --beat-timezone: ``beat_timezone`` is UTC by assumption only."""
+        return self.beat_timezone_source is None and self.app is None
 
     @property
     def layout(self) -> Layout:
@@ -146,7 +151,9 @@ def resolve_target(
         redis_problem=problem,
         app=app,
         url_from_flag=bool(redis_url),
-        beat_timezone_assumed=not beat_timezone and not app,
+        beat_timezone_source=(
+            "--beat-timezone" if beat_timezone else f"--app {app}" if app_tz else None
+        ),
     )
 
 

@@ -29,7 +29,7 @@ EXIT_PIPE_CLOSED = 128 + 13  # 128 + SIGPIPE: what a shell reports for `yes | he
 class ExitCodeGroup(click.Group):
     """A click group whose standalone run exits only with the codes above."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..spec.schema import VENDOR_HINT, vendored_schema_ref
+from ..fileformat.schema import VENDOR_HINT, vendored_schema_ref
 from ._common import echo_err
 
 

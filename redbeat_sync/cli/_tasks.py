@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ProblemsFound
-from ..spec.loader import Spec
+from ..fileformat.loader import Spec
 from ..taskcheck import check_tasks, registered_tasks
 from ._common import load_celery_app
 

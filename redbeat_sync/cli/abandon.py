@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import click
 
+from .. import commands
 from ..apply import apply_plan
-from ..errors import UserError
-from ..plan.actions import Action, Plan
-from ..state.model import State
-from ..state.reader import read_state
 from ._common import EXIT_OK, Target, invocation, run_guarded, target_options
 from .apply import confirm_or_refuse
 from .plan import echo_plan
-
-
-def release_plan(state: State, names: tuple[str, ...], *, prefix: str, beat_timezone: str) -> Plan:
-    """A plan releasing ``names`` (UserError naming every name that is not managed)."""
-    unknown = [name for name in names if name not in state.inventory]
-    if unknown:
-        raise UserError(
-            f"not managed by redbeat-sync ({prefix}): {', '.join(sorted(unknown))}; "
-            "nothing was changed"
-        )
-    actions = []
-    for name in sorted(set(names)):
-        stored = state.entries.get(name)
-        note = "no longer managed; left in Redis as it is"
-        if stored is None:
-            note = "already gone from Redis: only forgets it"
-        actions.append(Action("release", name, None, stored, warnings=[note]))
-    return Plan(
-        actions=actions,
-        fingerprint=state.fingerprint,
-        unmanaged=[],
-        prefix=prefix,
-        created_at=datetime.now(timezone.utc),
-        beat_timezone=beat_timezone,
-    )
 
 
 @click.command("abandon")
@@ -71,9 +41,7 @@ def command(
     """
 
     def body() -> int:
-        client = target.connect()
-        state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-        plan = release_plan(state, names, prefix=target.prefix, beat_timezone=target.beat_timezone)
+        client, plan = commands.abandon_plan(names, target)
         echo_plan(plan, "text", color)
         confirm_or_refuse(auto_approve, action="abandon")
         apply_plan(

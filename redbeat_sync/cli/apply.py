@@ -9,15 +9,15 @@ from pathlib import Path
 import click
 import redis
 
+from .. import commands
 from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
 from ..plan.actions import Plan
 from ..plan.compare import adopt_refusal
-from ..plan.planfile import load_plan
 from ..plan.render_json import plan_to_json
 from ..state.audit import change_counts, change_names
 from ._common import EXIT_OK, Target, echo_err, invocation, run_guarded, target_options
-from .plan import echo_plan, output_options, plan_from_files
+from .plan import app_task_check, echo_plan, output_options
 from .validate import problems_as_json
 
 PLAN_KIND = "redbeat-sync-plan"
@@ -33,22 +33,6 @@ def looks_like_plan_file(paths: tuple[str, ...]) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return head.startswith("{") and PLAN_KIND in head
-
-
-def check_same_redis(plan: Plan, target: Target, client: redis.Redis) -> None:
-    """A saved plan applies only to the Redis and database it was made against (two
-    empty databases have the same fingerprint: that check cannot tell them apart)."""
-    here = target.redis_target(client)
-    if plan.target is None:
-        raise UserError(
-            "the plan file does not say which Redis it was made against; "
-            "make it with `redbeat-sync plan --out` and apply that"
-        )
-    if not plan.target.same_server(here):
-        raise UserError(
-            f"the plan was made against {plan.target.describe()}, not {here.describe()}; "
-            "nothing was written: give the same --redis-url/--app, or plan again here"
-        )
 
 
 def applied_json(plan: Plan, result: ApplyResult) -> dict[str, object]:
@@ -138,16 +122,10 @@ def command(
         saved = looks_like_plan_file(paths)
         client: redis.Redis | None = None
         if saved:
-            plan: Plan = load_plan(paths[0])
-            if plan.prefix != target.prefix:
-                raise UserError(
-                    f"the plan was made for prefix {plan.prefix!r}, not {target.prefix!r}"
-                )
-            client = target.connect()
-            check_same_redis(plan, target, client)
+            client, plan = commands.saved_plan(paths[0], target)
         else:
             with problems_as_json(fmt):
-                plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+                plan, _state = commands.plan_from_files(paths, target, app_task_check(target))
         as_json = fmt == "json"
         if not as_json:
             echo_plan(plan, fmt, color)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..drift import drift_from_plan, render_drift_json, render_drift_markdown, render_drift_text
+from .. import commands
+from ..drift import render_drift_json, render_drift_markdown, render_drift_text
 from ._common import EXIT_CHANGES, EXIT_OK, Target, echo_err, run_guarded, target_options
-from .plan import plan_from_files
+from .plan import app_task_check
 from .validate import problems_as_json
 
 
@@ -47,8 +48,7 @@ def command(
 
     def body() -> int:
         with problems_as_json(fmt):
-            plan, state = plan_from_files(paths, target, ctx.params.get("app"))
-        drift = drift_from_plan(plan, state)
+            drift = commands.drift(paths, target, app_task_check(target))
         if fmt == "json":
             click.echo(render_drift_json(drift))
         elif fmt == "markdown":

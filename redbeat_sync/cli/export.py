@@ -9,9 +9,9 @@ import click
 from ..describe import plural
 from ..entry import Entry
 from ..errors import UserError
+from ..fileformat.dump import dump_entries
+from ..fileformat.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..plan.compare import zone_from_beat
-from ..spec.dump import dump_entries
-from ..spec.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..state.reader import read_state
 from ._common import (
     EXIT_OK,

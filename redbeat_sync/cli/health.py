@@ -9,11 +9,11 @@ import json
 
 import click
 
-from ..spec.durations import DURATION_HELP, parse_duration
+from ..fileformat.durations import DURATION_HELP, parse_duration
 from ._common import EXIT_ERROR, EXIT_OK, Target, connection_options, run_guarded
 
 
-class _Duration(click.ParamType):
+class _Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     name = "DURATION"
 
     def convert(

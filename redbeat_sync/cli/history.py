@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..plan.kinds import KINDS
 from ..state.audit import (
     CHANGE_KINDS,
     DEFAULT_MAXLEN,
@@ -16,16 +17,12 @@ from ..state.audit import (
 )
 from ._common import EXIT_OK, Target, connection_options, run_guarded
 
+#: Operations outside plans (pause, resume, run now) beside the plan's action kinds.
 PAST_TENSE = {
+    **{kind.label: kind.past for kind in KINDS.values() if kind.writes != "nothing"},
     "pause": "paused",
     "resume": "resumed",
     "run": "ran now",
-    "create": "created",
-    "update": "updated",
-    "delete": "deleted",
-    "adopt": "adopted",
-    "move": "moved",
-    "release": "released",
 }
 #: Names shown per kind on a text line; ``--format json`` gives all the record holds.
 NAMES_SHOWN = 5

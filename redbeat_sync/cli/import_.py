@@ -8,7 +8,7 @@ import click
 
 from ..beat_import import convert_beat_schedule
 from ..errors import UserError
-from ..spec.dump import dump_entries
+from ..fileformat.dump import dump_entries
 from ._common import (
     EXIT_ERROR,
     EXIT_OK,

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import click
+import redis
 
 from ..errors import UserError
-from ..spec.durations import parse_duration
+from ..fileformat.durations import parse_duration
 from ..state.pause import pause, read_pauses, resume
 from ..state.reader import read_entries, read_state
 from ..state.synclock import default_holder
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, F, Target, run_guarded, target_options
 
 UTC = timezone.utc
 
@@ -47,14 +48,14 @@ def parse_until(text: str, now: datetime) -> datetime:
 
 
 def select_names(
-    target: Target, client: object, names: Sequence[str], labels: Sequence[str], every: bool
+    target: Target, client: redis.Redis, names: Sequence[str], labels: Sequence[str], every: bool
 ) -> list[str]:
     """The entries named, matched by ``--label K=V`` (all must match), or all of them;
     an unknown name is an error (nothing is written)."""
     if sum(bool(x) for x in (names, labels, every)) != 1:
         raise UserError("give entry NAMEs, --label K=V, or --all (exactly one of them)")
     if names:
-        found = read_entries(client, target.layout, names, beat_timezone=target.beat_timezone)  # type: ignore[arg-type]
+        found = read_entries(client, target.layout, names, beat_timezone=target.beat_timezone)
         missing = sorted(set(names) - set(found))
         if missing:
             raise UserError(f"no such entry: {', '.join(missing)}; nothing changed")
@@ -65,7 +66,7 @@ def select_names(
         if not sep or not key:
             raise UserError(f"--label {item!r}: expected KEY=VALUE")
         wanted[key] = value
-    state = read_state(client, target.layout, beat_timezone=target.beat_timezone)  # type: ignore[arg-type]
+    state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
     chosen = [
         name
         for name, stored in state.entries.items()
@@ -78,7 +79,7 @@ def select_names(
     return sorted(chosen)
 
 
-def _selection(func):  # type: ignore[no-untyped-def]
+def _selection(func: F) -> F:
     func = click.option("--all", "every", is_flag=True, help="Every entry.")(func)
     func = click.option(
         "--label", "labels", multiple=True, metavar="K=V",

@@ -3,69 +3,31 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
-import redis
 
-from ..beat.runlog import worker_seen
+from .. import commands
+from ..commands import SpecCheck
+from ..fileformat.loader import Spec
 from ..plan.actions import Plan
-from ..plan.compare import compute_plan
 from ..plan.planfile import save_plan
 from ..plan.render_json import render_json
 from ..plan.render_markdown import render_markdown
 from ..plan.render_text import render_text
-from ..spec.loader import load_paths
-from ..state.model import State
-from ..state.pause import read_pauses
-from ..state.reader import read_state
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
 from ._tasks import check_app_tasks
 from .validate import problems_as_json
 
 
-def plan_from_files(
-    paths: Sequence[str], target: Target, app: str | None = None
-) -> tuple[Plan, State]:
-    """Files → spec → (Redis) state → plan: the one path plan, apply and drift share.
+def app_task_check(target: Target) -> SpecCheck:
+    """With --app, the files' tasks must exist in the app and bind (else no check)."""
 
-    Bad files fail before Redis is touched; with ``--app`` unknown tasks and arguments
-    that don't bind are problems too.
-    """
-    spec = load_paths(list(paths))
-    check_app_tasks(spec, app)
-    client = target.connect()
-    state = read_state(client, target.layout, beat_timezone=target.beat_timezone)
-    plan = compute_plan(
-        spec,
-        state,
-        beat_timezone=target.beat_timezone,
-        prefix=target.prefix,
-        beat_timezone_assumed=target.beat_timezone_assumed,
-    )
-    plan.target = target.redis_target(client)
-    add_operational_notes(client, target, plan)
-    return plan, state
+    def check(spec: Spec) -> None:
+        check_app_tasks(spec, target.app)
 
-
-def add_operational_notes(client: redis.Redis, target: Target, plan: Plan) -> None:
-    """Pauses of the planned entries (shown, never undone), and whether anyone
-    reports the run ends ``overlap: skip`` relies on."""
-    names = [a.name for a in plan.actions if a.kind != "delete"]
-    paused = read_pauses(client, target.layout, names)
-    now = datetime.now(timezone.utc)
-    plan.paused = {n: p.describe() for n, p in paused.items() if p.active(now)}
-    skip = sorted(
-        a.name for a in plan.actions
-        if a.desired is not None and a.desired.overlap == "skip"
-    )  # fmt: skip
-    if skip and not worker_seen(client, target.layout):
-        plan.warnings.append(
-            f"overlap: skip ({', '.join(skip[:5])}{', ...' if len(skip) > 5 else ''}) needs "
-            "redbeat_sync.worker in the workers (Celery `imports`), and no worker has "
-            "reported in: until one does, beat does not hold runs back"
-        )
+    return check
 
 
 def apply_hint(out: str, target: Target) -> str:
@@ -89,7 +51,10 @@ def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) ->
         click.echo(render_text(plan, color=colored), nl=False, err=err, color=colored)
 
 
-def output_options(func):  # type: ignore[no-untyped-def]
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def output_options(func: _Command) -> _Command:
     func = click.option(
         "--color/--no-color", "color", default=None, help="Force colour on or off (default: TTY)."
     )(func)
@@ -133,7 +98,7 @@ def command(
 
     def body() -> int:
         with problems_as_json(fmt):
-            plan, _state = plan_from_files(paths, target, ctx.params.get("app"))
+            plan, _state = commands.plan_from_files(paths, target, app_task_check(target))
         echo_plan(plan, fmt, color)
         if out:
             save_plan(plan, out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import UserError
-from ..spec.schema import VENDORED_SCHEMA, schema_text
+from ..fileformat.schema import VENDORED_SCHEMA, schema_text
 from ._common import EXIT_OK, echo_err, run_guarded
 
 

@@ -196,9 +196,9 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
             f"{len(rows) - managed:,} unmanaged)."
         )
         click.echo(beat_lock_line(client, target))
-        beats = beats_lines(client, target)
-        click.echo(f"beats: {len(beats)} alive" + (":" if beats else " (no heartbeat)"))
-        for line in beats:
+        beat_lines = beats_lines(client, target)
+        click.echo(f"beats: {len(beat_lines)} alive" + (":" if beat_lines else " (no heartbeat)"))
+        for line in beat_lines:
             click.echo(line)
         if sync_lock:
             click.echo(

@@ -12,8 +12,8 @@ import click
 
 from ..describe import plural
 from ..errors import Problem, ProblemsFound
+from ..fileformat.loader import load_paths
 from ..insights import notes
-from ..spec.loader import load_paths
 from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
 from ._tasks import check_app_tasks
 

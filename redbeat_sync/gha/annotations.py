@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import Problem, ProblemsFound
-from ..spec.loader import load_paths
+from ..fileformat.loader import load_paths
 from .workflow_commands import command
 
 #: GitHub keeps 10 error annotations per step; the rest would be dropped (all are in the log).

@@ -27,7 +27,7 @@ from functools import lru_cache
 from dateutil import rrule as du_rrule
 
 from .. import timing
-from ..entry import RRULE_FREQUENCIES, Cron, Entry, RRule
+from ..entry import Cron, Entry, RRule
 from .semantics import cron_sets
 
 UTC = timezone.utc
@@ -100,7 +100,7 @@ def _rrule_hits(rule: RRule, zone_name: str, window: Transition) -> list[datetim
     weekdays = tuple(du_rrule.weekdays[d] for d in rule.byweekday) if rule.byweekday else None
     try:
         naive = du_rrule.rrule(
-            RRULE_FREQUENCIES.index(rule.freq),
+            timing.dateutil_frequency(rule.freq),
             dtstart=start,
             interval=rule.interval,
             wkst=rule.wkst,

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..spec import yamlload
-from . import dst_lint, spread
+from ..fileformat import spread, yamlload
+from . import dst_lint
 
 if TYPE_CHECKING:
-    from ..spec.loader import Spec
+    from ..fileformat.loader import Spec
 
 _HASH_BYTES = re.compile(rb"(?<![A-Za-z])H(?![A-Za-z])")
 

@@ -12,33 +12,11 @@ from typing import Any, Literal
 
 from ..entry import Entry
 from ..state.model import StoredEntry
+from .kinds import ACTION_ORDER, CHANGING, LABEL_OF, LABELS, ActionKind
 
-ActionKind = Literal["create", "update", "reschedule", "delete", "adopt", "move", "release", "noop"]
+__all__ = ["ABSENT", "ACTION_ORDER", "Action", "ActionKind", "FieldChange", "Plan"]
+
 ChangeKind = Literal["changed", "added", "removed"]
-
-#: Order actions are listed in (and applied in): like a terraform plan.
-ACTION_ORDER: tuple[ActionKind, ...] = (
-    "create",
-    "adopt",
-    "move",
-    "update",
-    "reschedule",
-    "release",
-    "delete",
-    "noop",
-)
-
-
-#: The sign each action is shown with, terraform-style (text and markdown renderers).
-ACTION_SYMBOLS: dict[str, str] = {
-    "create": "+",
-    "update": "~",
-    "reschedule": "~",
-    "delete": "-",
-    "adopt": "<=",
-    "move": "->",
-    "release": "=>",
-}
 
 
 class _Absent:
@@ -121,10 +99,6 @@ class Action:
             self.desired.timezone if self.desired is not None else None,
         )
 
-    @property
-    def is_change(self) -> bool:
-        return self.kind != "noop"
-
 
 @dataclass(frozen=True)
 class RedisTarget:
@@ -179,11 +153,11 @@ class Plan:
     @property
     def changes(self) -> list[Action]:
         """Actions that change something (everything but no-ops)."""
-        return [a for a in self.actions if a.kind != "noop"]
+        return [a for a in self.actions if a.kind in CHANGING]
 
     @property
     def has_changes(self) -> bool:
-        return any(a.kind != "noop" for a in self.actions)
+        return any(a.kind in CHANGING for a in self.actions)
 
     def sentence(self) -> str:
         """``Plan: X to create, Y to update, Z to delete.`` or ``No changes.``
@@ -204,15 +178,9 @@ class Plan:
         return text + "."
 
     def summary(self) -> dict[str, int]:
-        """Counts as shown to users: reschedules are updates."""
-        counts = self.counts
-        return {
-            "create": counts["create"],
-            "update": counts["update"] + counts["reschedule"],
-            "delete": counts["delete"],
-            "adopt": counts["adopt"],
-            "move": counts["move"],
-            "release": counts["release"],
-            "noop": counts["noop"],
-            "unmanaged": counts["unmanaged"],
-        }
+        """Counts as shown to users, by label (reschedules are updates)."""
+        shown = dict.fromkeys(("create", "update", "delete", *LABELS), 0)
+        for kind, count in self.counts.items():
+            label = LABEL_OF.get(kind, kind)  # "unmanaged" is a count, not a kind
+            shown[label] = shown.get(label, 0) + count
+        return shown

@@ -29,7 +29,7 @@ from .actions import ABSENT, ACTION_ORDER, Action, ActionKind, FieldChange, Plan
 from .preview import NOTHING, preview_runs
 
 if TYPE_CHECKING:
-    from ..spec.loader import Spec, SpecEntry
+    from ..fileformat.loader import Spec, SpecEntry
 
 #: Top-level canonical fields whose change moves the next due time.
 SCHEDULE_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at"})

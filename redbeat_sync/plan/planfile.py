@@ -40,10 +40,11 @@ from ..entry import Entry, RunState
 from ..errors import UserError
 from ..state.model import StoredEntry, field_digest
 from .actions import ABSENT, Action, FieldChange, Plan, RedisTarget
+from .kinds import CHANGING
 
 FORMAT_VERSION = "3"
 KIND = "redbeat-sync-plan"
-_FILE_ACTIONS = frozenset({"create", "update", "reschedule", "delete", "adopt", "move", "release"})
+_FILE_ACTIONS = CHANGING  # a plan file holds the changes only
 
 
 def _checksum(body: dict[str, Any]) -> str:

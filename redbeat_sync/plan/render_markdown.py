@@ -25,7 +25,8 @@ from typing import Any
 from ..describe import describe_field, describe_next_runs, plural
 from ..entry import Entry
 from ..insights import semantics
-from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
+from .actions import ABSENT, Action, Plan
+from .kinds import KINDS
 
 #: GitHub refuses comments longer than 65,536 characters; keep room for a wrapper.
 DEFAULT_MAX_CHARS = 60_000
@@ -33,15 +34,6 @@ MAX_CELL_CHARS = 200
 MAX_UNMANAGED_NAMES = 50
 MAX_ROWS = 40  # fields per entry table; a huge args list must not crowd out the rest
 
-_KIND_LABELS = {
-    "create": "create",
-    "update": "update",
-    "reschedule": "reschedule",
-    "delete": "delete",
-    "adopt": "adopt",
-    "move": "move",
-    "release": "release",
-}
 #: Fields always shown for a created or deleted entry; others only when not default.
 _ALWAYS_SHOWN = ("task", "schedule", "timezone")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -149,8 +141,8 @@ def _no_field_note(action: Action) -> str | None:
 
 def render_section(action: Action, now: datetime | None = None) -> str:
     """One collapsed ``<details>`` block for one changed entry."""
-    label = _KIND_LABELS[action.kind]
-    sign = html.escape(ACTION_SYMBOLS[action.kind])
+    label = action.kind
+    sign = html.escape(KINDS[action.kind].symbol)
     shown = action.name
     if action.kind == "move":
         shown = f"{action.moved_from} → {action.name}"

@@ -31,20 +31,16 @@ from ..describe import (
 from ..entry import Entry
 from ..insights import semantics
 from ..values import encode_value
-from .actions import ABSENT, ACTION_SYMBOLS, Action, Plan
+from .actions import ABSENT, Action, Plan
+from .kinds import KINDS
 
 MAX_UNMANAGED_NAMES = 5
 
 _RESET = "\033[0m"
-_COLORS = {
-    "create": "\033[32m",  # green
-    "update": "\033[33m",  # yellow
-    "reschedule": "\033[33m",
-    "adopt": "\033[36m",  # cyan
-    "move": "\033[36m",
-    "release": "\033[36m",
-    "delete": "\033[31m",  # red
-    "warning": "\033[33m",
+_ANSI = {"green": "\033[32m", "yellow": "\033[33m", "cyan": "\033[36m", "red": "\033[31m"}
+_COLORS: dict[str, str] = {
+    **{name: _ANSI[kind.colour] for name, kind in KINDS.items() if kind.colour},
+    "warning": _ANSI["yellow"],
     "dim": "\033[2m",
 }
 
@@ -83,9 +79,9 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _render_action(action: Action, color: bool, now: datetime | None = None) -> list[str]:
-    head = f"{ACTION_SYMBOLS[action.kind]} {action.name}"
+    head = f"{KINDS[action.kind].symbol} {action.name}"
     if action.kind == "move":
-        head = f"{ACTION_SYMBOLS['move']} {action.moved_from} → {action.name}"
+        head = f"{KINDS['move'].symbol} {action.moved_from} → {action.name}"
     if action.kind in ("reschedule", "adopt", "move", "release"):
         head += f" ({action.kind})"
     lines = [_paint(head, action.kind, color)]

@@ -11,7 +11,7 @@ import json
 import socket
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -123,6 +123,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+#: XRANGE/XREVRANGE replies: (stream id, its fields)
+_Rows = list[tuple[Any, dict[Any, Any]]]
+
+
 def _from_fields(stream_id: Any, fields: dict[Any, Any]) -> dict[str, Any]:
     raw = {_text(k): _text(v) for k, v in fields.items()}
     encoded = set(filter(None, raw.pop(_JSON_FIELDS, "").split(",")))
@@ -176,10 +180,10 @@ def read_history(
     if count < 1:
         raise ValueError("count must be at least 1")
     if entry is None:
-        rows = client.xrevrange(layout.history_key, count=count)
+        rows = cast(_Rows, client.xrevrange(layout.history_key, count=count))
         return [_from_fields(stream_id, fields) for stream_id, fields in rows]
     found: list[dict[str, Any]] = []
-    for stream_id, fields in client.xrevrange(layout.history_key):
+    for stream_id, fields in cast(_Rows, client.xrevrange(layout.history_key)):
         record = _from_fields(stream_id, fields)
         if entry in record_names(record):
             found.append(record)

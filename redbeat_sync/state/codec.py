@@ -61,7 +61,6 @@ MISFIRE_POLICIES = get_args(MisfirePolicy)
 #: Schedule written for RedBeat when the real one (a one-off ``at``) has no encoding.
 INERT_PLACEHOLDER_SECONDS = 86400.0
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
-DEFINITION_KEYS = ("name", "task", "args", "kwargs", "options", "schedule", "enabled")
 
 
 @dataclass(frozen=True)
@@ -324,7 +323,8 @@ def encode_entry(
         return _encode_entry(entry, beat_timezone, managed, null_args=True)
     memo = getattr(entry, "__dict__", {}).get(_MEMO)
     if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
-        return memo[2]
+        remembered: EncodedEntry = memo[2]
+        return remembered
     encoded = _encode_entry(entry, beat_timezone, managed)
     if remember and hasattr(entry, "__dict__"):
         # Entry is frozen: its fields cannot change under the memo.
@@ -566,7 +566,6 @@ def _decode_meta(raw: str | None) -> RunState:
 
 
 __all__ = [
-    "DEFINITION_KEYS",
     "DecodeError",
     "EncodedEntry",
     "decode_entry",

@@ -128,7 +128,7 @@ def read_pauses(
     key = paused_key(layout)
     if names is None:
         raw = client.hgetall(key)
-        items = [(_text(k), v) for k, v in raw.items()]
+        items: list[tuple[str, Any]] = [(_text(k), v) for k, v in raw.items()]
     else:
         wanted = list(names)
         items = list(zip(wanted, client.hmget(key, wanted), strict=True)) if wanted else []

@@ -46,48 +46,6 @@ def _is_marked(extra_raw: str | None) -> bool:
     return extra is not None and extra.get("managed") is True
 
 
-def build_stored_entry(
-    layout: Layout,
-    name: str,
-    fields: Sequence[str | None],
-    *,
-    score: float | None,
-    managed: bool,
-    beat_timezone: str,
-) -> StoredEntry:
-    """Decode one hash's fields; never raises for bad data (sets ``error``)."""
-    definition_raw, meta_raw, extra_raw = fields
-    common: dict[str, Any] = {
-        "name": name,
-        "key": layout.entry_key(name),
-        "managed": managed,
-        "score": score,
-        "definition_raw": definition_raw,
-        "extra_raw": extra_raw,
-    }
-    try:
-        run = decode_meta(meta_raw)
-        meta_error = None
-    except DecodeError as exc:
-        run, meta_error = decode_meta(None), f"meta: {exc}"
-    try:
-        entry, marked = decode_entry(
-            name, definition_raw or "", extra_raw, beat_timezone=beat_timezone
-        )
-    except DecodeError as exc:
-        return StoredEntry(
-            entry=None, run=run, marked=_is_marked(extra_raw), error=str(exc), **common
-        )
-    return StoredEntry(
-        entry=entry,
-        run=run,
-        marked=marked,
-        error=meta_error,
-        requires_scheduler=tuple(scheduler_only_features(entry, beat_timezone)),
-        **common,
-    )
-
-
 class LazyStoredEntry(StoredEntry):
     """A ``StoredEntry`` that decodes its fields on first use.
 
@@ -95,7 +53,7 @@ class LazyStoredEntry(StoredEntry):
     unchanged deployment needs none of them (``plan.compare`` checks the raw text
     against what it would write), so ``entry``, ``run``, ``marked``, ``error`` and
     ``requires_scheduler`` are decoded only when read, and only the raw strings are
-    kept until then.  The values are the ones ``build_stored_entry`` gives.
+    kept until then.  The values are the ones an eager decode gives (tests/reader_oracles.py).
     """
 
     def __init__(
@@ -122,8 +80,9 @@ class LazyStoredEntry(StoredEntry):
         values["_beat_timezone"] = beat_timezone
 
     @functools.cached_property
-    def key(self) -> str:  # type: ignore[override]
-        return self.__dict__["_prefix"] + self.name
+    def key(self) -> str:
+        prefix: str = self.__dict__["_prefix"]
+        return prefix + self.name
 
     @functools.cached_property
     def _decoded(self) -> tuple[Entry | None, bool, str | None, tuple[str, ...]]:
@@ -145,23 +104,23 @@ class LazyStoredEntry(StoredEntry):
         except DecodeError as exc:
             return decode_meta(None), f"meta: {exc}"
 
-    @property  # type: ignore[override]
+    @property
     def entry(self) -> Entry | None:
         return self._decoded[0]
 
-    @property  # type: ignore[override]
+    @property
     def marked(self) -> bool:
         return self._decoded[1]
 
-    @property  # type: ignore[override]
+    @property
     def requires_scheduler(self) -> tuple[str, ...]:
         return self._decoded[3]
 
-    @property  # type: ignore[override]
+    @property
     def run(self) -> RunState:
         return self._meta[0]
 
-    @property  # type: ignore[override]
+    @property
     def error(self) -> str | None:
         entry, _marked, error, _requires = self._decoded
         return error if entry is None else self._meta[1]
@@ -309,6 +268,21 @@ def _fetch(
     return found
 
 
+def read_entries(
+    client: redis.Redis,
+    layout: Layout,
+    names: Iterable[str],
+    *,
+    beat_timezone: str = "UTC",
+    chunk_size: int = CHUNK_SIZE,
+    use_script: bool = False,
+) -> dict[str, StoredEntry]:
+    """The named entries that exist (missing names are simply absent): what pause, run
+    and runs read of the entries they name, without reading the whole state."""
+    wanted = sorted(set(names))
+    return _fetch(client, layout, wanted, None, None, beat_timezone, chunk_size, use_script)
+
+
 def fingerprint(layout: Layout, entries: dict[str, StoredEntry], inventory: frozenset[str]) -> str:
     """Digest of every entry's defining fields plus the inventory (and the prefix)."""
     return _fingerprint(layout, {name: e.digest for name, e in entries.items()}, inventory)
@@ -322,11 +296,6 @@ def _fingerprint(layout: Layout, digests: dict[str, str], inventory: Iterable[st
     for name in sorted(inventory):
         h.update(b"managed\x00" + name.encode() + b"\x00")
     return h.hexdigest()
-
-
-def read_fingerprint(client: redis.Redis, layout: Layout, *, chunk_size: int = CHUNK_SIZE) -> str:
-    """``read_state(...).fingerprint``, without decoding anything (apply's staleness check)."""
-    return read_fingerprint_and_inventory(client, layout, chunk_size=chunk_size)[0]
 
 
 def read_fingerprint_and_inventory(
@@ -395,17 +364,3 @@ def read_state(
     return State(
         entries=entries, inventory=inventory, fingerprint=fingerprint(layout, entries, inventory)
     )
-
-
-def read_entries(
-    client: redis.Redis,
-    layout: Layout,
-    names: Iterable[str],
-    *,
-    beat_timezone: str = "UTC",
-    chunk_size: int = CHUNK_SIZE,
-    use_script: bool = False,
-) -> dict[str, StoredEntry]:
-    """The named entries that exist (missing names are simply absent)."""
-    wanted = sorted(set(names))
-    return _fetch(client, layout, wanted, None, None, beat_timezone, chunk_size, use_script)

@@ -207,7 +207,9 @@ def sentinel_client(settings: RedisSettings) -> redis.Redis:
     if retry is not None:
         node["retry"] = retry
     sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, **node)
-    client = sentinel.master_for(str(service), redis_class=redis.Redis, db=int(db), **node)
+    client: redis.Redis = sentinel.master_for(
+        str(service), redis_class=redis.Redis, db=int(db), **node
+    )
     client.redbeat_sync_service_name = str(service)  # type: ignore[attr-defined]
     return client
 
@@ -244,7 +246,7 @@ def cluster_client(settings: RedisSettings) -> RedisCluster:
         if not startup and len(parsed.hosts) == 1 and parsed.scheme in {"redis", "rediss"}:
             # RedBeat's ``cluster: True`` form: the one URL is the startup node.
             url = settings.url.split("?", 1)[0]
-            return cluster_class.from_url(url, retry=retry, **kwargs)  # type: ignore[no-any-return]
+            return cluster_class.from_url(url, retry=retry, **kwargs)
         return cluster_class(startup_nodes=nodes, retry=retry, **kwargs)
     except (RedisClusterException, redis.RedisError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -279,11 +279,6 @@ class _Encoder:
             return [["release", op.name, op.expect_digest or "", "", "", keep, "", ""]]
         raise TypeError(f"not a write operation: {op!r}")
 
-    def op(self, op: WriteOp) -> list[str]:
-        """The script op of a one-key operation (kept for callers of one op)."""
-        (single,) = self.ops(op)
-        return single
-
 
 def _tally(ops: Sequence[WriteOp]) -> WriteReport:
     created = updated = deleted = released = moved = 0

@@ -1,8 +1,8 @@
 """JSON schema of the schedule files, generated from ``models`` (editors use it for help).
 
-python -m redbeat_sync.spec.schema            # print it
-python -m redbeat_sync.spec.schema --write    # regenerate schemas/redbeat-sync.schema.json
-python -m redbeat_sync.spec.schema --check    # exit 1 when the committed file is stale
+python -m redbeat_sync.fileformat.schema            # print it
+python -m redbeat_sync.fileformat.schema --write    # regenerate schemas/redbeat-sync.schema.json
+python -m redbeat_sync.fileformat.schema --check    # exit 1 when the committed file is stale
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "redbeat-sync.sc
 VENDORED_SCHEMA = Path("schemas") / "redbeat-sync.schema.json"
 VENDOR_HINT = f"redbeat-sync schema --out {VENDORED_SCHEMA.as_posix()}"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-REGENERATE_HINT = "python -m redbeat_sync.spec.schema --write"
+REGENERATE_HINT = "python -m redbeat_sync.fileformat.schema --write"
 
 
 def json_schema() -> dict[str, Any]:

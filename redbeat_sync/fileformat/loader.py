@@ -23,8 +23,7 @@ from .. import solar, timing
 from ..bulk import gc_paused
 from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..errors import Problem, ProblemsFound
-from ..insights import spread
-from . import models, yamlload
+from . import models, spread, yamlload
 from .durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
 from .models import DefaultsModel, EntryModel, FileHead
 
@@ -358,7 +357,7 @@ class _FileChecker:
     def _schedule(self, m: EntryModel, zone: ZoneInfo, path: tuple[Any, ...]) -> Schedule | None:
         s = m.schedule
         if isinstance(s, models.CronSchedule):
-            # ``H`` fields get this entry's hashed value (insights.spread): Redis holds plain cron.
+            # ``H`` fields get this entry's hashed value (spread.py): Redis holds plain cron.
             return Cron.from_expression(spread.resolve(s.cron, path[1]))
         if isinstance(s, models.EverySchedule):
             return Every(s.every, s.relative)

@@ -34,8 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from ..insights import spread
 from ..timing import croniter_safe
+from . import spread
 from .durations import (
     DURATION_HELP,
     MAX_DURATION_SECONDS,
@@ -763,7 +763,11 @@ class DefaultsModel(_Model):
     )
 
 
-_NAMES_JSON = {"minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+_NAMES_JSON: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": MAX_NAME_LENGTH,
+    "pattern": NAME_PATTERN,
+}
 _ENTRIES_HELP = (
     "Entries by name (the RedBeat entry name): 1-200 characters, not starting with ':', "
     "no control characters."
@@ -787,4 +791,4 @@ class FileModel(_Model):
 class FileHead(FileModel):
     """The file without its entries: the loader checks each entry on its own."""
 
-    entries: dict[str, Any] | None = None  # type: ignore[assignment]
+    entries: dict[str, Any] | None = None

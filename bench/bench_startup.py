@@ -1,0 +1,76 @@
+"""Benchmark: CLI start-up against the imports it cannot avoid, in one run.
+
+    .venv/bin/python bench/bench_startup.py [--repeat 15]
+
+Times (best of N wall clock, each a fresh process):
+  redbeat-sync --help            vs  python -c "import click"                 target <= 3x
+  redbeat-sync validate examples/ vs  python -c "import click, yaml, pydantic"  target <= 2x
+and lists which heavy modules each command imports (Celery, kombu, redis, the pydantic
+models), from ``python -X importtime``.  Exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+# the installed console script, as users (and the pre-commit hook) run it
+_SCRIPT = Path(PY).with_name("redbeat-sync")
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "redbeat_sync"]
+HEAVY = ("celery", "kombu", "redis", "pydantic", "redbeat_sync.fileformat.models", "croniter")
+
+
+def best(cmd: list[str], repeat: int) -> float:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def heavy_imports(args: list[str]) -> list[str]:
+    """Which heavy modules ``redbeat-sync ARGS`` imports (``python -X importtime``)."""
+    done = subprocess.run([PY, "-X", "importtime", "-m", "redbeat_sync", *args], cwd=ROOT,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    seen = set()
+    for line in done.stderr.splitlines():
+        if "|" not in line:
+            continue
+        name = line.rsplit("|", 1)[1].strip()
+        for heavy in HEAVY:
+            if name == heavy or name.startswith(heavy + "."):
+                seen.add(heavy)
+    return sorted(seen)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    repeat = parser.parse_args().repeat
+    pairs = [
+        (["--help"], [PY, "-c", "import click"], 3.0),
+        (["validate", "examples/"], [PY, "-c", "import click, yaml, pydantic"], 2.0),
+    ]  # fmt: skip
+    missed = False
+    for args, base, target in pairs:
+        label = " ".join(args)
+        ours, theirs = best([*CLI, *args], repeat), best(base, repeat)
+        ratio = ours / theirs
+        missed |= ratio > target
+        print(f"redbeat-sync {label:<20} {ours * 1000:7.1f} ms   baseline "
+              f"{theirs * 1000:7.1f} ms   {ratio:4.1f}x (target <= {target:.0f}x)"
+              f"   heavy imports: {', '.join(heavy_imports(args)) or 'none'}")  # fmt: skip
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
