@@ -157,6 +157,7 @@ class Scheduler(CeleryScheduler):
         )
         history = app.conf.get("redbeat_sync_run_history")
         self.run_history = int(DEFAULT_HISTORY if history is None else history)
+        self.sent_count = 0  # runs sent by this process (its heartbeat reports it)
         self.overlap_skipped = 0  # runs held back by overlap: skip
         self._worker_seen = False
         self.keeper: LockKeeper | None = None
