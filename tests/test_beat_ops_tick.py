@@ -11,6 +11,7 @@ from beat_app import queued
 from test_beat_tick import MakeScheduler, broker, make_scheduler  # noqa: F401
 
 from redbeat_sync import SchedulerEntry
+from redbeat_sync.beat.metrics import Metrics
 from redbeat_sync.beat.runlog import append_runs, read_runs, sent_record, workers_key
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
 from redbeat_sync.entry import Entry, Every, RunState
@@ -154,3 +155,30 @@ def test_overlap_skip_holds_back_a_run_now_and_says_so(
     assert sent_runs(broker) == []
     assert read_sent(store, LAYOUT, request_id)["skipped"].startswith("overlap")
     assert read_runs(store, LAYOUT, "busy")[0]["state"] == "skipped"
+
+
+class _Recorded(Metrics):
+    """The scheduler's recording calls, kept (Prometheus itself: test_beat_metrics)."""
+
+    def __init__(self) -> None:
+        self.skipped: list[tuple[str, str]] = []
+
+    def run_skipped(self, entry: str, reason: str) -> None:
+        self.skipped.append((entry, reason))
+
+
+def test_a_run_overlap_holds_back_is_counted_as_an_overlap_skip(
+    make_scheduler: MakeScheduler,  # noqa: F811
+    store: redis.Redis,
+    broker: redis.Redis,  # noqa: F811
+) -> None:
+    beat = make_scheduler()
+    recorded = beat.metrics = _Recorded()
+    entry = Entry("busy", TASK, Every(5.0), overlap="skip", overlap_timeout=7200.0)
+    SchedulerEntry.from_entry(entry, RunState(at(0)), app=beat.app).save()
+    store.hset(workers_key(LAYOUT), "w1", 1.0)  # a worker reports outcomes
+    running = sent_record(task_id="t-long", slot=at(0), covers_from=at(0), now=at(0))
+    append_runs(store, LAYOUT, [("busy", running)], 20)  # started, never ended
+    settle(beat, at(5.5))
+    assert sent_runs(broker) == []
+    assert recorded.skipped == [("busy", "overlap")]
