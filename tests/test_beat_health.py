@@ -222,3 +222,37 @@ def test_heartbeat_records_expire_and_a_clean_stop_removes_its_own(redis_url: st
         beat.close()
     assert client.exists(key) == 0
     assert read_beats(client, layout) == []
+
+
+def test_a_new_leader_writes_its_heartbeat_at_once(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failover: the standby that takes the lock is a healthy leader from its first tick
+    (health once failed for seconds with "no heartbeat from the leader")."""
+    from beat_app import make_app
+
+    from redbeat_sync import Scheduler
+    from redbeat_sync.beat import heartbeat
+
+    # Only the change of role may cause the write: the periodic one is never due here.
+    monkeypatch.setattr(heartbeat, "WRITE_EVERY", 3600.0)
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    layout = Layout("failover-hb:")
+    app = make_app(redis_url, redbeat_key_prefix=layout.prefix)
+    first, second = Scheduler(app), Scheduler(app)
+    try:
+        first.start()
+        assert first.keeper is not None and first.keeper.became_leader.wait(5)
+        first.tick()
+        second.start()
+        second.tick()  # standby: its record says so, and the heartbeat is not due again yet
+        first.close()  # releases the lock
+        assert second.keeper is not None and second.keeper.became_leader.wait(10)
+        assert not second.heartbeat.due()
+        second.tick()
+        report = check_health(client, layout)
+        assert report.ok, report.problem
+    finally:
+        first.close()
+        second.close()

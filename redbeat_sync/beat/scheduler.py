@@ -179,6 +179,7 @@ class Scheduler(CeleryScheduler):
         self._stalled = False
         # Heartbeat (redis + file) and metrics: see heartbeat.py and metrics.py.
         self.heartbeat = Heartbeat(self.layout, file=app.conf.get(FILE_SETTING))
+        self._heartbeat_role: tuple[bool, str | None] | None = None  # as last written
         self.metrics: Metrics = Metrics()  # the real one is made by start()
         self._continuing = False  # the last pass was a full batch: more of a burst follows
         epoch = datetime.fromtimestamp(0, UTC)
@@ -271,7 +272,9 @@ class Scheduler(CeleryScheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self.start()
         assert self.listener is not None
-        if self.heartbeat.due():
+        # A change of role is written at once: health must see the new leader's record
+        # as soon as it holds the lock, not up to a heartbeat interval later.
+        if self.heartbeat.due() or self._heartbeat_role != (self.is_leader(), self.token):
             self._beat_alive()
         if not self.is_leader():
             # Changes seen while standing by are covered by the re-check every new
@@ -305,6 +308,7 @@ class Scheduler(CeleryScheduler):
     def _beat_alive(self) -> None:
         """Heartbeat: the file and this beat's record in Redis (heartbeat.py)."""
         leader = self.is_leader()
+        self._heartbeat_role = (leader, self.token)
         lock_id = None
         if leader and self.token:
             with contextlib.suppress(ValueError, TypeError, AttributeError):
