@@ -68,3 +68,15 @@ def test_skips_behind_one_run_collapse_and_keep_it_visible(client: redis.Redis) 
     now = datetime.fromisoformat(blocking["sent_at"])
     assert still_running(blocking, entry, now + timedelta(seconds=59))
     assert not still_running(blocking, entry, now + timedelta(seconds=61))  # timed out
+
+
+def test_a_skipped_run_reads_as_skipped_with_its_count() -> None:
+    from redbeat_sync.cli.runs import run_line
+
+    line = run_line(
+        {"slot": "2030-01-01T12:00:00+00:00", "state": "skipped", "count": 3,
+         "sent_at": "2030-01-01T12:00:00.1", "host": "h", "reason": "overlap: busy"}
+    )  # fmt: skip
+    assert "skipped x3" in line and "decided 2030" in line and "sent" not in line
+    sent = run_line({"slot": "s", "state": "succeeded", "sent_at": "t", "host": "h"})
+    assert "sent t by h" in sent

@@ -14,10 +14,16 @@ from ._common import EXIT_OK, Target, run_guarded, target_options
 
 def run_line(record: dict[str, object]) -> str:
     """One run in one line: slot, state, sent, host, runtime, error."""
+    state = str(record.get("state") or "?")
+    skipped = state == "skipped"
+    count = record.get("count")
+    if skipped and isinstance(count, int) and count > 1:
+        state = f"skipped x{count}"  # consecutive skips are kept as one record
+    verb = "decided" if skipped else "sent"  # a skipped run never went to the broker
     parts = [
         str(record.get("slot") or record.get("kind") or "-"),
-        str(record.get("state") or "?"),
-        f"sent {record.get('sent_at') or '-'} by {record.get('host') or '?'}",
+        state,
+        f"{verb} {record.get('sent_at') or '-'} by {record.get('host') or '?'}",
     ]
     if record.get("runtime") is not None:
         parts.append(f"{float(record['runtime']):.3f}s")  # type: ignore[arg-type]
