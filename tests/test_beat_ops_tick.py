@@ -138,17 +138,23 @@ def test_a_paused_entry_ignores_an_apply_rewriting_its_score(
     assert store.zscore(LAYOUT.schedule_key, LAYOUT.entry_key("tick")) == -1  # parked again
 
 
+def busy_with_an_unfinished_run(beat, store: redis.Redis, every: float) -> None:  # type: ignore[no-untyped-def]
+    """Entry ``busy`` (``overlap: skip``) whose run of slot 0 started and never ended,
+    with a worker that reports outcomes."""
+    entry = Entry("busy", TASK, Every(every), overlap="skip", overlap_timeout=7200.0)
+    SchedulerEntry.from_entry(entry, RunState(at(0)), app=beat.app).save()
+    store.hset(workers_key(LAYOUT), "w1", 1.0)
+    running = sent_record(task_id="t-long", slot=at(0), covers_from=at(0), now=at(0))
+    append_runs(store, LAYOUT, [("busy", running)], 20)
+
+
 def test_overlap_skip_holds_back_a_run_now_and_says_so(
     make_scheduler: MakeScheduler,  # noqa: F811
     store: redis.Redis,
     broker: redis.Redis,  # noqa: F811
 ) -> None:
     beat = make_scheduler()
-    entry = Entry("busy", TASK, Every(3600.0), overlap="skip", overlap_timeout=7200.0)
-    SchedulerEntry.from_entry(entry, RunState(at(0)), app=beat.app).save()
-    store.hset(workers_key(LAYOUT), "w1", 1.0)  # a worker reports outcomes
-    running = sent_record(task_id="t-long", slot=at(0), covers_from=at(0), now=at(0))
-    append_runs(store, LAYOUT, [("busy", running)], 20)  # started, never ended
+    busy_with_an_unfinished_run(beat, store, every=3600.0)
     request_id = request_run(store, LAYOUT, "busy", who="ops", reason=None, expires_at=None,
                              now=at(10))  # fmt: skip
     settle(beat, at(10.5))
@@ -174,11 +180,7 @@ def test_a_run_overlap_holds_back_is_counted_as_an_overlap_skip(
 ) -> None:
     beat = make_scheduler()
     recorded = beat.metrics = _Recorded()
-    entry = Entry("busy", TASK, Every(5.0), overlap="skip", overlap_timeout=7200.0)
-    SchedulerEntry.from_entry(entry, RunState(at(0)), app=beat.app).save()
-    store.hset(workers_key(LAYOUT), "w1", 1.0)  # a worker reports outcomes
-    running = sent_record(task_id="t-long", slot=at(0), covers_from=at(0), now=at(0))
-    append_runs(store, LAYOUT, [("busy", running)], 20)  # started, never ended
+    busy_with_an_unfinished_run(beat, store, every=5.0)
     settle(beat, at(5.5))
     assert sent_runs(broker) == []
     assert recorded.skipped == [("busy", "overlap")]

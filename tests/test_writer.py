@@ -475,14 +475,11 @@ def test_ten_thousand_op_batch_is_atomic(
     assert snapshot(raw_client) == before
 
     redis_client.delete(LAYOUT.entry_key("job-9999"))
-    started = time.perf_counter()
     report = write(redis_client, LAYOUT, ops, now=NOW)
-    elapsed = time.perf_counter() - started
+    # One script call for the whole batch (its speed is measured in bench/, not here).
     assert report == WriteReport(created=10_000, batches=1)
     assert redis_client.zcard(LAYOUT.schedule_key) == 10_000
     assert redis_client.scard(LAYOUT.inventory_key) == 10_000
-    # one round trip per batch: far from celery-redbeat's one save() per entry
-    assert elapsed < 10, f"10k creates took {elapsed:.2f}s"
 
 
 def test_later_batch_failure_reports_partial_apply_and_rerun_converges(
