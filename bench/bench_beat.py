@@ -47,10 +47,10 @@ from devsupport.devserver import running_redis  # noqa: E402
 from redbeat_sync.beat.config import DEFAULT_LOCK_TIMEOUT  # noqa: E402
 from redbeat_sync.beat.lock import read_beat_lock  # noqa: E402
 from redbeat_sync.beat.scheduler import Scheduler  # noqa: E402
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState  # noqa: E402
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule, RunState  # noqa: E402
 from redbeat_sync.state.codec import encode_entry, encode_meta  # noqa: E402
 from redbeat_sync.state.layout import Layout  # noqa: E402
-from redbeat_sync.state.model import Put  # noqa: E402
+from redbeat_sync.state.stored import Put  # noqa: E402
 from redbeat_sync.state.writer import write  # noqa: E402
 
 UTC = timezone.utc
@@ -232,7 +232,7 @@ def bench_dispatch_remote(port: int, client: redis.Redis, args: argparse.Namespa
 
 
 def bench_pickup(url: str, client: redis.Redis, rounds: int = 10) -> list[str]:
-    from redbeat_sync.beat.entry import SchedulerEntry
+    from redbeat_sync.beat.scheduler_entry import SchedulerEntry
 
     client.flushdb()
     app = make_app(url)
@@ -316,7 +316,7 @@ def bench_failover(url: str, client: redis.Redis, rounds: int = 3) -> list[str]:
         return proc
 
     app = make_app(url)
-    from redbeat_sync.beat.entry import SchedulerEntry
+    from redbeat_sync.beat.scheduler_entry import SchedulerEntry
 
     SchedulerEntry.from_entry(
         Entry("tick", "tests.beat_app.record", Every(0.5), args=["tick"]),

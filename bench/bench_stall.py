@@ -106,7 +106,7 @@ def seed_entry(env: dict[str, str]) -> None:
     code = (
         "import math, time; from datetime import datetime, timezone;"
         "from beat_app import make_app; from redbeat_sync import SchedulerEntry;"
-        "from redbeat_sync.entry import Entry, Every, RunState;"
+        "from redbeat_sync.schedule.entry import Entry, Every, RunState;"
         "app = make_app({!r});"
         "last = datetime.fromtimestamp(math.floor(time.time()) + 0.6, timezone.utc);"
         "SchedulerEntry.from_entry(Entry('every-1s', 'tests.beat_app.record', Every(1.0),"

@@ -16,8 +16,8 @@ _LAZY = {
     "Scheduler": "redbeat_sync.beat.scheduler",
     "RedBeatScheduler": "redbeat_sync.beat.scheduler",
     "acquire_distributed_beat_lock": "redbeat_sync.beat.scheduler",
-    "SchedulerEntry": "redbeat_sync.beat.entry",
-    "RedBeatSchedulerEntry": "redbeat_sync.beat.entry",
+    "SchedulerEntry": "redbeat_sync.beat.scheduler_entry",
+    "RedBeatSchedulerEntry": "redbeat_sync.beat.scheduler_entry",
     "RedBeatConfig": "redbeat_sync.beat.config",
     "get_redis": "redbeat_sync.beat.config",
 }

@@ -36,7 +36,7 @@ from .redact import redact
 from .state import audit, reader, writer
 from .state.codec import encode_entry
 from .state.layout import Layout
-from .state.model import Move, Put, Release, Remove, StoredEntry, WriteOp
+from .state.stored import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
 from .state.topology import refuse_evicting
 

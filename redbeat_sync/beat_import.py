@@ -22,9 +22,9 @@ from typing import Any
 
 from celery.schedules import crontab, schedule, solar
 
-from . import entry as entry_module
-from .entry import DEFAULT_TIMEZONE, Cron, Entry, Every, Schedule
 from .fileformat.models import cron_problem, entry_name_problem, timezone_problem
+from .schedule import entry as entry_module
+from .schedule.entry import DEFAULT_TIMEZONE, Cron, Entry, Every, Schedule
 from .state.codec import DecodeError, decode_schedule
 
 _CRON_ATTRS = (

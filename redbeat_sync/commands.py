@@ -22,9 +22,9 @@ from .plan.actions import Action, Plan, RedisTarget
 from .plan.compare import compute_plan
 from .plan.planfile import load_plan
 from .state.layout import Layout
-from .state.model import State
 from .state.pause import read_pauses
 from .state.reader import read_state
+from .state.stored import State
 
 
 class Deployment(Protocol):

@@ -22,8 +22,8 @@ from typing import Any
 from celery.schedules import crontab, schedule
 from dateutil.rrule import weekday
 
-from . import timing
-from .entry import Every, RRule
+from .schedule import timing
+from .schedule.entry import Every, RRule
 from .schedules import rrule, rule_of
 from .state import codec
 from .values import decode_datetime, encode_datetime

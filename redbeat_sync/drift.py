@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .describe import plural
 from .plan.actions import ABSENT, Action, FieldChange, Plan
 from .plan.render_markdown import code_span, escape_text
 from .plan.render_text import format_side
-from .state.model import State
+from .schedule.describe import plural
+from .state.stored import State
 
 DriftKind = Literal[
     "changed",  # managed, stored definition differs from the files

@@ -25,8 +25,8 @@ from .beat.config import (
     ensure_conf,
     get_redis,
 )
-from .beat.entry import RedBeatSchedulerEntry
 from .beat.scheduler import RedBeatScheduler, acquire_distributed_beat_lock
+from .beat.scheduler_entry import RedBeatSchedulerEntry
 from .decoder import RedBeatJSONDecoder, RedBeatJSONEncoder, to_timestamp
 from .state.connection import REDBEAT_ONLY_OPTIONS
 

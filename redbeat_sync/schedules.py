@@ -6,7 +6,7 @@ or a name such as ``"DAILY"``, ``dtstart`` defaulting to now, the ``by*`` parts)
 same attributes (``freq``, ``dtstart``, ``until``, ``interval``, ``count``, ...,
 ``rrule``: a dateutil rule), same ``remaining_estimate``/``is_due``.
 
-The arithmetic is ``redbeat_sync.timing``'s (the rules beat dispatches by), applied
+The arithmetic is ``redbeat_sync.schedule.timing``'s (the rules beat dispatches by), applied
 to the canonical ``RRule`` this object stands for (``rule``): so a zone-aware
 dtstart is followed across DST, and a never-run entry's first occurrence is dtstart
 itself (RedBeat #74) when beat asks.  Rules are read in dtstart's zone, as dateutil
@@ -25,8 +25,8 @@ from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, Y
 from dateutil.rrule import rrule as dateutil_rrule
 from dateutil.rrule import weekday as dateutil_weekday
 
-from . import timing
-from .entry import RRULE_FREQUENCIES, RRule
+from .schedule import timing
+from .schedule.entry import RRULE_FREQUENCIES, RRule
 
 #: The rule parts after ``freq``, in the order RedBeat's constructor takes them.
 RULE_PARTS = ("dtstart", "interval", "wkst", "count", "until", *RRule.BY_FIELDS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.fileformat.loader import Spec, SpecEntry
-from redbeat_sync.state.model import State, StoredEntry
+from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
+from redbeat_sync.state.stored import State, StoredEntry
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)
 

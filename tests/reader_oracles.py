@@ -10,11 +10,11 @@ from typing import Any
 
 import redis
 
-from redbeat_sync.entry import scheduler_only_features
+from redbeat_sync.schedule.entry import scheduler_only_features
 from redbeat_sync.state import reader
 from redbeat_sync.state.codec import DecodeError, decode_entry, decode_meta
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import StoredEntry
+from redbeat_sync.state.stored import StoredEntry
 
 
 def read_fingerprint(client: redis.Redis, layout: Layout) -> str:

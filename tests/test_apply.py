@@ -15,12 +15,12 @@ from plan_helpers import entry, every, spec
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync.apply import apply_plan, default_max_deletes
-from redbeat_sync.entry import At, Entry
 from redbeat_sync.errors import UserError
 from redbeat_sync.plan.actions import Plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule.entry import At, Entry
 from redbeat_sync.state import audit
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state

@@ -8,7 +8,7 @@ import redis
 from redbeat_sync.beat.claim import Claim, Claimer, LockLost
 from redbeat_sync.beat.lock import BeatLock
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import field_digest
+from redbeat_sync.state.stored import field_digest
 
 LAYOUT = Layout()
 DEFINITION = '{"name": "a"}'

@@ -22,7 +22,7 @@ from redbeat.schedules import rrule
 
 from redbeat_sync import RedBeatSchedulerEntry, Scheduler, SchedulerEntry
 from redbeat_sync.beat.scheduler import SLOT_HEADER
-from redbeat_sync.entry import At, Cron, Entry, Every, RunState
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RunState
 from redbeat_sync.state.codec import decode_meta
 
 UTC = timezone.utc

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from redbeat_sync.beat.decide import decide, jitter_offset
-from redbeat_sync.entry import At, Cron, Entry, Every, RunState
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RunState
 
 UTC = timezone.utc
 T0 = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
@@ -105,7 +105,7 @@ def test_jitter_is_bounded_deterministic_and_in_the_score() -> None:
 
 
 def test_rrule_first_occurrence_at_dtstart_is_not_skipped() -> None:
-    from redbeat_sync.entry import RRule
+    from redbeat_sync.schedule.entry import RRule
 
     entry = job(schedule=RRule("hourly", dtstart=T0, count=2))
     d = decide(entry, RunState(), T0 - timedelta(minutes=1))

@@ -2,7 +2,7 @@
 
 Beat is simulated tick by tick (it wakes at each returned fire time, a little late)
 through ``decide`` - the rules the scheduler dispatches by - and once through the
-real scheduler and claim script on Redis.  Policy (see redbeat_sync.timing): a
+real scheduler and claim script on Redis.  Policy (see redbeat_sync.schedule.timing): a
 fixed-hour job runs once per local day (a skipped local time fires at the end of
 the gap, a repeated one in its first pass); an hourly job follows real time.
 """
@@ -21,7 +21,7 @@ from beat_app import broker_url_for, make_app, queued
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.decide import decide
 from redbeat_sync.beat.scheduler import SLOT_HEADER
-from redbeat_sync.entry import Cron, Entry, RunState
+from redbeat_sync.schedule.entry import Cron, Entry, RunState
 
 UTC = timezone.utc
 LATENCY = timedelta(milliseconds=200)

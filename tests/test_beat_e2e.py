@@ -27,7 +27,7 @@ from beat_app import RUNS_KEY, broker_url_for, make_app
 
 from redbeat_sync import SchedulerEntry
 from redbeat_sync.beat.lock import read_beat_lock
-from redbeat_sync.entry import Entry, Every, RunState
+from redbeat_sync.schedule.entry import Entry, Every, RunState
 from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc

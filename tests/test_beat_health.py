@@ -24,7 +24,7 @@ from test_beat_e2e import ROOT, TASK, Cluster, add_entries
 
 from redbeat_sync.beat.health import check_health
 from redbeat_sync.beat.heartbeat import read_beats
-from redbeat_sync.entry import Entry, Every
+from redbeat_sync.schedule.entry import Entry, Every
 from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from redbeat_sync.beat.metacache import MetaCodec
-from redbeat_sync.entry import RunState
+from redbeat_sync.schedule.entry import RunState
 from redbeat_sync.state import codec
 
 UTC = timezone.utc

@@ -24,8 +24,8 @@ from test_beat_e2e import ROOT, TASK, Cluster
 from devsupport.devserver import free_port
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.metrics import OTHER, LabelCap, entry_label_limit
-from redbeat_sync.entry import Entry, Every, RunState
 from redbeat_sync.errors import UserError
+from redbeat_sync.schedule.entry import Entry, Every, RunState
 
 UTC = timezone.utc
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -16,7 +16,7 @@ from test_beat_e2e import TASK, Cluster, add_entries, cluster  # noqa: F401
 
 from redbeat_sync.beat.runlog import failing_entries, read_runs, workers_key
 from redbeat_sync.cli import main
-from redbeat_sync.entry import Entry, Every
+from redbeat_sync.schedule.entry import Entry, Every
 from redbeat_sync.state.audit import read_history
 from redbeat_sync.state.layout import Layout
 

@@ -14,7 +14,7 @@ from redbeat_sync import SchedulerEntry
 from redbeat_sync.beat.metrics import Metrics
 from redbeat_sync.beat.runlog import append_runs, read_runs, sent_record, workers_key
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
-from redbeat_sync.entry import Entry, Every, RunState
+from redbeat_sync.schedule.entry import Entry, Every, RunState
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.pause import pause, resume
 from redbeat_sync.state.runnow import REQUEST_HEADER, read_sent, request_run

@@ -22,7 +22,7 @@ from beat_app import make_app
 from test_beat_e2e import TASK, Cluster, by_entry, check_runs, cluster  # noqa: F401
 
 from redbeat_sync import SchedulerEntry
-from redbeat_sync.entry import Entry, Every, RunState
+from redbeat_sync.schedule.entry import Entry, Every, RunState
 
 UTC = timezone.utc
 

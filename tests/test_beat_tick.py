@@ -16,10 +16,10 @@ from celery.schedules import schedule
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.claim import LockLost
 from redbeat_sync.beat.scheduler import COVERS_FROM_HEADER, SLOT_HEADER
-from redbeat_sync.entry import At, Entry, Every, RunState
+from redbeat_sync.schedule.entry import At, Entry, Every, RunState
 from redbeat_sync.state.codec import decode_meta, encode_meta
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import Put
+from redbeat_sync.state.stored import Put
 from redbeat_sync.state.writer import write
 
 UTC = timezone.utc
@@ -379,7 +379,7 @@ def test_orphan_warning_only_for_real_inconsistencies(
     """An apply that deletes an entry (hash and member together) is expected: beat,
     re-checking the name the apply announced, logs no warning.  A member left without
     its hash (deleted by hand) is a real inconsistency: one warning naming it."""
-    from redbeat_sync.state.model import Remove, field_digest
+    from redbeat_sync.state.stored import Remove, field_digest
 
     beat = make_scheduler()
     now = datetime.now(UTC)

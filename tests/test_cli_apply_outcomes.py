@@ -23,10 +23,10 @@ from click.testing import CliRunner, Result
 
 from devsupport.devserver import RedisServer
 from redbeat_sync.cli import main
-from redbeat_sync.entry import Entry, Every
+from redbeat_sync.schedule.entry import Entry, Every
 from redbeat_sync.state import audit, writer
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import Put
+from redbeat_sync.state.stored import Put
 
 CLI = [sys.executable, "-m", "redbeat_sync"]
 PREFIX = "rs-outcome:"

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from plan_helpers import entry, every
 
 from redbeat_sync.cli import main
-from redbeat_sync.entry import Cron
 from redbeat_sync.insights import load
+from redbeat_sync.schedule.entry import Cron
 from redbeat_sync.state.layout import Layout
 
 PREFIX = "rs-out:"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.codec import DecodeError, decode_entry, encode_entry
 

@@ -41,7 +41,7 @@ from faultkit import TcpProxy
 from devsupport.devserver import RedisServer
 from redbeat_sync import SchedulerEntry
 from redbeat_sync.beat.lock import read_beat_lock
-from redbeat_sync.entry import Entry, Every, RunState
+from redbeat_sync.schedule.entry import Entry, Every, RunState
 from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc

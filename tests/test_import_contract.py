@@ -19,10 +19,9 @@ LAYERS: list[set[str]] = [
     {"plan"},
     {"beat"},
     {"insights"},
-    {"describe"},
     {"fileformat", "state", "decoder"},
-    {"__init__", "entry", "timing", "solar", "schedules", "values", "errors", "redact", "bulk",
-     "interrupts"},
+    {"schedule", "schedules"},
+    {"__init__", "values", "errors", "redact", "bulk", "interrupts"},
 ]  # fmt: skip
 
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 from plan_helpers import NOW, entry, spec, state
 
-from redbeat_sync import timing
 from redbeat_sync.cli import main
-from redbeat_sync.entry import Cron, RRule
 from redbeat_sync.insights import dst_lint
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_markdown import render_markdown
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.entry import Cron, RRule
 
 UTC = timezone.utc
 

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from plan_helpers import entry, every, spec, state
 
 from redbeat_sync.cli import main
-from redbeat_sync.entry import At, Cron
 from redbeat_sync.insights import load
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_markdown import render_markdown
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule.entry import At, Cron
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 24, 21, 59, 30, tzinfo=UTC)  # window starts 22:00

@@ -9,12 +9,12 @@ import redis
 from plan_helpers import NOW, entry, every, spec, state, stored
 
 from redbeat_sync.apply import apply_plan
-from redbeat_sync.entry import Cron, Every, RRule
-from redbeat_sync.insights import semantics
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_markdown import render_markdown
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule import equivalence as semantics
+from redbeat_sync.schedule.entry import Cron, Every, RRule
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 
@@ -170,7 +170,7 @@ def test_equivalent_keys_mean_the_same_fire_times() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from redbeat_sync import timing
+    from redbeat_sync.schedule import timing
 
     @st.composite
     def crons(draw):  # type: ignore[no-untyped-def]
@@ -197,7 +197,7 @@ def test_equivalent_keys_mean_the_same_fire_times() -> None:
 
 def test_one_value_ranges_fire_like_celery() -> None:
     """croniter reads 5-5 as '*'; Celery's crontab (RedBeat) as 5: timing follows Celery."""
-    from redbeat_sync import timing
+    from redbeat_sync.schedule import timing
 
     for expression, minute in (("5-5 * * * *", 5), ("0-0 * * * *", 0), ("7-7/2 * * * *", 7)):
         times = timing.next_fire_times(entry("a", schedule=cron(expression)), 3, NOW)

@@ -13,15 +13,21 @@ from celery import Celery
 from celery.schedules import solar as celery_solar
 from plan_helpers import spec, state
 
-from redbeat_sync import timing
 from redbeat_sync.beat.decide import decide
-from redbeat_sync.describe import describe_schedule
-from redbeat_sync.entry import SOLAR_EVENTS, Entry, RunState, Solar, scheduler_only_features
 from redbeat_sync.errors import ProblemsFound
 from redbeat_sync.fileformat.dump import dump_entries
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.describe import describe_schedule
+from redbeat_sync.schedule.entry import (
+    SOLAR_EVENTS,
+    Entry,
+    RunState,
+    Solar,
+    scheduler_only_features,
+)
 from redbeat_sync.state import codec
 
 #: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
@@ -160,7 +166,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
         _BLOCK_EPHEM
         + "from datetime import datetime, timezone\n"
         + "from redbeat_sync import timing\n"
-        + "from redbeat_sync.entry import Entry, Solar\n"
+        + "from redbeat_sync.schedule.entry import Entry, Solar\n"
         + "e = Entry('x', 't', Solar('sunset', 48.0, 2.0))\n"
         + "print(timing.next_fire_times(e, 3, datetime(2026, 1, 1, tzinfo=timezone.utc)))\n"
     )
@@ -172,7 +178,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
 
 
 def test_celery_solar_in_beat_schedule_maps_to_solar() -> None:
-    from redbeat_sync.beat.entry import schedule_from_celery
+    from redbeat_sync.beat.scheduler_entry import schedule_from_celery
 
     app = Celery("solar-map", set_as_current=False)
     assert schedule_from_celery(celery_solar("dusk_civil", 10, 20, app=app)) == Solar(
@@ -188,7 +194,7 @@ def test_real_scheduler_sends_a_solar_entry_at_sunset(redis_url: str, redis_clie
     from redbeat_sync import Scheduler
     from redbeat_sync.beat.scheduler import SLOT_HEADER
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.model import Put
+    from redbeat_sync.state.stored import Put
     from redbeat_sync.state.writer import write
 
     broker = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)

@@ -9,8 +9,8 @@ from celery.schedules import crontab
 from croniter import croniter
 
 from redbeat_sync.errors import ProblemsFound
-from redbeat_sync.fileformat import spread
 from redbeat_sync.fileformat.loader import load_text
+from redbeat_sync.schedule import spread
 
 
 def load_cron(expression: str, name: str = "job") -> str:

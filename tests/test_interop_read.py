@@ -20,8 +20,8 @@ from dateutil.rrule import FR, MO
 from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry
 from redbeat.schedules import rrule
 
-from redbeat_sync import timing
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule, RunState
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state

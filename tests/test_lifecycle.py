@@ -16,7 +16,6 @@ import redis
 from celery import Celery
 from redbeat.schedulers import RedBeatSchedulerEntry
 
-from redbeat_sync import timing
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.errors import ProblemsFound, UserError
 from redbeat_sync.fileformat.loader import load_text
@@ -26,6 +25,7 @@ from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_json import render_json
 from redbeat_sync.plan.render_markdown import render_markdown
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule import timing
 from redbeat_sync.state.codec import decode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
@@ -344,7 +344,7 @@ def test_writer_move_guards_both_keys(app: Celery, redis_client: redis.Redis) ->
     from celery.schedules import schedule
 
     from redbeat_sync.state import writer
-    from redbeat_sync.state.model import Move
+    from redbeat_sync.state.stored import Move
 
     apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
     old = read_state(redis_client, LAYOUT).entries["old-report"]

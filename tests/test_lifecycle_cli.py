@@ -21,8 +21,8 @@ from celery.schedules import crontab, schedule
 from click.testing import CliRunner, Result
 from redbeat.schedulers import RedBeatSchedulerEntry
 
-from redbeat_sync import entry as entry_module
 from redbeat_sync.cli import main
+from redbeat_sync.schedule import entry as entry_module
 from redbeat_sync.state import audit
 from redbeat_sync.state.layout import Layout
 

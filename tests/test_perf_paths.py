@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule
 from redbeat_sync.state import codec
 from redbeat_sync.state.codec import encode_entry
 
@@ -337,8 +337,8 @@ def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
     from reader_oracles import build_stored_entry
 
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.model import StoredEntry
     from redbeat_sync.state.reader import LazyStoredEntry, read_state
+    from redbeat_sync.state.stored import StoredEntry
 
     layout = Layout("lazy:")
     _varied_store(redis_client, layout)

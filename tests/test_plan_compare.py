@@ -8,14 +8,14 @@ import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
 from reader_oracles import build_stored_entry
 
-from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
 from redbeat_sync.fileformat.loader import Spec, SpecEntry
 from redbeat_sync.plan.actions import ABSENT, FieldChange
 from redbeat_sync.plan.compare import canonical_equal, compute_plan, field_changes, format_path
+from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import StoredEntry
+from redbeat_sync.state.stored import StoredEntry
 
 
 def kinds(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]

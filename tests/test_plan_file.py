@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
 
-from redbeat_sync.entry import RunState
 from redbeat_sync.errors import UserError
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.planfile import load_plan, save_plan
 from redbeat_sync.plan.render_json import render_json
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule.entry import RunState
 
 UTC = timezone.utc
 EXPIRES = datetime(2027, 1, 1, 12, tzinfo=UTC)

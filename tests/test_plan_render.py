@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from plan_helpers import NOW, entry, every, spec, state, stored
 
 from redbeat_sync.drift import drift_from_plan, render_drift_markdown, render_drift_text
-from redbeat_sync.entry import Cron, RunState
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import FORMAT_VERSION, render_json
 from redbeat_sync.plan.render_text import format_value, render_text
+from redbeat_sync.schedule.entry import Cron, RunState
 
 
 def mixed_plan():  # type: ignore[no-untyped-def]

@@ -28,13 +28,13 @@ from redbeat.schedulers import RedBeatSchedulerEntry
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
 from redbeat_sync.drift import drift_from_plan, drift_to_json, render_drift_text
-from redbeat_sync.entry import Entry, Every
 from redbeat_sync.fileformat.dump import dump_entries
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.actions import Plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_text import render_text
+from redbeat_sync.schedule.entry import Entry, Every
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 

@@ -15,7 +15,7 @@ import pytest
 from redis.cluster import RedisCluster
 from redis_topologies import ClusterSetup, cli, start_cluster
 
-from redbeat_sync.entry import Cron, Entry, Every, RunState
+from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
 from redbeat_sync.state.topology import prefix_slots

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 import redis
 
-from redbeat_sync.entry import At, Cron, Entry, Every, RunState
 from redbeat_sync.errors import UserError
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_entries, read_state

@@ -24,8 +24,8 @@ from redbeat_sync.fileformat.loader import load_paths
 from redbeat_sync.state import writer
 from redbeat_sync.state.connection import RedisSettings
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import Put
 from redbeat_sync.state.retry import attempts_for, build_retry
+from redbeat_sync.state.stored import Put
 from redbeat_sync.state.synclock import SyncLock
 from redbeat_sync.state.topology import check_eviction, classify_policy
 

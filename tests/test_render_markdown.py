@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from redbeat_sync.entry import Cron, Entry, Every, RunState
 from redbeat_sync.plan.actions import ABSENT, Action, FieldChange, Plan
 from redbeat_sync.plan.render_markdown import code_span, render_markdown, summary_sentence
 from redbeat_sync.plan.render_text import render_text
-from redbeat_sync.state.model import StoredEntry
+from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
+from redbeat_sync.state.stored import StoredEntry
 
 GOLDEN = Path(__file__).parent / "golden"
 CREATED_AT = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)

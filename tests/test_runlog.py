@@ -18,7 +18,7 @@ from redbeat_sync.beat.runlog import (
     still_running,
     update_run,
 )
-from redbeat_sync.entry import Entry, Every
+from redbeat_sync.schedule.entry import Entry, Every
 from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc

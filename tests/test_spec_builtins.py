@@ -19,10 +19,10 @@ from plan_helpers import spec
 from redbeat_sync import Scheduler
 from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
-from redbeat_sync.entry import Cron, Entry
 from redbeat_sync.errors import ProblemsFound
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.compare import compute_plan
+from redbeat_sync.schedule.entry import Cron, Entry
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.reader import read_state
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync import timing
-from redbeat_sync.entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule
 from redbeat_sync.fileformat.dump import dump_entries
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.fileformat.options import OptionsModel
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule
 
 
 def round_trip(entries: list[Entry]) -> list[Entry]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redbeat_sync.fileformat.durations import MAX_DURATION_SECONDS, format_duration, parse_duration
+from redbeat_sync.schedule.durations import MAX_DURATION_SECONDS, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

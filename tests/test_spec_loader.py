@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule
 from redbeat_sync.errors import Problem, ProblemsFound
 from redbeat_sync.fileformat.loader import load_paths, load_text
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

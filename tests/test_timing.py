@@ -13,8 +13,8 @@ from celery.schedules import crontab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync import timing
-from redbeat_sync.entry import At, Cron, Entry, Every, RRule
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule
 
 #: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
 #: jumps to the next hour one second before a */7 minute, and its astronomical dusk is
@@ -446,7 +446,7 @@ def test_equal_rules_with_different_offsets_are_not_confused_by_caches():
 
 def test_an_interval_past_the_last_datetime_means_no_further_run() -> None:
     """A stored interval no file may hold (RedBeat stores any float): no OverflowError."""
-    from redbeat_sync.timing import next_due, next_fire_after
+    from redbeat_sync.schedule.timing import next_due, next_fire_after
 
     huge = Entry(name="huge", task="a.b", schedule=Every(1e15))
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -16,12 +16,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redbeat_sync import timing
-from redbeat_sync.entry import Cron, Entry, Every, RunState
+from redbeat_sync.schedule import timing
+from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import layout as layout_module
 from redbeat_sync.state.codec import decode_entry, decode_meta, encode_entry, encode_meta
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.model import Put, Release, Remove, field_digest
+from redbeat_sync.state.stored import Put, Release, Remove, field_digest
 from redbeat_sync.state.writer import PartialApply, StateChanged, WriteReport, write
 
 LAYOUT = Layout("{rb}:")

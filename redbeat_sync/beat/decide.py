@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from .. import timing
-from ..entry import Entry, Every, RunState
+from ..schedule import timing
+from ..schedule.entry import Entry, Every, RunState
 
 UTC = timezone.utc
 

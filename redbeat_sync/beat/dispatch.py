@@ -25,14 +25,14 @@ from typing import Any, cast
 
 import redis
 
-from .. import timing
-from ..entry import Entry, RunState
+from ..schedule import timing
+from ..schedule.entry import Entry, RunState
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
-from ..state.model import field_digest
 from ..state.pause import PauseState
 from ..state.pause import parse as parse_pause
 from ..state.runnow import RunRequest, parse_request
+from ..state.stored import field_digest
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
 from .metacache import MetaCodec

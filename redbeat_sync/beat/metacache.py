@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..entry import RunState
+from ..schedule.entry import RunState
 from ..state import codec
 
 #: How ``codec.encode_meta`` (json.dumps) ends every meta: the count, last.

@@ -26,8 +26,8 @@ from typing import Any
 
 import redis
 
-from ..entry import DEFAULT_OVERLAP_TIMEOUT, Entry
 from ..redact import redact
+from ..schedule.entry import DEFAULT_OVERLAP_TIMEOUT, Entry
 from ..state.layout import Layout
 
 UTC = timezone.utc

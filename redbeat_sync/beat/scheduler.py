@@ -59,7 +59,6 @@ from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
 from .credentials import describe_redis_failure
 from .decide import fire_time
 from .dispatch import DEFAULT_BATCH_SIZE, BatchResult, Dispatcher, Due
-from .entry import SchedulerEntry
 from .heartbeat import FILE_SETTING, BeatState, Heartbeat, leader_quiet
 from .lock import BeatLock, LockKeeper
 from .metrics import Metrics, metrics_for
@@ -74,6 +73,7 @@ from .runlog import (
     update_run,
     worker_seen,
 )
+from .scheduler_entry import SchedulerEntry
 from .statics import save_static_entries, write_statics
 from .wakeup import ChangeListener
 

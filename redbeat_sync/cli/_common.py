@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from ..describe import plural
 from ..errors import ProblemsFound, RedbeatSyncError, UserError
 from ..plan.actions import RedisTarget
 from ..redact import redact
+from ..schedule.describe import plural
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..describe import plural
-from ..entry import Entry
 from ..errors import UserError
 from ..fileformat.dump import dump_entries
 from ..fileformat.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
 from ..plan.compare import zone_from_beat
+from ..schedule.describe import plural
+from ..schedule.entry import Entry
 from ..state.reader import read_state
 from ._common import (
     EXIT_OK,

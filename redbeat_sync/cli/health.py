@@ -9,7 +9,7 @@ import json
 
 import click
 
-from ..fileformat.durations import DURATION_HELP, parse_duration
+from ..schedule.durations import DURATION_HELP, parse_duration
 from ._common import EXIT_ERROR, EXIT_OK, Target, connection_options, run_guarded
 
 

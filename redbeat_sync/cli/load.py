@@ -6,9 +6,9 @@ import json
 
 import click
 
-from ..entry import Entry
 from ..fileformat.loader import load_paths
 from ..insights import load as load_view
+from ..schedule.entry import Entry
 from ._common import EXIT_OK, Target, run_guarded, target_options
 
 

@@ -12,7 +12,7 @@ import click
 import redis
 
 from ..errors import UserError
-from ..fileformat.durations import parse_duration
+from ..schedule.durations import parse_duration
 from ..state.pause import pause, read_pauses, resume
 from ..state.reader import read_entries, read_state
 from ..state.synclock import default_holder

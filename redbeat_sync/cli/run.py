@@ -9,8 +9,8 @@ import click
 
 from ..beat.lock import read_beat_lock
 from ..errors import UserError
-from ..fileformat.durations import parse_duration
 from ..redact import redact
+from ..schedule.durations import parse_duration
 from ..state.audit import append_record, make_record
 from ..state.pause import read_pauses
 from ..state.reader import read_entries

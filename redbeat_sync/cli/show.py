@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..beat.runlog import latest_outcomes
-from ..describe import describe_schedule, plural
-from ..entry import Entry
-from ..state.model import StoredEntry
+from ..schedule.describe import describe_schedule, plural
+from ..schedule.entry import Entry
+from ..schedule.timing import next_due
 from ..state.pause import read_pauses
 from ..state.reader import read_state
+from ..state.stored import StoredEntry
 from ..state.synclock import read_sync_lock
-from ..timing import next_due
 from ._common import EXIT_OK, Target, run_guarded, target_options
 
 SCOPES = ("all", "managed", "unmanaged")

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from ..describe import plural
 from ..errors import Problem, ProblemsFound
 from ..fileformat.loader import load_paths
 from ..insights import notes
+from ..schedule.describe import plural
 from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
 from ._tasks import check_app_tasks
 

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from ..bulk import gc_paused
-from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.durations import format_duration
+from ..schedule.entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..values import encode_datetime
-from .durations import format_duration
 from .models import FORMAT_VERSION, WEEKDAY_NAMES
 
 _Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from .. import solar, timing
 from ..bulk import gc_paused
-from ..entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
 from ..errors import Problem, ProblemsFound
-from . import models, spread, yamlload
-from .durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
+from ..schedule import solar, spread, timing
+from ..schedule.durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
+from ..schedule.entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
+from . import models, yamlload
 from .models import DefaultsModel, EntryModel, FileHead
 
 YAML_SUFFIXES = (".yaml", ".yml")

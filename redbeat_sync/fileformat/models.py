@@ -34,15 +34,15 @@ from pydantic import (
     model_validator,
 )
 
-from ..timing import croniter_safe
-from . import spread
-from .durations import (
+from ..schedule import spread
+from ..schedule.durations import (
     DURATION_HELP,
     MAX_DURATION_SECONDS,
     MAX_DURATION_TEXT,
     MIN_POSITIVE_SECONDS,
     parse_duration,
 )
+from ..schedule.timing import croniter_safe
 from .options import OptionsModel
 
 FORMAT_VERSION = 1

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from dateutil.parser import isoparse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from .durations import MAX_DURATION_SECONDS, TOO_LONG
+from ..schedule.durations import MAX_DURATION_SECONDS, TOO_LONG
 
 #: The keys of ``retry_policy`` that kombu's ``Connection.ensure`` takes from data
 #: (its other parameters are callables or exception classes).

@@ -26,9 +26,9 @@ from functools import lru_cache
 
 from dateutil import rrule as du_rrule
 
-from .. import timing
-from ..entry import Cron, Entry, RRule
-from .semantics import cron_sets
+from ..schedule import timing
+from ..schedule.entry import Cron, Entry, RRule
+from ..schedule.equivalence import cron_sets
 
 UTC = timezone.utc
 HORIZON = timedelta(days=366)

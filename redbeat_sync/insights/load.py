@@ -21,9 +21,9 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from .. import timing
-from ..entry import Cron, Entry, Every
-from .semantics import cron_sets
+from ..schedule import timing
+from ..schedule.entry import Cron, Entry, Every
+from ..schedule.equivalence import cron_sets
 
 UTC = timezone.utc
 WINDOWS = {"24h": 24 * 60, "7d": 7 * 24 * 60}

@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..fileformat import spread, yamlload
+from ..fileformat import yamlload
+from ..schedule import spread
 from . import dst_lint
 
 if TYPE_CHECKING:

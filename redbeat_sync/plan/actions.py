@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from ..entry import Entry
-from ..state.model import StoredEntry
+from ..schedule.entry import Entry
+from ..state.stored import StoredEntry
 from .kinds import ACTION_ORDER, CHANGING, LABEL_OF, LABELS, ActionKind
 
 __all__ = ["ABSENT", "ACTION_ORDER", "Action", "ActionKind", "FieldChange", "Plan"]

@@ -17,13 +17,21 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..bulk import gc_paused
-from ..describe import plural
-from ..entry import At, Cron, Entry, RunState, redbeat_ignored_features, scheduler_only_features
 from ..errors import UserError
-from ..insights import dst_lint, load, semantics
+from ..insights import dst_lint, load
+from ..schedule import equivalence as semantics
+from ..schedule.describe import plural
+from ..schedule.entry import (
+    At,
+    Cron,
+    Entry,
+    RunState,
+    redbeat_ignored_features,
+    scheduler_only_features,
+)
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
-from ..state.model import State, StoredEntry
+from ..state.stored import State, StoredEntry
 from ..values import is_datetime_object
 from .actions import ABSENT, ACTION_ORDER, Action, ActionKind, FieldChange, Plan
 from .preview import NOTHING, preview_runs

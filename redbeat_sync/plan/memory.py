@@ -21,8 +21,8 @@ from typing import Any
 
 import redis
 
-from ..entry import Entry
 from ..errors import UserError
+from ..schedule.entry import Entry
 from ..state.codec import encode_entry
 from .actions import Action
 from .kinds import KINDS

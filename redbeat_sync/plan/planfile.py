@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..entry import Entry, RunState
 from ..errors import UserError
-from ..state.model import StoredEntry, field_digest
+from ..schedule.entry import Entry, RunState
+from ..state.stored import StoredEntry, field_digest
 from .actions import ABSENT, Action, FieldChange, Plan, RedisTarget
 from .kinds import CHANGING
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..beat.decide import decide
-from ..entry import Entry, RunState
-from ..timing import zone as _zone
+from ..schedule.entry import Entry, RunState
+from ..schedule.timing import zone as _zone
 
 UTC = timezone.utc
 #: Runs shown per entry.

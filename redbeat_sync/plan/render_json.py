@@ -55,7 +55,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..insights import semantics
+from ..schedule import equivalence as semantics
 from .actions import ABSENT, Action, FieldChange, Plan
 
 FORMAT_VERSION = "2"

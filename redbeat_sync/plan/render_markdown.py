@@ -22,9 +22,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..describe import describe_field, describe_next_runs, plural
-from ..entry import Entry
-from ..insights import semantics
+from ..schedule import equivalence as semantics
+from ..schedule.describe import describe_field, describe_next_runs, plural
+from ..schedule.entry import Entry
 from .actions import ABSENT, Action, Plan
 from .kinds import KINDS
 

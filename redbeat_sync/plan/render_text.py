@@ -20,16 +20,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .. import describe
-from ..describe import (
+from ..schedule import describe
+from ..schedule import equivalence as semantics
+from ..schedule.describe import (
     MAX_VALUE_CHARS,
     describe_field,
     describe_next_runs,
     describe_schedule,
     plural,
 )
-from ..entry import Entry
-from ..insights import semantics
+from ..schedule.entry import Entry
 from ..values import encode_value
 from .actions import ABSENT, Action, Plan
 from .kinds import KINDS

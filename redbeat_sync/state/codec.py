@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from ..entry import (
+from ..schedule.entry import (
     OVERLAP_POLICIES,
     RRULE_FREQUENCIES,
     At,
@@ -46,7 +46,7 @@ from ..entry import (
     schedule_from_canonical,
     scheduler_only_features,
 )
-from ..timing import rule_zone
+from ..schedule.timing import rule_zone
 from ..values import (
     DecodeError,
     decode_datetime,

@@ -19,11 +19,11 @@ from typing import Any
 import redis
 
 from ..bulk import gc_paused, with_gc_paused
-from ..entry import Entry, RunState, scheduler_only_features
 from ..errors import UserError
+from ..schedule.entry import Entry, RunState, scheduler_only_features
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
-from .model import State, StoredEntry, field_digest
+from .stored import State, StoredEntry, field_digest
 
 #: Names per pipeline round trip: big enough to amortise latency, small enough to
 #: keep one reply (three fields each) to a few MB.

@@ -64,13 +64,13 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from .. import timing
-from ..entry import Cron, Entry, RunState
 from ..errors import UserError
+from ..schedule import timing
+from ..schedule.entry import Cron, Entry, RunState
 from . import layout as layout_module
 from .codec import EncodedEntry, encode_entry, encode_meta
 from .layout import Layout
-from .model import Move, Put, Release, Remove, WriteOp
+from .stored import Move, Put, Release, Remove, WriteOp
 
 DEFAULT_BATCH_SIZE = 10_000
 #: Up to this many changed names are listed in the change notification.

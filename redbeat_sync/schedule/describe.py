@@ -12,9 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..values import DecodeError, decode_datetime, is_datetime_object
+from .durations import format_duration
 from .entry import At, Cron, Every, RRule, Schedule, Solar, schedule_from_canonical
-from .fileformat.durations import format_duration
-from .values import DecodeError, decode_datetime, is_datetime_object
 
 #: Longest value shown on one line of a text plan before it is cut with "…".
 MAX_VALUE_CHARS = 72

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .values import decode_value, encode_value
+from ..values import decode_value, encode_value
 
 DEFAULT_TIMEZONE = "UTC"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..entry import Entry, RunState
+from ..schedule.entry import Entry, RunState
 
 
 def field_digest(definition_raw: str | None, extra_raw: str | None) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 
 from celery.schedules import crontab
 
-from .. import timing
-from ..entry import Cron, Entry, Every, RRule, Schedule, Solar
+from . import timing
+from .entry import Cron, Entry, Every, RRule, Schedule, Solar
 
 UTC = timezone.utc
 UNITS = ("day", "week", "year")

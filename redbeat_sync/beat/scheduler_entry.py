@@ -9,7 +9,7 @@ re-reads at once.
 
 Differences from RedBeat, on purpose:
 
-- ``due_at``/``score``/``is_due()`` use ``redbeat_sync.timing`` (the rules beat
+- ``due_at``/``score``/``is_due()`` use ``redbeat_sync.schedule.timing`` (the rules beat
   dispatches by): DST-correct cron in the entry's zone, rrule's first occurrence
   at dtstart, start/end windows.
 - extra keyword ``timezone=`` (IANA name) evaluates a crontab in that zone;
@@ -28,9 +28,9 @@ from celery.schedules import schedule as interval_schedule
 from celery.schedules import solar as celery_solar
 from redis.cluster import ClusterPipeline
 
-from .. import timing
-from ..entry import Cron, Entry, Every, RRule, RunState, Schedule, Solar
 from ..errors import UserError
+from ..schedule import timing
+from ..schedule.entry import Cron, Entry, Every, RRule, RunState, Schedule, Solar
 from ..schedules import rrule, rule_of
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD
@@ -42,7 +42,7 @@ DISABLED_RECHECK = 5.0
 
 
 class TimingSchedule(BaseSchedule):
-    """A Celery schedule driven by ``redbeat_sync.timing`` (rrule, at, zoned cron)."""
+    """A Celery schedule driven by ``redbeat_sync.schedule.timing`` (rrule, at, zoned cron)."""
 
     def __init__(self, entry: Entry, app: Any = None) -> None:
         super().__init__(app=app)
