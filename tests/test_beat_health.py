@@ -123,6 +123,10 @@ def test_health_follows_a_stopped_and_resumed_leader(cluster: Cluster, redis_url
 
 @pytest.mark.slow
 def test_health_recovers_when_a_standby_takes_over(cluster: Cluster, redis_url: str) -> None:
+    # The frozen leader's lock outlives --max-lag by seconds, so the failing window
+    # between "stale" and the standby's takeover is wider than one probe on a busy
+    # machine (with a 3 s lock a slow probe could miss it altogether).
+    cluster.env["BEAT_TEST_LOCK_TIMEOUT"] = "10"
     add_entries(redis_url, Entry("every-1s", TASK, Every(1.0), args=["every-1s"]))
     cluster.worker()
     cluster.beat()
