@@ -37,9 +37,11 @@ CLAIM_SCRIPT = """
 -- ARGV[5] one record per entry key, records separated by \\30, fields by \\31:
 --   digest = sha1(definition .. "\\0" .. extra), sha1 of meta as read ('' if none),
 --   new meta ('' = leave meta alone), new score, sha1 of the pause overlay value as
---   read, sha1 of the run-now request as read (both sha1('') when none), and one
---   flag character per extra write: [1] '1' = consume the request, [2] '1' = drop
---   the pause overlay value (a resume marker beat has now acted on).
+--   read, sha1 of the run-now request as read (both sha1('') when none), the
+--   run-now request's new value ('' = leave it; else it as taken by us: see
+--   state/runnow.py), and one flag character per extra write: [1] '1' = delete the
+--   request (dropped unsent, or claimed with no lock), [2] '1' = drop the pause
+--   overlay value (a resume marker beat has now acted on).
 --   (All are hex, digits or JSON from json.dumps, so neither separator occurs
 --   in them; one joined argument costs the client far less than thousands of
 --   arguments or a JSON document full of escaped JSON.)
@@ -62,7 +64,7 @@ for i = 5, #KEYS do
   pos = stop + 1
   local f = {}
   local at = 1
-  for _ = 1, 6 do
+  for _ = 1, 7 do
     local sep = string.find(record, '\\31', at, true)
     f[#f + 1] = string.sub(record, at, sep - 1)
     at = sep + 1
@@ -80,6 +82,8 @@ for i = 5, #KEYS do
     redis.call('ZADD', KEYS[1], f[4], key)
     if string.sub(flags, 1, 1) == '1' then
       redis.call('HDEL', KEYS[4], name)
+    elseif f[7] ~= '' then
+      redis.call('HSET', KEYS[4], name, f[7])
     end
     if string.sub(flags, 2, 2) == '1' then
       redis.call('HDEL', KEYS[3], name)
@@ -176,7 +180,9 @@ class Claim:
     score: int
     pause_seen: str = ""  # the pause overlay value as read ("" when none)
     request_seen: str = ""  # the run-now request as read ("" when none)
-    consume_request: bool = False  # delete the request (the run it asked for is ours)
+    # the request as taken by us ("" = leave it): its run is ours to send
+    take_request: str = ""
+    consume_request: bool = False  # delete the request (dropped, or taken with no lock)
     drop_pause: bool = False  # delete the overlay value (a resume marker acted on)
 
 
@@ -230,7 +236,7 @@ class Claimer:
         keys.extend(claim.key for claim in claims)
         payload = "\x1e".join(
             f"{c.digest}\x1f{_sha1(c.meta_seen)}\x1f{c.new_meta}\x1f{c.score}"
-            f"\x1f{_sha1(c.pause_seen)}\x1f{_sha1(c.request_seen)}"
+            f"\x1f{_sha1(c.pause_seen)}\x1f{_sha1(c.request_seen)}\x1f{c.take_request}"
             f"\x1f{int(c.consume_request)}{int(c.drop_pause)}"
             for c in claims
         )

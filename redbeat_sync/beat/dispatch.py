@@ -31,7 +31,7 @@ from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
 from ..state.pause import PauseState
 from ..state.pause import parse as parse_pause
-from ..state.runnow import RunRequest, parse_request
+from ..state.runnow import RunRequest, encode_request, parse_request
 from ..state.stored import field_digest
 from .claim import Claim, Claimer
 from .decide import DEFAULT_SKIP_GRACE, Decision, decide
@@ -73,7 +73,8 @@ class Due:
     # What the claim replaced, so an unsent run can be handed back (``Dispatcher.hand_back``).
     claim: Claim | None = None
     score_before: float = 0.0
-    request: RunRequest | None = None  # set: this is the run-now run that request asked for
+    # set: this is the run-now run that request asked for (as taken by this claim)
+    request: RunRequest | None = None
 
 
 @dataclass
@@ -319,7 +320,7 @@ class Dispatcher:
         scores = dict(found)
         keys = list(scores)
         loaded = self.load_due(keys)
-        claims, pending = self.decide_all(loaded, now)
+        claims, pending = self.decide_all(loaded, now, token=token)
         claimed = self.claimer.claim(claims, token)
         self._remember(claims, pending, claimed)
         runs: list[Due] = []
@@ -370,12 +371,18 @@ class Dispatcher:
         return sum(restored)
 
     def decide_all(
-        self, loaded: Iterable[Loaded], now: datetime, *, only_rescore: bool = False
+        self,
+        loaded: Iterable[Loaded],
+        now: datetime,
+        *,
+        only_rescore: bool = False,
+        token: str | None = None,
     ) -> tuple[list[Claim], list[Due | None]]:
         """The claims to make and, in the same order, what each one is for.
 
         ``only_rescore``: never run or skip anything, only correct scores (used for
-        entries re-checked after a change notification).
+        entries re-checked after a change notification).  ``token``: the lock token
+        the claims will be made under (run-now requests are taken under it).
         """
         claims: list[Claim] = []
         pending: list[Due | None] = []
@@ -395,7 +402,7 @@ class Dispatcher:
                 pending.append(Due(item.entry, Decision("park", score), None))
                 continue
             if item.request_raw:
-                claims.append(self._requested(item, now, only_rescore, pending))
+                claims.append(self._requested(item, now, only_rescore, pending, token))
                 continue
             try:
                 if pause is not None and pause.skip_before(now) is not None:
@@ -428,26 +435,57 @@ class Dispatcher:
         )  # fmt: skip
 
     def _requested(
-        self, item: Loaded, now: datetime, only_rescore: bool, pending: list[Due | None]
+        self,
+        item: Loaded,
+        now: datetime,
+        only_rescore: bool,
+        pending: list[Due | None],
+        token: str | None,
     ) -> Claim:
-        """The claim for an entry with a run-now request: the claim consumes the
-        request and the extra run is sent; meta is left alone, and the score is "now"
-        so the very next pass decides the entry's own schedule as usual."""
+        """The claim for an entry with a run-now request: the claim takes the request
+        under our lock token and the extra run is sent (``record_sent`` deletes it
+        then); meta is left alone, and the score is "now" so the very next pass
+        decides the entry's own schedule as usual.
+
+        A request taken under another token was claimed by a leader that no longer
+        holds the lock (the claim is fenced: it wins only while ``token`` does) and
+        died or stalled before ``record_sent``: it is taken again and sent.  One taken
+        under our own token was taken in an earlier pass of this beat, which sends
+        what it claims in the same pass, so it went through our send and only its
+        settling failed (Redis error): dropped, never sent twice by one leader.
+        """
         assert item.entry is not None
         score = int(now.timestamp())
         request = parse_request(item.request_raw)
+        claim = self._claim(item, "", score)
         if only_rescore:
             pending.append(None)
-            return self._claim(item, "", score)
-        claim = self._claim(item, "", score)
-        claim.consume_request = True
-        if request is None or request.expired(now):
-            logger.warning(
-                "beat: Run-now request for %r %s: dropped",
-                item.name, "expired" if request else "unreadable",
-            )  # fmt: skip
+            return claim
+        own = request is not None and token is not None and request.taken_by == token
+        if request is None or request.expired(now) or own:
+            why = (
+                "unreadable"
+                if request is None
+                else "taken before by this beat"
+                if own
+                else "expired"
+            )
+            logger.warning("beat: Run-now request for %r %s: dropped", item.name, why)
+            claim.consume_request = True
             pending.append(None)
             return claim
+        if request.taken_by is not None:
+            logger.warning(
+                "beat: Run-now request %s for %r was taken at %s by a leader that is gone "
+                "before it was recorded as sent: sending it",
+                request.id, item.name, request.taken_at,
+            )  # fmt: skip
+        if token is None:  # no lock, no successor: the claim deletes it (at most once)
+            claim.consume_request = True
+            request = request.pending()
+        else:
+            request = request.taken(token, now)
+            claim.take_request = encode_request(request)
         pending.append(Due(item.entry, Decision("run", score), None, request=request))
         return claim
 
@@ -548,7 +586,9 @@ class Dispatcher:
             claims, _pending = self.decide_all(loaded, now, only_rescore=True)
             # Only move scores; run history is the due path's business.
             wanted = [
-                dataclasses.replace(c, new_meta="", consume_request=False, drop_pause=False)
+                dataclasses.replace(
+                    c, new_meta="", take_request="", consume_request=False, drop_pause=False
+                )
                 for c in claims
                 if current.get(c.key) is None or int(current[c.key]) != c.score
             ]

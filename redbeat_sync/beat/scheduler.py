@@ -528,7 +528,7 @@ class Scheduler(CeleryScheduler):
         assert self.dispatcher is not None
         for due, task_id in zip(unsent, task_ids or [None] * len(unsent), strict=True):
             with contextlib.suppress(redis.RedisError, OSError):
-                if due.request is not None:  # never sent: the next leader sends it
+                if due.request is not None:  # never sent: pending again for the next leader
                     requeue_request(self.client, self.layout, due.entry.name, due.request)
                 if task_id is not None and self.run_history > 0:
                     patch = {"state": "not_sent", "reason": "lease expired before sending"}
@@ -605,6 +605,14 @@ class Scheduler(CeleryScheduler):
             ClaimedRun(due, {**options, **extra, "headers": headers}),
             producer=producer if producer is not None else self.producer,
         )
+        if due.request is not None:
+            # At once, before anything else: until this deletes the request (taken by
+            # our claim), a successor that finds us gone sends it again.  A kill
+            # between the publish above and this one Redis call is the only way a
+            # run-now goes out twice (same task id); a kill before the publish no
+            # longer loses it (state/runnow.py).  --wait reads the record it writes.
+            with contextlib.suppress(redis.RedisError, OSError):
+                record_sent(self.client, self.layout, due.request, due.entry.name, due.request.id)
         self.sent_count += 1
         if sent and self.metrics.enabled and due.decision.slot is not None:
             self.metrics.run_sent(
@@ -615,8 +623,6 @@ class Scheduler(CeleryScheduler):
                 "beat: Sent run-now of %r (requested by %s: %s)",
                 due.entry.name, due.request.by, due.request.reason or "no reason given",
             )  # fmt: skip
-            with contextlib.suppress(redis.RedisError, OSError):  # only --wait reads it
-                record_sent(self.client, self.layout, due.request, due.entry.name, due.request.id)
 
     def apply_entry(self, entry: Any, producer: Any = None) -> bool:
         """Celery's ``apply_entry`` (a broker error is logged, never raised: the run was
