@@ -461,15 +461,14 @@ class Dispatcher:
         if only_rescore:
             pending.append(None)
             return claim
-        own = request is not None and token is not None and request.taken_by == token
-        if request is None or request.expired(now) or own:
-            why = (
-                "unreadable"
-                if request is None
-                else "taken before by this beat"
-                if own
-                else "expired"
-            )
+        why = None
+        if request is None:
+            why = "unreadable"
+        elif token is not None and request.taken_by == token:
+            why = "already sent by this beat (recording it failed)"
+        elif request.expired(now):
+            why = "expired"
+        if request is None or why is not None:
             logger.warning("beat: Run-now request for %r %s: dropped", item.name, why)
             claim.consume_request = True
             pending.append(None)
