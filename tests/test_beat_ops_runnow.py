@@ -198,3 +198,22 @@ def test_a_taken_request_is_not_withdrawn(
     assert not cancel_request(store, LAYOUT, "hourly", request_id)  # not its id
     assert cancel_request(store, LAYOUT, "hourly", pending)
     assert not store.hexists(REQUESTS, "hourly")
+
+
+def test_without_a_lock_the_claim_deletes_the_request(
+    make_scheduler: MakeScheduler,  # noqa: F811
+    store: redis.Redis,
+    broker: redis.Redis,  # noqa: F811
+) -> None:
+    """No leader lock, no successor to take over: at most once, as before."""
+    beat = make_scheduler(redbeat_lock_key=None)
+    assert beat.keeper is None
+    add(beat, "hourly", 3600.0, at(0))
+    request_id = request_run(store, LAYOUT, "hourly", who="ops", reason=None,
+                             expires_at=None, now=at(10))  # fmt: skip
+    due = claim_only(beat, at(10.5))
+    assert not store.hexists(REQUESTS, "hourly")
+    beat.send(due)
+    settle(beat, at(11))
+    assert run_now_sent(broker, request_id) == 1
+    assert read_sent(store, LAYOUT, request_id) is not None
