@@ -24,7 +24,8 @@ from celery.schedules import crontab, schedule, solar
 
 from .fileformat.models import cron_problem, entry_name_problem, timezone_problem
 from .schedule import entry as entry_module
-from .schedule.entry import DEFAULT_TIMEZONE, Cron, Entry, Every, Schedule
+from .schedule.entry import Cron, Entry, Every, Schedule
+from .schedule.vocabulary import DEFAULT_TIMEZONE
 from .state.codec import DecodeError, decode_schedule
 
 _CRON_ATTRS = (

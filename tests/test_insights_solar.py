@@ -21,13 +21,8 @@ from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.schedule import timing
 from redbeat_sync.schedule.describe import describe_schedule
-from redbeat_sync.schedule.entry import (
-    SOLAR_EVENTS,
-    Entry,
-    RunState,
-    Solar,
-    scheduler_only_features,
-)
+from redbeat_sync.schedule.entry import Entry, RunState, Solar, scheduler_only_features
+from redbeat_sync.schedule.vocabulary import SOLAR_EVENTS
 from redbeat_sync.state import codec
 
 #: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
@@ -165,7 +160,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
     script = (
         _BLOCK_EPHEM
         + "from datetime import datetime, timezone\n"
-        + "from redbeat_sync import timing\n"
+        + "from redbeat_sync.schedule import timing\n"
         + "from redbeat_sync.schedule.entry import Entry, Solar\n"
         + "e = Entry('x', 't', Solar('sunset', 48.0, 2.0))\n"
         + "print(timing.next_fire_times(e, 3, datetime(2026, 1, 1, tzinfo=timezone.utc)))\n"

@@ -31,6 +31,7 @@ from redis.cluster import ClusterPipeline
 from ..errors import UserError
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, Every, RRule, RunState, Schedule, Solar
+from ..schedule.vocabulary import solar_event
 from ..schedules import rrule, rule_of
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD
@@ -95,7 +96,7 @@ def schedule_from_celery(value: Any) -> Schedule:
     if isinstance(value, interval_schedule):
         return Every(value.run_every.total_seconds(), bool(value.relative))
     if isinstance(value, celery_solar):  # needs ephem already, or Celery refused it
-        return Solar(str(value.event), float(value.lat), float(value.lon))
+        return Solar(solar_event(str(value.event)), float(value.lat), float(value.lon))
     if isinstance(value, rrule) or (hasattr(value, "freq") and hasattr(value, "rrule")):
         return rule_of(value)  # ours, or celery-redbeat's own rrule class
     raise UserError(f"schedule {value!r} cannot be stored in RedBeat's format")

@@ -16,9 +16,10 @@ import yaml
 
 from ..bulk import gc_paused
 from ..schedule.durations import format_duration
-from ..schedule.entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.entry import At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.vocabulary import DEFAULT_MISFIRE, DEFAULT_OVERLAP, DEFAULT_TIMEZONE, WEEKDAY_NAMES
 from ..values import encode_datetime
-from .models import FORMAT_VERSION, WEEKDAY_NAMES
+from .models import FORMAT_VERSION
 
 _Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -146,13 +147,13 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
         out["end_at"] = entry.end_at
     if entry.jitter:
         out["jitter"] = format_duration(entry.jitter)
-    if entry.misfire != "catch_up":
+    if entry.misfire != DEFAULT_MISFIRE:
         out["misfire"] = entry.misfire
     if entry.deadline is not None:
         out["deadline"] = format_duration(entry.deadline)
     if not entry.prune:
         out["prune"] = False
-    if entry.overlap != "allow":
+    if entry.overlap != DEFAULT_OVERLAP:
         out["overlap"] = entry.overlap
     if entry.overlap_timeout is not None:
         out["overlap_timeout"] = format_duration(entry.overlap_timeout)

@@ -29,11 +29,12 @@ from dateutil import rrule as du_rrule
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, RRule
 from ..schedule.equivalence import cron_sets
+from ..schedule.vocabulary import RRuleFrequency
 
 UTC = timezone.utc
 HORIZON = timedelta(days=366)
 _FIX = "move it outside 01:00-03:00 local time, or use timezone: UTC"
-_COARSE_RULES = ("yearly", "monthly", "weekly", "daily")
+_COARSE_RULES: tuple[RRuleFrequency, ...] = ("yearly", "monthly", "weekly", "daily")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ..schedule.entry import (
     redbeat_ignored_features,
     scheduler_only_features,
 )
+from ..schedule.vocabulary import DEFAULT_OVERLAP, DEFAULT_TIMEZONE
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.stored import State, StoredEntry
@@ -119,7 +120,7 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]
     if "overlap" in old or "overlap" in new:
         # Canonical dicts leave the overlap fields out at their defaults (so other
         # entries keep their digests): compare against the defaults, "allow → skip".
-        unset = {"overlap": "allow", "overlap_timeout": None}
+        unset = {"overlap": DEFAULT_OVERLAP, "overlap_timeout": None}
         old, new = {**unset, **old}, {**unset, **new}
     _diff_into(changes, [], old, new)
     return sorted(changes, key=lambda c: c.path)
@@ -418,7 +419,7 @@ def compute_plan(
     spec: Spec,
     state: State,
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     now: datetime | None = None,
     prefix: str = DEFAULT_PREFIX,
     beat_timezone_assumed: bool = False,

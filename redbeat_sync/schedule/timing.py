@@ -72,7 +72,8 @@ from croniter import CroniterBadDateError, croniter
 from dateutil import rrule as du_rrule
 
 from . import solar
-from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule, Solar
+from .entry import At, Cron, Entry, Every, RRule, Schedule, Solar
+from .vocabulary import RRULE_FREQUENCIES, RRuleFrequency
 
 UTC = timezone.utc
 
@@ -255,7 +256,7 @@ def _weekday(n: int) -> du_rrule.weekday:
 
 
 #: Rule frequencies whose periods have a fixed wall-clock length.
-_FIXED_PERIODS = {
+_FIXED_PERIODS: dict[RRuleFrequency, timedelta] = {
     "weekly": timedelta(weeks=1),
     "daily": timedelta(days=1),
     "hourly": timedelta(hours=1),
