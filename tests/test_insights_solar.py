@@ -173,7 +173,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
 
 
 def test_celery_solar_in_beat_schedule_maps_to_solar() -> None:
-    from redbeat_sync.beat.scheduler_entry import schedule_from_celery
+    from redbeat_sync.fileformat.from_celery import schedule_from_celery
 
     app = Celery("solar-map", set_as_current=False)
     assert schedule_from_celery(celery_solar("dusk_civil", 10, 20, app=app)) == Solar(
