@@ -22,6 +22,7 @@ from .fileformat.from_celery import NotConvertible, schedule_from_celery
 from .fileformat.models import entry_name_problem, timezone_problem
 from .schedule.entry import Entry, Schedule
 from .schedule.vocabulary import DEFAULT_TIMEZONE
+from .values import encode_value
 
 _KNOWN_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options", "relative"})
 
@@ -104,16 +105,8 @@ def _schedule(value: Any, relative: bool) -> Schedule:
 
 
 def _check_plain(label: str, value: Any) -> None:
-    """Arguments must survive JSON (RedBeat stores them as JSON too)."""
+    """Arguments must survive JSON as RedBeat stores them (datetimes as its objects)."""
     try:
-        json.dumps(value, default=_datetime_only)
+        json.dumps(encode_value(value))
     except (TypeError, ValueError) as exc:
         raise _Skip(f"{label} cannot be stored as JSON: {exc}") from None
-
-
-def _datetime_only(value: Any) -> Any:
-    from datetime import datetime
-
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} value {value!r:.60}")

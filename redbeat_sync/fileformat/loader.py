@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from ..bulk import gc_paused
-from ..errors import Problem, ProblemsFound
+from ..errors import Problem, ProblemsFound, field_path
 from ..schedule import solar, spread, timing
 from ..schedule.durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
 from ..schedule.entry import At, Cron, Entry, Every, RRule, Schedule, Solar
@@ -491,17 +491,6 @@ def _plain_json(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- messages
-
-
-def field_path(path: Iterable[Any]) -> str:
-    """``("entries", "x", "args", 0)`` -> ``entries.x.args[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
 
 
 def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
