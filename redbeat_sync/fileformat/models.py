@@ -50,6 +50,7 @@ from ..schedule.vocabulary import (
     DEFAULT_MISFIRE,
     DEFAULT_OVERLAP,
     DEFAULT_TIMEZONE,
+    RRULE_FREQUENCIES,
     SCHEDULE_KINDS,
     WEEKDAY_NAMES,
     WEEKDAY_NUMBERS,
@@ -466,9 +467,7 @@ MAX_RRULE_COUNT = 2**31 - 1
 class RRuleSpec(_Model):
     """An RFC 5545 recurrence rule (python-dateutil's rrule, as RedBeat runs it)."""
 
-    freq: Frequency = Field(
-        description="yearly, monthly, weekly, daily, hourly, minutely, secondly"
-    )
+    freq: Frequency = Field(description=", ".join(RRULE_FREQUENCIES))
     interval: StrictInt = Field(default=1, ge=1, description="Every n-th period (default 1).")
     dtstart: DateTime | None = Field(
         default=None,
@@ -503,7 +502,7 @@ class RRuleSpec(_Model):
         default=None, description="ISO week numbers."
     )
     byweekday: Weekdays | None = Field(
-        default=None, description="Weekdays: mo, tu, we, th, fr, sa, su or 0-6 (0 = Monday)."
+        default=None, description=f"Weekdays: {', '.join(WEEKDAY_NAMES)} or 0-6 (0 = Monday)."
     )
     byhour: _int_list(0, 23) | None = Field(  # type: ignore[valid-type]
         default=None, description="Hours 0-23."

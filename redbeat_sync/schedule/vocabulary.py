@@ -69,7 +69,7 @@ WEEKDAY_NUMBERS: Final = {
 
 #: Cron's day names; index = cron's ``day_of_week`` number 0=Sunday .. 6=Saturday
 #: (Celery's crontab counts the same way; NOT the rrule numbering above).
-CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+CRON_DAY_NAMES = (WEEKDAY_ABBREVIATIONS[-1], *WEEKDAY_ABBREVIATIONS[:-1])
 #: Cron's month names; index + 1 = month number.
 CRON_MONTH_NAMES = (
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
