@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from redbeat_sync.schedule.vocabulary import WEEKDAY_NAMES
+
 CRONS = (
     "0 3 * * *",
     "*/15 * * * *",
@@ -88,8 +90,6 @@ def make_specs(n: int) -> list[EntrySpec]:
 
 # --------------------------------------------------------------------------- YAML side
 
-_WEEKDAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
-
 
 def _flow(values: list[Any]) -> str:
     return "[" + ", ".join(str(v) for v in values) + "]"
@@ -108,7 +108,7 @@ def _yaml_entry(spec: EntrySpec) -> str:
         lines += ["    schedule:", "      rrule:", f"        freq: {rule['freq']}"]
         lines.append(f"        dtstart: {RRULE_START.isoformat()}")
         if "byweekday" in rule:
-            days = [_WEEKDAYS[d] for d in rule["byweekday"]]
+            days = [WEEKDAY_NAMES[d] for d in rule["byweekday"]]
             lines.append(f"        byweekday: {_flow(days)}")
         lines.append(f"        byhour: {_flow(rule['byhour'])}")
         lines.append(f"        byminute: {_flow(rule['byminute'])}")

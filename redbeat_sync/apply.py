@@ -33,6 +33,7 @@ from .plan.compare import is_reschedule
 from .plan.kinds import KINDS
 from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
+from .schedule.vocabulary import DEFAULT_TIMEZONE
 from .state import audit, reader, writer
 from .state.codec import encode_entry
 from .state.layout import Layout
@@ -126,7 +127,7 @@ def check_prune_guards(
         )
 
 
-def action_to_op(action: Action, beat_timezone: str = "UTC") -> WriteOp | None:
+def action_to_op(action: Action, beat_timezone: str = DEFAULT_TIMEZONE) -> WriteOp | None:
     """The writer operation for one action (None for a no-op), by what its kind writes."""
     writes = KINDS[action.kind].writes
     if writes == "nothing":
@@ -174,7 +175,7 @@ def _re_enabled(action: Action) -> bool:
     return any(c.path == "enabled" and c.old is False and c.new is True for c in action.changes)
 
 
-def release_extra(stored: StoredEntry, beat_timezone: str = "UTC") -> str | None:
+def release_extra(stored: StoredEntry, beat_timezone: str = DEFAULT_TIMEZONE) -> str | None:
     """Our field as a released entry keeps it: None when nothing in it is still needed.
 
     An entry stored inert for RedBeat keeps its real schedule here, and zone, window,
@@ -238,7 +239,7 @@ def apply_plan(
     layout: Layout,
     plan: Plan,
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     max_deletes: int | None = None,
     allow_mass_delete: bool = False,
     lock_timeout: float = 30.0,

@@ -24,6 +24,7 @@ from dateutil.rrule import weekday
 
 from .schedule import timing
 from .schedule.entry import Every, RRule
+from .schedule.vocabulary import REDBEAT_CRON_FIELDS
 from .schedules import rrule, rule_of
 from .state import codec
 from .values import decode_datetime, encode_datetime
@@ -99,7 +100,7 @@ class RedBeatJSONDecoder(json.JSONDecoder):
             assert isinstance(every, Every)
             return schedule(run_every=every.seconds, relative=every.relative)
         if kind == "crontab":
-            return crontab(**{name: d.get(name, "*") for name in codec.CRON_FIELDS})
+            return crontab(**{name: d.get(name, "*") for name in REDBEAT_CRON_FIELDS})
         if kind == "weekday":
             return weekday(d["wkday"])
         if kind == "rrule":

@@ -6,7 +6,31 @@ them into readable lines and exit code 1.  Anything else escaping is a bug in us
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """The one spelling of a place in a file or an entry (problems, plan changes).
+
+    ``("entries", "x", "args", 0)`` -> ``entries.x.args[0]``; a key that is not a
+    plain word is quoted, so its dots cannot pass for nesting:
+    ``("kwargs", "a.b")`` -> ``kwargs["a.b"]``.
+    """
+    out = ""
+    for part in parts:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            out += f".{part}" if out else str(part)
+        else:
+            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+    return out
 
 
 @dataclass(frozen=True, order=True)
@@ -16,7 +40,7 @@ class Problem:
     file: str
     line: int  # 1-based; 0 when the problem has no position (e.g. unreadable file)
     column: int  # 1-based; 0 when unknown
-    field: str  # dotted path, e.g. "entries.nightly-report.schedule.cron"
+    field: str  # ``field_path``, e.g. "entries.nightly-report.schedule.cron"
     message: str
 
     def format(self) -> str:

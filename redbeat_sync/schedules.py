@@ -26,7 +26,8 @@ from dateutil.rrule import rrule as dateutil_rrule
 from dateutil.rrule import weekday as dateutil_weekday
 
 from .schedule import timing
-from .schedule.entry import RRULE_FREQUENCIES, RRule
+from .schedule.entry import RRule
+from .schedule.vocabulary import RRULE_FREQUENCIES, rrule_frequency
 
 #: The rule parts after ``freq``, in the order RedBeat's constructor takes them.
 RULE_PARTS = ("dtstart", "interval", "wkst", "count", "until", *RRule.BY_FIELDS)
@@ -65,7 +66,7 @@ def rule_of(value: Any) -> RRule:
 def _rule_from_attributes(value: Any) -> RRule:
     freq = value.freq
     return RRule(
-        freq=RRULE_FREQUENCIES[freq] if isinstance(freq, int) else str(freq).lower(),
+        freq=RRULE_FREQUENCIES[freq] if isinstance(freq, int) else rrule_frequency(str(freq)),
         interval=int(value.interval or 1),
         dtstart=_aware_utc(value.dtstart),
         until=_aware_utc(value.until),

@@ -14,8 +14,8 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import Problem, UserError
-from .fileformat.loader import SpecEntry, field_path
+from .errors import Problem, UserError, field_path
+from .fileformat.loader import SpecEntry
 
 
 def registered_tasks(app: Any) -> Mapping[str, Any]:

@@ -15,6 +15,7 @@ and the canonical entry (``entry``) both build on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,14 +115,16 @@ def is_plain(value: Any) -> bool:
     return all(map(is_plain, items))
 
 
-def encode_value(value: Any) -> Any:
-    """args/kwargs/options values: datetimes become RedBeat datetime objects."""
+def encode_value(value: Any, datetime_as: Callable[[datetime], Any] = encode_datetime) -> Any:
+    """args/kwargs/options values as JSON holds them: keys become text, tuples lists,
+    and datetimes RedBeat datetime objects (or what ``datetime_as`` makes of them:
+    the schedule file writer keeps those YAML can carry)."""
     if isinstance(value, datetime):
-        return encode_datetime(value)
+        return datetime_as(value)
     if isinstance(value, dict):
-        return {str(k): encode_value(v) for k, v in value.items()}
+        return {str(k): encode_value(v, datetime_as) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [encode_value(v) for v in value]
+        return [encode_value(v, datetime_as) for v in value]
     return value
 
 

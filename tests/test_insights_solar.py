@@ -21,13 +21,8 @@ from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.schedule import timing
 from redbeat_sync.schedule.describe import describe_schedule
-from redbeat_sync.schedule.entry import (
-    SOLAR_EVENTS,
-    Entry,
-    RunState,
-    Solar,
-    scheduler_only_features,
-)
+from redbeat_sync.schedule.entry import Entry, RunState, Solar, scheduler_only_features
+from redbeat_sync.schedule.vocabulary import SOLAR_EVENTS
 from redbeat_sync.state import codec
 
 #: Celery is the oracle here, and before 5.7 a wrong one: its crontab.remaining_delta
@@ -178,7 +173,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
 
 
 def test_celery_solar_in_beat_schedule_maps_to_solar() -> None:
-    from redbeat_sync.beat.scheduler_entry import schedule_from_celery
+    from redbeat_sync.fileformat.from_celery import schedule_from_celery
 
     app = Celery("solar-map", set_as_current=False)
     assert schedule_from_celery(celery_solar("dusk_civil", 10, 20, app=app)) == Solar(

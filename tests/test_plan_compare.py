@@ -8,10 +8,10 @@ import pytest
 from plan_helpers import NOW, entry, every, spec, state, stored
 from reader_oracles import build_stored_entry
 
-from redbeat_sync.errors import UserError
+from redbeat_sync.errors import UserError, field_path
 from redbeat_sync.fileformat.loader import Spec, SpecEntry
 from redbeat_sync.plan.actions import ABSENT, FieldChange
-from redbeat_sync.plan.compare import canonical_equal, compute_plan, field_changes, format_path
+from redbeat_sync.plan.compare import canonical_equal, compute_plan, field_changes
 from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import codec
 from redbeat_sync.state.layout import Layout
@@ -260,10 +260,10 @@ def test_duplicate_names_are_a_user_error() -> None:
         compute_plan(twice, state(), now=NOW)
 
 
-def test_format_path() -> None:
-    assert format_path(["options", "queue"]) == "options.queue"
-    assert format_path(["args", 0, "x"]) == "args[0].x"
-    assert format_path(["kwargs", "a.b"]) == 'kwargs["a.b"]'
+def test_field_path() -> None:
+    assert field_path(["options", "queue"]) == "options.queue"
+    assert field_path(["args", 0, "x"]) == "args[0].x"
+    assert field_path(["kwargs", "a.b"]) == 'kwargs["a.b"]'
 
 
 def test_many_unchanged_entries_are_all_noops() -> None:

@@ -62,7 +62,7 @@ def test_files_cannot_declare_it() -> None:
     with pytest.raises(ProblemsFound) as caught:
         load_text(f"version: 1\nentries:\n  {CLEANUP}: {{task: a.b, schedule: {{every: 1h}}}}\n")
     [problem] = caught.value.problems
-    assert problem.line == 3 and problem.field == f"entries.{CLEANUP}"
+    assert problem.line == 3 and problem.field == f'entries["{CLEANUP}"]'  # dots quoted
     assert "Celery's own built-in entry" in problem.message
 
 

@@ -14,7 +14,8 @@ from redbeat_sync.fileformat.dump import dump_entries
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.fileformat.options import OptionsModel
 from redbeat_sync.schedule import timing
-from redbeat_sync.schedule.entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule
+from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RRule
+from redbeat_sync.schedule.vocabulary import RRULE_FREQUENCIES
 
 
 def round_trip(entries: list[Entry]) -> list[Entry]:

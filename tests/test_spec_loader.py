@@ -115,6 +115,25 @@ def test_every_problem_of_every_entry_at_its_place() -> None:
     assert "expected a list" in text
 
 
+def test_a_name_with_dots_is_quoted_in_the_field_path() -> None:
+    """One path spelling everywhere (``errors.field_path``): a dotted entry name or
+    label key cannot pass for nesting."""
+    problems = problems_of(
+        """\
+        version: 1
+        entries:
+          reports.nightly:
+            task: not a task
+            schedule: {every: 1h}
+            labels: {app.kubernetes.io/name: 7}
+        """
+    )
+    assert sorted(p.field for p in problems) == [
+        'entries["reports.nightly"].labels["app.kubernetes.io/name"]',
+        'entries["reports.nightly"].task',
+    ]
+
+
 def test_unknown_field_suggests_a_close_name() -> None:
     [problem] = problems_of(
         """\

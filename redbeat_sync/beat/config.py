@@ -35,6 +35,7 @@ from celery.app import app_or_default
 
 from ..errors import UserError
 from ..redact import redact
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from ..state.connection import REDBEAT_ONLY_OPTIONS, RedisSettings
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ..state.topology import (
@@ -180,7 +181,7 @@ class RedBeatConfig:
         self.max_interval: float = float(
             _setting(app, "beat_max_loop_interval", None) or DEFAULT_MAX_INTERVAL
         )
-        self.beat_timezone: str = str(app.conf.timezone or "UTC")
+        self.beat_timezone: str = str(app.conf.timezone or DEFAULT_TIMEZONE)
 
     @property
     def schedule(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import redis
 
 from ..schedule import timing
 from ..schedule.entry import Entry, RunState
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, Layout
 from ..state.pause import PauseState
@@ -100,7 +101,7 @@ class Dispatcher:
         layout: Layout,
         claimer: Claimer,
         *,
-        beat_timezone: str = "UTC",
+        beat_timezone: str = DEFAULT_TIMEZONE,
         batch_size: int = DEFAULT_BATCH_SIZE,
         grace: float = DEFAULT_SKIP_GRACE,
         retry_broken: float = 300.0,

@@ -25,13 +25,13 @@ from typing import Any
 from celery.beat import ScheduleEntry
 from celery.schedules import BaseSchedule, crontab, schedstate
 from celery.schedules import schedule as interval_schedule
-from celery.schedules import solar as celery_solar
 from redis.cluster import ClusterPipeline
 
 from ..errors import UserError
+from ..fileformat.from_celery import NotConvertible, schedule_from_celery
 from ..schedule import timing
-from ..schedule.entry import Cron, Entry, Every, RRule, RunState, Schedule, Solar
-from ..schedules import rrule, rule_of
+from ..schedule.entry import Cron, Entry, Every, RRule, RunState, Schedule
+from ..schedules import rrule
 from ..state import codec
 from ..state.layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD
 from .config import ensure_conf, get_redis
@@ -76,29 +76,14 @@ class TimingSchedule(BaseSchedule):
 # --------------------------------------------------------------------------- conversions
 
 
-def schedule_from_celery(value: Any) -> Schedule:
+def _schedule_of(value: Any) -> Schedule:
     """Our canonical schedule for a Celery / RedBeat schedule object."""
     if isinstance(value, TimingSchedule):
         return value.entry.schedule
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Every(float(value))
-    if isinstance(value, timedelta):
-        return Every(value.total_seconds())
-    if isinstance(value, crontab):
-        return Cron(
-            minute=str(value._orig_minute),
-            hour=str(value._orig_hour),
-            day_of_month=str(value._orig_day_of_month),
-            month_of_year=str(value._orig_month_of_year),
-            day_of_week=str(value._orig_day_of_week),
-        )
-    if isinstance(value, interval_schedule):
-        return Every(value.run_every.total_seconds(), bool(value.relative))
-    if isinstance(value, celery_solar):  # needs ephem already, or Celery refused it
-        return Solar(str(value.event), float(value.lat), float(value.lon))
-    if isinstance(value, rrule) or (hasattr(value, "freq") and hasattr(value, "rrule")):
-        return rule_of(value)  # ours, or celery-redbeat's own rrule class
-    raise UserError(f"schedule {value!r} cannot be stored in RedBeat's format")
+    try:
+        return schedule_from_celery(value)
+    except NotConvertible as exc:
+        raise UserError(f"schedule {value!r} cannot be stored in RedBeat's format: {exc}") from None
 
 
 def schedule_to_celery(entry: Entry, beat_timezone: str, app: Any) -> Any:
@@ -227,7 +212,7 @@ class SchedulerEntry(ScheduleEntry):
             if self.schedule.zone_name != "UTC":
                 features.setdefault("timezone", self.schedule.zone_name)
         else:
-            schedule = schedule_from_celery(self.schedule)
+            schedule = _schedule_of(self.schedule)
         for key in _EXTRA_KEYS:
             if base is not None:
                 features.setdefault(key, getattr(base, key))
@@ -373,6 +358,5 @@ __all__ = [
     "RedBeatSchedulerEntry",
     "SchedulerEntry",
     "TimingSchedule",
-    "schedule_from_celery",
     "schedule_to_celery",
 ]

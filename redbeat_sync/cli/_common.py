@@ -22,6 +22,7 @@ from ..errors import ProblemsFound, RedbeatSyncError, UserError
 from ..plan.actions import RedisTarget
 from ..redact import redact
 from ..schedule.describe import plural
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
@@ -145,7 +146,7 @@ def resolve_target(
     return Target(
         redis_url=redis_url or app_url,
         prefix=key_prefix or app_prefix or DEFAULT_PREFIX,
-        beat_timezone=beat_timezone or (str(app_tz) if app_tz else "UTC"),
+        beat_timezone=beat_timezone or (str(app_tz) if app_tz else DEFAULT_TIMEZONE),
         redis_options=options,
         redis_use_ssl=use_ssl,
         redis_problem=problem,

@@ -129,10 +129,8 @@ def read_beats_now(client: Any, target: Target) -> list[dict[str, Any]]:
 
 
 def beat_lock_line(client: Any, target: Target) -> str:
-    try:
-        from ..beat.lock import read_beat_lock
-    except ImportError:  # scheduler package not available in this build
-        return "beat lock: unknown"
+    from ..beat.lock import read_beat_lock
+
     holder = read_beat_lock(client, target.layout)
     if not holder:
         return "beat lock: free (no beat is leading)"

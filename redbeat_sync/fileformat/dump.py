@@ -16,9 +16,10 @@ import yaml
 
 from ..bulk import gc_paused
 from ..schedule.durations import format_duration
-from ..schedule.entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
-from ..values import encode_datetime
-from .models import FORMAT_VERSION, WEEKDAY_NAMES
+from ..schedule.entry import At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.vocabulary import DEFAULT_MISFIRE, DEFAULT_OVERLAP, DEFAULT_TIMEZONE, WEEKDAY_NAMES
+from ..values import encode_datetime, encode_value
+from .models import FORMAT_VERSION
 
 _Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -146,13 +147,13 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
         out["end_at"] = entry.end_at
     if entry.jitter:
         out["jitter"] = format_duration(entry.jitter)
-    if entry.misfire != "catch_up":
+    if entry.misfire != DEFAULT_MISFIRE:
         out["misfire"] = entry.misfire
     if entry.deadline is not None:
         out["deadline"] = format_duration(entry.deadline)
     if not entry.prune:
         out["prune"] = False
-    if entry.overlap != "allow":
+    if entry.overlap != DEFAULT_OVERLAP:
         out["overlap"] = entry.overlap
     if entry.overlap_timeout is not None:
         out["overlap_timeout"] = format_duration(entry.overlap_timeout)
@@ -160,22 +161,21 @@ def _entry_body(entry: Entry) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Plain containers (tuples become lists; keys become strings, as JSON would).
+    """Plain containers, as JSON holds them (``values.encode_value``), datetimes kept."""
+    return encode_value(value, _yaml_datetime)
 
-    A datetime a YAML timestamp cannot carry exactly (a zone name such as
-    Europe/Paris, a sub-minute offset) is written as the object RedBeat stores for
-    it: that mapping loads and is stored as is, so the task still receives this
-    datetime, and the plan after an export says No changes.
+
+def _yaml_datetime(value: datetime) -> Any:
+    """The datetime itself, written as a YAML timestamp, when that carries it exactly.
+
+    One it cannot (a zone name such as Europe/Paris, a sub-minute offset) is written
+    as the object RedBeat stores for it: that mapping loads and is stored as is, so
+    the task still receives this datetime, and the plan after an export says No
+    changes.
     """
-    if isinstance(value, datetime):
-        stored = encode_datetime(value)
-        if stored != encode_datetime(datetime.fromisoformat(_iso(value))):
-            return stored
-        return value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+    stored = encode_datetime(value)
+    if stored != encode_datetime(datetime.fromisoformat(_iso(value))):
+        return stored
     return value
 
 

@@ -20,10 +20,16 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from ..bulk import gc_paused
-from ..errors import Problem, ProblemsFound
+from ..errors import Problem, ProblemsFound, field_path
 from ..schedule import solar, spread, timing
 from ..schedule.durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
-from ..schedule.entry import DEFAULT_TIMEZONE, At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.entry import At, Cron, Entry, Every, RRule, Schedule, Solar
+from ..schedule.vocabulary import (
+    DEFAULT_MISFIRE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TIMEZONE,
+    SCHEDULE_KINDS,
+)
 from . import models, yamlload
 from .models import DefaultsModel, EntryModel, FileHead
 
@@ -310,7 +316,7 @@ class _FileChecker:
         zone_name = m.timezone or d.timezone or DEFAULT_TIMEZONE
         zone = _zone(zone_name)
         schedule = self._schedule(m, zone, path)
-        misfire = m.misfire or d.misfire or "catch_up"
+        misfire = m.misfire or d.misfire or DEFAULT_MISFIRE
         deadline: float | None = None
         if misfire == "deadline":
             deadline = m.deadline if m.deadline is not None else d.deadline
@@ -348,7 +354,7 @@ class _FileChecker:
             misfire=misfire,
             deadline=deadline,
             prune=m.prune if m.prune is not None else (d.prune is not False),
-            overlap=m.overlap or d.overlap or "allow",
+            overlap=m.overlap or d.overlap or DEFAULT_OVERLAP,
             overlap_timeout=m.overlap_timeout
             if m.overlap_timeout is not None
             else d.overlap_timeout,
@@ -487,20 +493,9 @@ def _plain_json(value: Any) -> bool:
 # --------------------------------------------------------------------------- messages
 
 
-def field_path(path: Iterable[Any]) -> str:
-    """``("entries", "x", "args", 0)`` -> ``entries.x.args[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic puts the union member's tag in the location: schedule.rrule.rrule.freq
-    if len(loc) >= 2 and loc[0] == "schedule" and loc[1] in models.SCHEDULE_KINDS:
+    if len(loc) >= 2 and loc[0] == "schedule" and loc[1] in SCHEDULE_KINDS:
         return (loc[0], *loc[2:])
     return loc
 
@@ -582,10 +577,10 @@ def _yaml_type(value: Any) -> str:
 
 
 def _schedule_kind_message(value: Any) -> str:
-    kinds = ", ".join(models.SCHEDULE_KINDS)
+    kinds = ", ".join(SCHEDULE_KINDS)
     if not isinstance(value, dict):
         return f"expected a mapping with one of {kinds}, like {{every: 5m}}"
-    found = [kind for kind in models.SCHEDULE_KINDS if kind in value]
+    found = [kind for kind in SCHEDULE_KINDS if kind in value]
     if not found:
         return f"expected exactly one of {kinds}"
     return f"expected exactly one schedule kind, found {' and '.join(found)}"

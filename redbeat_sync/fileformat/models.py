@@ -43,10 +43,25 @@ from ..schedule.durations import (
     parse_duration,
 )
 from ..schedule.timing import croniter_safe
+from ..schedule.vocabulary import (
+    CRON_DAY_NAMES,
+    CRON_FIELD_LABELS,
+    CRON_MONTH_NAMES,
+    DEFAULT_MISFIRE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TIMEZONE,
+    RRULE_FREQUENCIES,
+    SCHEDULE_KINDS,
+    WEEKDAY_NAMES,
+    WEEKDAY_NUMBERS,
+    MisfirePolicy,
+    OverlapPolicy,
+    RRuleFrequency,
+    SolarEvent,
+)
 from .options import OptionsModel
 
 FORMAT_VERSION = 1
-SCHEDULE_KINDS = ("cron", "every", "rrule", "at", "solar")
 MAX_NAME_LENGTH = 200
 
 # --------------------------------------------------------------------------- names
@@ -231,7 +246,7 @@ DateTime = Annotated[
 
 # --------------------------------------------------------------------------- cron
 
-_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_FIELDS = CRON_FIELD_LABELS
 _CRON_PARSERS = (
     crontab_parser(60),
     crontab_parser(24),
@@ -241,8 +256,8 @@ _CRON_PARSERS = (
 )
 _CRON_CHARS = re.compile(r"[0-9*,/-]+")
 _CRONITER_ONLY = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
-_MONTH_NAMES = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", re.IGNORECASE)
-_DAY_NAMES = re.compile(r"sun|mon|tue|wed|thu|fri|sat", re.IGNORECASE)
+_MONTH_NAMES = re.compile("|".join(CRON_MONTH_NAMES), re.IGNORECASE)
+_DAY_NAMES = re.compile("|".join(CRON_DAY_NAMES), re.IGNORECASE)
 
 
 def _cron_field_problem(index: int, part: str) -> str | None:
@@ -336,26 +351,14 @@ CronExpression = Annotated[
 
 # --------------------------------------------------------------------------- rrule parts
 
-WEEKDAY_NAMES = ("mo", "tu", "we", "th", "fr", "sa", "su")
-_WEEKDAY_ALIASES = {
-    **{name: i for i, name in enumerate(WEEKDAY_NAMES)},
-    **{name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
-    **{
-        name: i
-        for i, name in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
-    },
-}
-
 
 def _weekday(value: Any) -> int:
-    if isinstance(value, str) and value.strip().lower() in _WEEKDAY_ALIASES:
-        return _WEEKDAY_ALIASES[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in WEEKDAY_NUMBERS:
+        return WEEKDAY_NUMBERS[value.strip().lower()]
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
         return value
     raise ValueError(
-        f"expected a weekday mo, tu, we, th, fr, sa, su or 0-6 (0=Monday), got {value!r}"
+        f"expected a weekday {', '.join(WEEKDAY_NAMES)} or 0-6 (0=Monday), got {value!r}"
     )
 
 
@@ -406,10 +409,7 @@ def _frequency(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-Frequency = Annotated[
-    Literal["yearly", "monthly", "weekly", "daily", "hourly", "minutely", "secondly"],
-    BeforeValidator(_frequency),
-]
+Frequency = Annotated[RRuleFrequency, BeforeValidator(_frequency)]
 
 # --------------------------------------------------------------------------- models
 
@@ -442,7 +442,7 @@ class EverySchedule(_Model):
 
 
 #: Approximate length of one period of each frequency, to bound ``interval``.
-_PERIOD_SECONDS = {
+_PERIOD_SECONDS: dict[RRuleFrequency, float] = {
     "yearly": 365.25 * 86_400,
     "monthly": 365.25 * 86_400 / 12,
     "weekly": 7 * 86_400,
@@ -451,7 +451,7 @@ _PERIOD_SECONDS = {
     "minutely": 60,
     "secondly": 1,
 }
-_PERIOD_NAMES = {
+_PERIOD_NAMES: dict[RRuleFrequency, str] = {
     "yearly": "year",
     "monthly": "month",
     "weekly": "week",
@@ -467,9 +467,7 @@ MAX_RRULE_COUNT = 2**31 - 1
 class RRuleSpec(_Model):
     """An RFC 5545 recurrence rule (python-dateutil's rrule, as RedBeat runs it)."""
 
-    freq: Frequency = Field(
-        description="yearly, monthly, weekly, daily, hourly, minutely, secondly"
-    )
+    freq: Frequency = Field(description=", ".join(RRULE_FREQUENCIES))
     interval: StrictInt = Field(default=1, ge=1, description="Every n-th period (default 1).")
     dtstart: DateTime | None = Field(
         default=None,
@@ -504,7 +502,7 @@ class RRuleSpec(_Model):
         default=None, description="ISO week numbers."
     )
     byweekday: Weekdays | None = Field(
-        default=None, description="Weekdays: mo, tu, we, th, fr, sa, su or 0-6 (0 = Monday)."
+        default=None, description=f"Weekdays: {', '.join(WEEKDAY_NAMES)} or 0-6 (0 = Monday)."
     )
     byhour: _int_list(0, 23) | None = Field(  # type: ignore[valid-type]
         default=None, description="Hours 0-23."
@@ -560,19 +558,6 @@ class AtSchedule(_Model):
     at: DateTime = Field(
         description="When to run; a date-time without offset is in the entry's time zone."
     )
-
-
-SolarEvent = Literal[
-    "sunrise",
-    "sunset",
-    "solar_noon",
-    "dawn_astronomical",
-    "dawn_nautical",
-    "dawn_civil",
-    "dusk_astronomical",
-    "dusk_nautical",
-    "dusk_civil",
-]
 
 
 class SolarSpec(_Model):
@@ -632,9 +617,6 @@ Labels = Annotated[
     dict[StrictStr, StrictStr],
     WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}}),
 ]
-Misfire = Literal["catch_up", "skip", "deadline"]
-
-Overlap = Literal["allow", "skip"]
 _OVERLAP_HELP = (
     "allow (default): runs may overlap; skip: don't send a run while the previous run of "
     "this entry has not finished (needs redbeat_sync.worker on the workers; requires "
@@ -688,7 +670,7 @@ class EntryModel(_Model):
     timezone: TimezoneName | None = Field(
         default=None,
         description="IANA time zone; default: defaults.timezone, else UTC.",
-        json_schema_extra=_effective_default("UTC"),
+        json_schema_extra=_effective_default(DEFAULT_TIMEZONE),
     )
     description: StrictStr | None = Field(default=None, description="Free text for humans.")
     labels: Labels = Field(default_factory=dict, description="String labels, merged over defaults.")
@@ -703,14 +685,18 @@ class EntryModel(_Model):
         description="Random delay up to this duration added to each run.",
         json_schema_extra=_effective_default(0),
     )
-    misfire: Misfire | None = Field(
-        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    misfire: MisfirePolicy | None = Field(
+        default=None,
+        description=_MISFIRE_HELP,
+        json_schema_extra=_effective_default(DEFAULT_MISFIRE),
     )
     deadline: Duration | None = Field(
         default=None, description="With misfire: deadline, the most a run may be late."
     )
-    overlap: Overlap | None = Field(
-        default=None, description=_OVERLAP_HELP, json_schema_extra=_effective_default("allow")
+    overlap: OverlapPolicy | None = Field(
+        default=None,
+        description=_OVERLAP_HELP,
+        json_schema_extra=_effective_default(DEFAULT_OVERLAP),
     )
     overlap_timeout: Duration | None = Field(default=None, description=_OVERLAP_TIMEOUT_HELP)
     prune: StrictBool | None = Field(
@@ -736,7 +722,7 @@ class DefaultsModel(_Model):
     timezone: TimezoneName | None = Field(
         default=None,
         description="Default IANA time zone (else UTC).",
-        json_schema_extra=_effective_default("UTC"),
+        json_schema_extra=_effective_default(DEFAULT_TIMEZONE),
     )
     options: OptionsModel = Field(
         default_factory=OptionsModel, description="Options merged under each entry's options."
@@ -748,12 +734,16 @@ class DefaultsModel(_Model):
     jitter: Duration | None = Field(
         default=None, description="Default jitter.", json_schema_extra=_effective_default(0)
     )
-    misfire: Misfire | None = Field(
-        default=None, description=_MISFIRE_HELP, json_schema_extra=_effective_default("catch_up")
+    misfire: MisfirePolicy | None = Field(
+        default=None,
+        description=_MISFIRE_HELP,
+        json_schema_extra=_effective_default(DEFAULT_MISFIRE),
     )
     deadline: Duration | None = Field(default=None, description="Default deadline.")
-    overlap: Overlap | None = Field(
-        default=None, description=_OVERLAP_HELP, json_schema_extra=_effective_default("allow")
+    overlap: OverlapPolicy | None = Field(
+        default=None,
+        description=_OVERLAP_HELP,
+        json_schema_extra=_effective_default(DEFAULT_OVERLAP),
     )
     overlap_timeout: Duration | None = Field(default=None, description=_OVERLAP_TIMEOUT_HELP)
     prune: StrictBool | None = Field(

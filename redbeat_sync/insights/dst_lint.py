@@ -24,16 +24,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-from dateutil import rrule as du_rrule
-
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, RRule
 from ..schedule.equivalence import cron_sets
+from ..schedule.vocabulary import RRuleFrequency
 
 UTC = timezone.utc
 HORIZON = timedelta(days=366)
 _FIX = "move it outside 01:00-03:00 local time, or use timezone: UTC"
-_COARSE_RULES = ("yearly", "monthly", "weekly", "daily")
+_COARSE_RULES: tuple[RRuleFrequency, ...] = ("yearly", "monthly", "weekly", "daily")
 
 
 @dataclass(frozen=True)
@@ -93,30 +92,9 @@ def _rrule_hits(rule: RRule, zone_name: str, window: Transition) -> list[datetim
     tz = timing.zone(zone_name)
     if rule.dtstart is not None and timing.rule_zone(rule, zone_name) is not tz:
         return []  # a fixed offset has no DST
-    start = rule.dtstart.astimezone(tz).replace(tzinfo=None) if rule.dtstart else None
-    if start is None:
-        start = window.wall_start.replace(hour=0, minute=0) - timedelta(days=1)
-    until = rule.until.astimezone(tz).replace(tzinfo=None) if rule.until else None
-    weekdays = tuple(du_rrule.weekdays[d] for d in rule.byweekday) if rule.byweekday else None
+    start = rule.dtstart or window.wall_start.replace(hour=0, minute=0) - timedelta(days=1)
     try:
-        naive = du_rrule.rrule(
-            timing.dateutil_frequency(rule.freq),
-            dtstart=start,
-            interval=rule.interval,
-            wkst=rule.wkst,
-            count=rule.count,
-            until=until,
-            bysetpos=rule.bysetpos,
-            bymonth=rule.bymonth,
-            bymonthday=rule.bymonthday,
-            byyearday=rule.byyearday,
-            byeaster=rule.byeaster,
-            byweekno=rule.byweekno,
-            byweekday=weekdays,
-            byhour=rule.byhour,
-            byminute=rule.byminute,
-            bysecond=rule.bysecond,
-        )
+        naive = timing.build_dateutil_rrule(rule, tz, start, wall_clock=True)
         found = naive.between(window.wall_start, window.wall_end, inc=True)
     except ValueError:
         return []

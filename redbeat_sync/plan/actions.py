@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ..schedule.entry import Entry
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from ..state.stored import StoredEntry
 from .kinds import ACTION_ORDER, CHANGING, LABEL_OF, LABELS, ActionKind
 
@@ -132,7 +133,7 @@ class Plan:
     unmanaged: list[str]
     prefix: str
     created_at: datetime
-    beat_timezone: str = "UTC"
+    beat_timezone: str = DEFAULT_TIMEZONE
     warnings: list[str] = field(default_factory=list)  # not tied to one planned action
     # Entries paused by ``redbeat-sync pause`` (an operational overlay, not drift):
     # name -> "paused by W since T until U: reason".  Shown, never undone.

@@ -9,7 +9,6 @@ as RedBeat stores them (``values``), so "equal" means "the task receives the sam
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..bulk import gc_paused
-from ..errors import UserError
+from ..errors import UserError, field_path
 from ..insights import dst_lint, load
 from ..schedule import equivalence as semantics
 from ..schedule.describe import plural
@@ -29,6 +28,7 @@ from ..schedule.entry import (
     redbeat_ignored_features,
     scheduler_only_features,
 )
+from ..schedule.vocabulary import DEFAULT_OVERLAP, DEFAULT_TIMEZONE
 from ..state import codec
 from ..state.layout import DEFAULT_PREFIX
 from ..state.stored import State, StoredEntry
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 
 #: Top-level canonical fields whose change moves the next due time.
 SCHEDULE_FIELDS = frozenset({"schedule", "timezone", "start_at", "end_at"})
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 # --------------------------------------------------------------------------- diffing
@@ -67,19 +65,6 @@ def canonical_equal(old: Any, new: Any) -> bool:
     return bool(old == new) and strict_equal(old, new)
 
 
-def format_path(parts: Iterable[Any]) -> str:
-    """``["options", "queue"]`` -> ``options.queue``; ``["args", 0]`` -> ``args[0]``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}" if out else str(part)
-        else:
-            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
-    return out
-
-
 def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) -> None:
     """Append the differences below ``path``.
 
@@ -96,9 +81,9 @@ def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) 
             return
         for key in sorted(old.keys() | new.keys()):
             if key not in new:
-                changes.append(FieldChange(format_path([*path, key]), old[key], ABSENT))
+                changes.append(FieldChange(field_path([*path, key]), old[key], ABSENT))
             elif key not in old:
-                changes.append(FieldChange(format_path([*path, key]), ABSENT, new[key]))
+                changes.append(FieldChange(field_path([*path, key]), ABSENT, new[key]))
             elif not canonical_equal(old[key], new[key]):
                 _diff_into(changes, [*path, key], old[key], new[key])
     elif type(old) is list and type(new) is list:
@@ -106,11 +91,11 @@ def _diff_into(changes: list[FieldChange], path: list[Any], old: Any, new: Any) 
             if not canonical_equal(old_item, new_item):
                 _diff_into(changes, [*path, index], old_item, new_item)
         for index in range(len(new), len(old)):
-            changes.append(FieldChange(format_path([*path, index]), old[index], ABSENT))
+            changes.append(FieldChange(field_path([*path, index]), old[index], ABSENT))
         for index in range(len(old), len(new)):
-            changes.append(FieldChange(format_path([*path, index]), ABSENT, new[index]))
+            changes.append(FieldChange(field_path([*path, index]), ABSENT, new[index]))
     else:
-        changes.append(FieldChange(format_path(path), old, new))
+        changes.append(FieldChange(field_path(path), old, new))
 
 
 def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
@@ -119,7 +104,7 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]
     if "overlap" in old or "overlap" in new:
         # Canonical dicts leave the overlap fields out at their defaults (so other
         # entries keep their digests): compare against the defaults, "allow → skip".
-        unset = {"overlap": "allow", "overlap_timeout": None}
+        unset = {"overlap": DEFAULT_OVERLAP, "overlap_timeout": None}
         old, new = {**unset, **old}, {**unset, **new}
     _diff_into(changes, [], old, new)
     return sorted(changes, key=lambda c: c.path)
@@ -418,7 +403,7 @@ def compute_plan(
     spec: Spec,
     state: State,
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     now: datetime | None = None,
     prefix: str = DEFAULT_PREFIX,
     beat_timezone_assumed: bool = False,

@@ -15,6 +15,7 @@ from typing import Any
 from ..values import DecodeError, decode_datetime, is_datetime_object
 from .durations import format_duration
 from .entry import At, Cron, Every, RRule, Schedule, Solar, schedule_from_canonical
+from .vocabulary import WEEKDAY_NAMES
 
 #: Longest value shown on one line of a text plan before it is cut with "…".
 MAX_VALUE_CHARS = 72
@@ -22,7 +23,6 @@ MAX_VALUE_CHARS = 72
 _ZONED = (Cron, RRule)
 
 _BY_FIELDS_SHOWN = ("bysetpos", "bymonth", "bymonthday", "byweekday", "byhour", "byminute")
-_WEEKDAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 
 
 def describe_schedule(schedule: Schedule, zone: str | None = None) -> str:
@@ -49,7 +49,7 @@ def _describe_bare(schedule: Schedule) -> str:
         for name in _BY_FIELDS_SHOWN:
             value = getattr(schedule, name)
             if value:
-                shown = [_WEEKDAYS[v] for v in value] if name == "byweekday" else value
+                shown = [WEEKDAY_NAMES[v] for v in value] if name == "byweekday" else value
                 parts.append(f"{name}={','.join(map(str, shown))}")
         if schedule.count is not None:
             parts.append(f"count={schedule.count}")

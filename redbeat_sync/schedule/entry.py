@@ -17,20 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from ..values import decode_value, encode_value
+from .vocabulary import (
+    DEFAULT_MISFIRE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TIMEZONE,
+    SOLAR_EVENTS,
+    MisfirePolicy,
+    OverlapPolicy,
+    RRuleFrequency,
+    SolarEvent,
+    solar_event,
+)
 
-DEFAULT_TIMEZONE = "UTC"
-
-RRULE_FREQUENCIES = ("yearly", "monthly", "weekly", "daily", "hourly", "minutely", "secondly")
-"""Index = dateutil's frequency constant (YEARLY=0 ... SECONDLY=6), as RedBeat stores it."""
-
-MisfirePolicy = Literal["catch_up", "skip", "deadline"]
-#: ``allow``: runs may overlap (Celery's behaviour); ``skip``: a slot whose previous
-#: run has not reported an end (within ``overlap_timeout``) is skipped.
-OverlapPolicy = Literal["allow", "skip"]
-OVERLAP_POLICIES = ("allow", "skip")
 #: How long an unfinished run blocks the next under ``overlap: skip`` when the entry
 #: names no ``overlap_timeout`` (a worker may die without reporting).
 DEFAULT_OVERLAP_TIMEOUT = 3600.0
@@ -107,7 +108,7 @@ class RRule:
     weekday numbers 0=Monday..6=Sunday; datetimes are timezone-aware.
     """
 
-    freq: str  # one of RRULE_FREQUENCIES
+    freq: RRuleFrequency
     interval: int = 1
     dtstart: datetime | None = None
     until: datetime | None = None
@@ -156,20 +157,12 @@ class At:
         return {"at": _iso(self.when)}
 
 
-SOLAR_EVENTS = (
-    "sunrise", "sunset", "solar_noon",
-    "dawn_astronomical", "dawn_nautical", "dawn_civil",
-    "dusk_astronomical", "dusk_nautical", "dusk_civil",
-)  # fmt: skip
-"""Celery's solar event names."""
-
-
 @dataclass(frozen=True)
 class Solar:
     """A solar event at a place (Celery's ``solar``; no RedBeat encoding: needs our
     scheduler).  Computed with the optional ``ephem`` package, see ``solar``."""
 
-    event: str  # one of SOLAR_EVENTS
+    event: SolarEvent
     lat: float  # -90..90, degrees north
     lon: float  # -180..180, degrees east
 
@@ -189,8 +182,10 @@ def schedule_from_canonical(data: dict[str, Any]) -> Schedule:
         return Every(float(data["every"]), bool(data.get("relative", False)))
     if "solar" in data:
         body = data["solar"]
-        solar = Solar(str(body["event"]), float(body["lat"]), float(body["lon"]))
-        if solar.event not in SOLAR_EVENTS or abs(solar.lat) > 90 or abs(solar.lon) > 180:
+        if body.get("event") not in SOLAR_EVENTS:
+            raise ValueError(f"bad solar schedule {body!r:.80}")
+        solar = Solar(solar_event(body["event"]), float(body["lat"]), float(body["lon"]))
+        if abs(solar.lat) > 90 or abs(solar.lon) > 180:
             raise ValueError(f"bad solar schedule {body!r:.80}")
         return solar
     if "at" in data:
@@ -234,9 +229,9 @@ class Entry:
     start_at: datetime | None = None  # no run before this instant
     end_at: datetime | None = None  # no run after this instant
     jitter: float = 0.0  # seconds of random delay added to each run
-    misfire: MisfirePolicy = "catch_up"  # what to do with runs missed while beat was down
+    misfire: MisfirePolicy = DEFAULT_MISFIRE  # what to do with runs missed while beat was down
     deadline: float | None = None  # with misfire="deadline": max lateness in seconds
-    overlap: OverlapPolicy = "allow"  # skip: no run while the previous one still runs
+    overlap: OverlapPolicy = DEFAULT_OVERLAP  # skip: no run while the previous one still runs
     overlap_timeout: float | None = None  # a run silent this long counts as finished
     # Lifecycle flag, not part of what runs: False keeps the entry in Redis (released,
     # no longer managed) when it leaves the files instead of deleting it.
@@ -266,7 +261,7 @@ class Entry:
             **({} if self.prune else {"prune": False}),
             **(
                 {"overlap": self.overlap, "overlap_timeout": self.overlap_timeout}
-                if self.overlap != "allow" or self.overlap_timeout is not None
+                if self.overlap != DEFAULT_OVERLAP or self.overlap_timeout is not None
                 else {}
             ),
         }
@@ -309,7 +304,7 @@ def scheduler_only_features(entry: Entry, beat_timezone: str = DEFAULT_TIMEZONE)
         reasons.append(f"cron in {entry.timezone}, beat runs in {beat_timezone}")
     if entry.start_at is not None or entry.end_at is not None:
         reasons.append("start/end window")
-    if entry.overlap != "allow":
+    if entry.overlap != DEFAULT_OVERLAP:
         reasons.append(f"overlap: {entry.overlap}")
     return reasons
 
@@ -319,6 +314,6 @@ def redbeat_ignored_features(entry: Entry) -> list[str]:
     ignored: list[str] = []
     if entry.jitter:
         ignored.append("jitter")
-    if entry.misfire != "catch_up":
+    if entry.misfire != DEFAULT_MISFIRE:
         ignored.append(f"misfire policy {entry.misfire}")
     return ignored

@@ -29,12 +29,13 @@ from functools import lru_cache
 from typing import Any
 
 from .entry import Solar
+from .vocabulary import SolarEvent
 
 UTC = timezone.utc
 MAX_SEARCH_DAYS = 366
 MISSING_MESSAGE = "solar schedules need the optional dependency: pip install 'redbeat-sync[solar]'"
 
-_HORIZONS = {
+_HORIZONS: dict[SolarEvent, str] = {
     "dawn_astronomical": "-18",
     "dawn_nautical": "-12",
     "dawn_civil": "-6",
@@ -45,8 +46,8 @@ _HORIZONS = {
     "dusk_nautical": "-12",
     "dusk_astronomical": "-18",
 }
-_RISING = ("dawn_astronomical", "dawn_nautical", "dawn_civil", "sunrise")
-_TWILIGHT = (
+_RISING: tuple[SolarEvent, ...] = ("dawn_astronomical", "dawn_nautical", "dawn_civil", "sunrise")
+_TWILIGHT: tuple[SolarEvent, ...] = (
     "dawn_astronomical",
     "dawn_nautical",
     "dawn_civil",

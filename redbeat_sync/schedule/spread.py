@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+from .vocabulary import CRON_FIELD_LABELS, CRON_FIELDS
+
 #: The range ``H`` picks from in each field (day of month: 1-28, in every month).
 RANGES = ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
 
@@ -45,10 +46,10 @@ def _resolve_part(part: str, name: str, index: int) -> str:
     if not _HASH_TOKEN.search(part):
         return part
     match = _HASH_PART.match(part)
-    field = FIELDS[index]
+    field, label = CRON_FIELDS[index], CRON_FIELD_LABELS[index]
     if match is None:
         raise ValueError(
-            f"H in the {field.replace('_', ' ')} field must be written H, H/step, H(low-high) "
+            f"H in the {label} field must be written H, H/step, H(low-high) "
             f"or H(low-high)/step; got {part!r}"
         )
     low, high = RANGES[index]
@@ -56,7 +57,7 @@ def _resolve_part(part: str, name: str, index: int) -> str:
         own_low, own_high = int(match.group(1)), int(match.group(2))
         if not low <= own_low <= own_high <= high:
             raise ValueError(
-                f"H({own_low}-{own_high}) in the {field.replace('_', ' ')} field: the range "
+                f"H({own_low}-{own_high}) in the {label} field: the range "
                 f"must lie within {low}-{high} and not be reversed"
             )
         low, high = own_low, own_high
@@ -65,7 +66,7 @@ def _resolve_part(part: str, name: str, index: int) -> str:
         return str(low + value % (high - low + 1))
     step = int(match.group(3))
     if not 1 <= step <= high - low + 1:
-        raise ValueError(f"H/{step} in the {field.replace('_', ' ')} field: step out of range")
+        raise ValueError(f"H/{step} in the {label} field: step out of range")
     start = low + value % step
     return f"{start}-{high}/{step}"
 

@@ -72,7 +72,8 @@ from croniter import CroniterBadDateError, croniter
 from dateutil import rrule as du_rrule
 
 from . import solar
-from .entry import RRULE_FREQUENCIES, At, Cron, Entry, Every, RRule, Schedule, Solar
+from .entry import At, Cron, Entry, Every, RRule, Schedule, Solar
+from .vocabulary import RRULE_FREQUENCIES, RRuleFrequency
 
 UTC = timezone.utc
 
@@ -255,7 +256,7 @@ def _weekday(n: int) -> du_rrule.weekday:
 
 
 #: Rule frequencies whose periods have a fixed wall-clock length.
-_FIXED_PERIODS = {
+_FIXED_PERIODS: dict[RRuleFrequency, timedelta] = {
     "weekly": timedelta(weeks=1),
     "daily": timedelta(days=1),
     "hourly": timedelta(hours=1),
@@ -289,27 +290,40 @@ def _rrule(rule: RRule, tz: tzinfo) -> du_rrule.rrule:
     """Rules that must be walked from dtstart (count, monthly/yearly); their
     occurrences are few per year, or bounded by count, so dateutil may cache them."""
     assert rule.dtstart is not None
-    return _build_rrule(rule, tz, rule.dtstart, cache=True)
+    return build_dateutil_rrule(rule, tz, rule.dtstart, cache=True)
 
 
 DateutilFrequency = Literal[0, 1, 2, 3, 4, 5, 6]
 
 
-def dateutil_frequency(freq: str) -> DateutilFrequency:
+def _dateutil_frequency(freq: str) -> DateutilFrequency:
     """dateutil's number for a frequency name (``yearly`` is 0, ``secondly`` 6)."""
     return cast(DateutilFrequency, RRULE_FREQUENCIES.index(freq))
 
 
-def _build_rrule(
-    rule: RRule, tz: tzinfo, dtstart: datetime, *, cache: bool = False
+def build_dateutil_rrule(
+    rule: RRule, tz: tzinfo, dtstart: datetime, *, wall_clock: bool = False, cache: bool = False
 ) -> du_rrule.rrule:
+    """The one translation of our ``RRule`` into dateutil's, read in ``tz`` from ``dtstart``.
+
+    ``wall_clock=True`` gives the same rule over naive local times of ``tz`` (a naive
+    ``dtstart`` is one already): every wall time once, even those a DST change skips
+    or repeats, which is what the DST lint looks for.
+    """
+
+    def local(value: datetime) -> datetime:
+        if wall_clock and value.tzinfo is None:
+            return value
+        shown = _aware(value).astimezone(tz)
+        return shown.replace(tzinfo=None) if wall_clock else shown
+
     return du_rrule.rrule(
-        dateutil_frequency(rule.freq),
-        dtstart=_aware(dtstart).astimezone(tz),
+        _dateutil_frequency(rule.freq),
+        dtstart=local(dtstart),
         interval=rule.interval,
         wkst=rule.wkst,
         count=rule.count,
-        until=_aware(rule.until).astimezone(tz) if rule.until else None,
+        until=local(rule.until) if rule.until else None,
         bysetpos=rule.bysetpos,
         bymonth=rule.bymonth,
         bymonthday=rule.bymonthday,
@@ -334,7 +348,7 @@ def _rrule_for(rule: RRule, tz: tzinfo, after: datetime) -> du_rrule.rrule:
     day, weekday), so the occurrences after ``after`` are unchanged.
     """
     if rule.dtstart is None:  # "from now": anchored on the question
-        return _build_rrule(rule, tz, _floor_second(after))
+        return build_dateutil_rrule(rule, tz, _floor_second(after))
     period = _FIXED_PERIODS.get(rule.freq)
     if period is None or rule.count is not None:
         return _rrule(rule, tz)
@@ -344,7 +358,7 @@ def _rrule_for(rule: RRule, tz: tzinfo, after: datetime) -> du_rrule.rrule:
     skip = (after_wall - start_wall) // step - 1  # one period of slack for DST
     if skip <= 0:
         return _rrule(rule, tz)
-    return _build_rrule(rule, tz, (start_wall + skip * step).replace(tzinfo=tz))
+    return build_dateutil_rrule(rule, tz, (start_wall + skip * step).replace(tzinfo=tz))
 
 
 def _rrule_after(rule: RRule, zone_name: str, after: datetime, inclusive: bool) -> datetime | None:
@@ -368,7 +382,7 @@ def rrule_after(
 def dateutil_rule(rule: RRule, zone_name: str) -> du_rrule.rrule:
     """The dateutil rule our arithmetic reads ``rule`` as (RedBeat's ``schedule.rrule``)."""
     start = rule.dtstart if rule.dtstart is not None else _floor_second(datetime.now(UTC))
-    return _build_rrule(rule, rule_zone(rule, zone_name), start)
+    return build_dateutil_rrule(rule, rule_zone(rule, zone_name), start)
 
 
 #: by* parts that pick dates (the others pick times of day or positions).
@@ -401,7 +415,7 @@ def rrule_first_between(
 def _first_between(probe: RRule, zone_name: str, start: datetime) -> datetime | None:
     try:
         assert probe.dtstart is not None
-        found = _build_rrule(probe, rule_zone(probe, zone_name), probe.dtstart).after(
+        found = build_dateutil_rrule(probe, rule_zone(probe, zone_name), probe.dtstart).after(
             start, inc=True
         )
     except (ValueError, OverflowError, IndexError):  # selects nothing; edge of time; dateutil

@@ -24,19 +24,16 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
 from ..schedule.entry import (
-    OVERLAP_POLICIES,
-    RRULE_FREQUENCIES,
     At,
     Cron,
     Entry,
     Every,
-    MisfirePolicy,
     RRule,
     RunState,
     Schedule,
@@ -47,6 +44,16 @@ from ..schedule.entry import (
     scheduler_only_features,
 )
 from ..schedule.timing import rule_zone
+from ..schedule.vocabulary import (
+    DEFAULT_MISFIRE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TIMEZONE,
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+    REDBEAT_CRON_FIELDS,
+    RRULE_FREQUENCIES,
+    rrule_frequency,
+)
 from ..values import (
     DecodeError,
     decode_datetime,
@@ -57,10 +64,8 @@ from ..values import (
 )
 
 EXTRA_VERSION = 1
-MISFIRE_POLICIES = get_args(MisfirePolicy)
 #: Schedule written for RedBeat when the real one (a one-off ``at``) has no encoding.
 INERT_PLACEHOLDER_SECONDS = 86400.0
-CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def encode_weekday(number: int) -> dict[str, Any]:
 
 def crontab_object(**fields: Any) -> dict[str, Any]:
     """RedBeat's crontab object; values are kept as given (int or str)."""
-    return {"__type__": "crontab", **{f: fields[f] for f in CRON_FIELDS}}
+    return {"__type__": "crontab", **{f: fields[f] for f in REDBEAT_CRON_FIELDS}}
 
 
 def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
@@ -121,7 +126,7 @@ def encode_schedule(schedule: Schedule, zone_name: str) -> dict[str, Any]:
             "relative": schedule.relative,
         }
     if isinstance(schedule, Cron):
-        return crontab_object(**{f: getattr(schedule, f) for f in CRON_FIELDS})
+        return crontab_object(**{f: getattr(schedule, f) for f in REDBEAT_CRON_FIELDS})
     if isinstance(schedule, RRule):
         body: dict[str, Any] = {
             "__type__": "rrule",
@@ -252,16 +257,20 @@ def decode_schedule(data: Any) -> Schedule:
             raise DecodeError(f"interval: bad 'every' {every!r}")
         return Every(float(every), bool(data.get("relative", False)))
     if kind == "crontab":
-        raw = tuple(data.get(f, "*") for f in CRON_FIELDS)
+        raw = tuple(data.get(f, "*") for f in REDBEAT_CRON_FIELDS)
         if all(type(v) is str for v in raw):  # the usual shape: share one parsed value
             return _crontab(*raw)
-        values = {f: _cron_value(data.get(f, "*"), f) for f in CRON_FIELDS}
+        values = {f: _cron_value(data.get(f, "*"), f) for f in REDBEAT_CRON_FIELDS}
         return _checked_cron(Cron(**values))
     if kind == "rrule":
         freq = data.get("freq")
         if isinstance(freq, str) and freq.lower() in RRULE_FREQUENCIES:
-            freq_name = freq.lower()
-        elif isinstance(freq, int) and not isinstance(freq, bool) and 0 <= freq < 7:
+            freq_name = rrule_frequency(freq)
+        elif (
+            isinstance(freq, int)
+            and not isinstance(freq, bool)
+            and 0 <= freq < len(RRULE_FREQUENCIES)
+        ):
             freq_name = RRULE_FREQUENCIES[freq]
         else:
             raise DecodeError(f"rrule: bad freq {freq!r}")
@@ -289,10 +298,10 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
         or entry.start_at is not None
         or entry.end_at is not None
         or bool(entry.jitter)
-        or entry.misfire != "catch_up"
+        or entry.misfire != DEFAULT_MISFIRE
         or entry.deadline is not None
         or not entry.prune
-        or entry.overlap != "allow"
+        or entry.overlap != DEFAULT_OVERLAP
         or entry.overlap_timeout is not None
     )
 
@@ -304,7 +313,7 @@ _MEMO = "_redbeat_sync_encoded"
 def encode_entry(
     entry: Entry,
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     managed: bool = True,
     remember: bool = False,
     null_args: bool = False,
@@ -377,7 +386,7 @@ def _encode_entry(
     if not entry.prune:
         # Remembered here so an entry that left the files is released, not deleted.
         extra["prune"] = False
-    if entry.overlap != "allow" or entry.overlap_timeout is not None:
+    if entry.overlap != DEFAULT_OVERLAP or entry.overlap_timeout is not None:
         # Only when set, so entries without it keep their stored bytes.
         extra["overlap"] = entry.overlap
         extra["overlap_timeout"] = entry.overlap_timeout
@@ -427,7 +436,7 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
     description = extra.get("description")
     if description is not None and not isinstance(description, str):
         raise DecodeError(f"bad description {description!r:.80}")
-    misfire = extra.get("misfire") or "catch_up"
+    misfire = extra.get("misfire") or DEFAULT_MISFIRE
     if misfire not in MISFIRE_POLICIES:
         raise DecodeError(f"unknown misfire policy {misfire!r}")
     deadline = extra.get("deadline")
@@ -440,7 +449,7 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
     prune = extra.get("prune", True)
     if not isinstance(prune, bool):
         raise DecodeError(f"bad prune {prune!r}")
-    overlap = extra.get("overlap") or "allow"
+    overlap = extra.get("overlap") or DEFAULT_OVERLAP
     if overlap not in OVERLAP_POLICIES:
         raise DecodeError(f"unknown overlap policy {overlap!r}")
     overlap_timeout = extra.get("overlap_timeout")
@@ -464,7 +473,7 @@ def _extra_fields(extra: dict[str, Any], beat_timezone: str) -> dict[str, Any]:
 
 
 def decode_entry(
-    name: str, definition_raw: str, extra_raw: str | None, *, beat_timezone: str = "UTC"
+    name: str, definition_raw: str, extra_raw: str | None, *, beat_timezone: str = DEFAULT_TIMEZONE
 ) -> tuple[Entry, bool]:
     """The canonical Entry stored under ``name`` and whether it carries our marker.
 

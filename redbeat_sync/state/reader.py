@@ -21,6 +21,7 @@ import redis
 from ..bulk import gc_paused, with_gc_paused
 from ..errors import UserError
 from ..schedule.entry import Entry, RunState, scheduler_only_features
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
 from .stored import State, StoredEntry, field_digest
@@ -273,7 +274,7 @@ def read_entries(
     layout: Layout,
     names: Iterable[str],
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     chunk_size: int = CHUNK_SIZE,
     use_script: bool = False,
 ) -> dict[str, StoredEntry]:
@@ -340,7 +341,7 @@ def read_state(
     client: redis.Redis,
     layout: Layout,
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     chunk_size: int = CHUNK_SIZE,
     use_script: bool = False,
 ) -> State:

@@ -67,6 +67,7 @@ from redis.exceptions import RedisClusterException
 from ..errors import UserError
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, RunState
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from . import layout as layout_module
 from .codec import EncodedEntry, encode_entry, encode_meta
 from .layout import Layout
@@ -309,7 +310,7 @@ def write(
     layout: Layout,
     ops: Sequence[WriteOp],
     *,
-    beat_timezone: str = "UTC",
+    beat_timezone: str = DEFAULT_TIMEZONE,
     now: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     before_batch: Callable[[], None] | None = None,
