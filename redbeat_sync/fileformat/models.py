@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from celery.schedules import crontab, crontab_parser
 from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
@@ -34,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..schedule import spread
+from ..schedule import cron, spread
 from ..schedule.durations import (
     DURATION_HELP,
     MAX_DURATION_SECONDS,
@@ -232,13 +231,6 @@ DateTime = Annotated[
 # --------------------------------------------------------------------------- cron
 
 _CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
-_CRON_PARSERS = (
-    crontab_parser(60),
-    crontab_parser(24),
-    crontab_parser(31, 1),
-    crontab_parser(12, 1),
-    crontab_parser(7),
-)
 _CRON_CHARS = re.compile(r"[0-9*,/-]+")
 _CRONITER_ONLY = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
 _MONTH_NAMES = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", re.IGNORECASE)
@@ -289,10 +281,10 @@ def cron_problem(expression: str) -> str | None:
         croniter(expression)
     except Exception as exc:  # croniter raises several types for bad expressions
         return f"invalid cron expression: {exc}"
-    for index, (part, parser) in enumerate(zip(parts, _CRON_PARSERS, strict=True)):
+    for index, (part, field) in enumerate(zip(parts, cron.FIELDS, strict=True)):
         try:
-            parser.parse(part)
-        except Exception as exc:  # celery's ParseException, ValueError...
+            cron.parse_field(part, field)  # Celery's reading, without importing Celery
+        except cron.CronFieldError as exc:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
@@ -304,8 +296,8 @@ def _never_fires(parts: list[str]) -> str | None:
     minute, hour, day, month, weekday = parts
     try:
         # What RedBeat's loader builds from the stored fields: it refuses some of these.
-        crontab(minute, hour, weekday, day, month)
-    except ValueError as exc:
+        cron.parse_fields(minute, hour, day, month, weekday)
+    except cron.CronFieldError as exc:
         return f"this cron never fires, and RedBeat could not load it: {exc}"
     try:
         # Celery ANDs day-of-month and day-of-week; so does the search here.
