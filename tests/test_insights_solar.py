@@ -165,7 +165,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
     script = (
         _BLOCK_EPHEM
         + "from datetime import datetime, timezone\n"
-        + "from redbeat_sync import timing\n"
+        + "from redbeat_sync.schedule import timing\n"
         + "from redbeat_sync.schedule.entry import Entry, Solar\n"
         + "e = Entry('x', 't', Solar('sunset', 48.0, 2.0))\n"
         + "print(timing.next_fire_times(e, 3, datetime(2026, 1, 1, tzinfo=timezone.utc)))\n"
