@@ -118,12 +118,12 @@ def test_a_bug_exits_3_with_the_traceback_in_a_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Fault injection: a function of ours raising what no user input can cause."""
-    from redbeat_sync.cli import validate
+    from redbeat_sync.fileformat import loader  # validate imports load_paths when it runs
 
     def broken(paths: list[str]) -> None:
         raise ZeroDivisionError("redis://u:hunter2@h/0 inside a bug")
 
-    monkeypatch.setattr(validate, "load_paths", broken)
+    monkeypatch.setattr(loader, "load_paths", broken)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 

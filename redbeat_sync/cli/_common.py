@@ -13,18 +13,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import redis
 
 from ..errors import ProblemsFound, RedbeatSyncError, UserError
-from ..plan.actions import RedisTarget
 from ..redact import redact
 from ..schedule.describe import plural
 from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from ..state.layout import DEFAULT_PREFIX, Layout
 from ._errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+
+if TYPE_CHECKING:
+    import redis
+
+    from ..plan.actions import RedisTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +75,7 @@ class Target:
 
     def redis_target(self, client: redis.Redis) -> RedisTarget:
         """Which Redis ``client`` (from ``connect``) reaches, as a plan records it."""
+        from ..plan.actions import RedisTarget
         from ..state.connection import resolve_url
 
         pool = getattr(client, "connection_pool", None)  # a Cluster has none: db 0
@@ -297,30 +301,40 @@ def _guarded(func: Callable[[], int]) -> int:
     except RedbeatSyncError as exc:
         echo_err(f"Error: {redact(str(exc))}")
         return EXIT_ERROR
-    except redis.exceptions.AuthenticationError as exc:
-        echo_err(f"Error: Redis refused the credentials: {exc}")
-        return EXIT_ERROR
-    except redis.exceptions.ConnectionError as exc:
-        echo_err(f"Error: lost the connection to Redis: {redact(str(exc))}")
-        return EXIT_ERROR
-    except redis.exceptions.TimeoutError as exc:
-        echo_err(f"Error: Redis did not answer in time: {redact(str(exc))}")
-        return EXIT_ERROR
-    except redis.exceptions.NoPermissionError as exc:
-        echo_err(
-            "Error: the Redis user lacks a permission (see the ACL rules in the README): "
-            f"{redact(str(exc))}"
-        )
-        return EXIT_ERROR
-    except redis.exceptions.ResponseError as exc:
-        echo_err(f"Error: Redis refused a command: {redact(str(exc))}")
-        return EXIT_ERROR
-    except redis.exceptions.RedisClusterException as exc:
-        echo_err(f"Error: Redis Cluster: {redact(str(exc))}")
-        return EXIT_ERROR
     except BrokenPipeError:
         raise  # the reader closed stdout (`| head`): the main wrapper ends quietly
     except OSError as exc:  # a file or the network refused: the environment, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
         echo_err(f"Error: {where}{redact(_os_reason(exc))}")
         return EXIT_ERROR
+    except Exception as exc:
+        message = _redis_failure(exc)
+        if message is None:
+            raise
+        echo_err(message)
+        return EXIT_ERROR
+
+
+def _redis_failure(exc: Exception) -> str | None:
+    """The one line for a failure in Redis, or None when ``exc`` is not one."""
+    if "redis" not in sys.modules:  # never loaded (validate): nothing failed in it
+        return None
+    import redis  # loaded already, so free; not at the top: it costs start-up (cli/__init__)
+
+    errors = redis.exceptions
+    if isinstance(exc, errors.AuthenticationError):
+        return f"Error: Redis refused the credentials: {exc}"
+    if isinstance(exc, errors.ConnectionError):
+        return f"Error: lost the connection to Redis: {redact(str(exc))}"
+    if isinstance(exc, errors.TimeoutError):
+        return f"Error: Redis did not answer in time: {redact(str(exc))}"
+    if isinstance(exc, errors.NoPermissionError):
+        return (
+            "Error: the Redis user lacks a permission (see the ACL rules in the README): "
+            f"{redact(str(exc))}"
+        )
+    if isinstance(exc, errors.ResponseError):
+        return f"Error: Redis refused a command: {redact(str(exc))}"
+    if isinstance(exc, errors.RedisClusterException):
+        return f"Error: Redis Cluster: {redact(str(exc))}"
+    return None

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +71,9 @@ def stdout_closed() -> int:
 
 def report_bug() -> int:
     """Save the current exception's traceback to a file and say where, in one line."""
+    import tempfile  # here, not at the top: only a bug needs them (start-up, cli/__init__)
+    import traceback
+
     kind = sys.exc_info()[0]
     details = redact(
         f"redbeat-sync {__version__}, Python {sys.version.split()[0]}\n" + traceback.format_exc()

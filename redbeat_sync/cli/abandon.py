@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import commands
-from ..apply import apply_plan
 from ._common import EXIT_OK, Target, invocation, run_guarded, target_options
 from .apply import confirm_or_refuse
 from .plan import echo_plan
@@ -39,6 +37,9 @@ def command(
 
     Remove them from the schedule files too, or the next apply adopts them again.
     """
+    # Here, not at the top: the use cases load redis and the models (cli/__init__).
+    from .. import commands
+    from ..apply import apply_plan
 
     def body() -> int:
         client, plan = commands.abandon_plan(names, target)

@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import redis
 
-from .. import commands
-from ..apply import ApplyFailed, ApplyResult, apply_plan, change_pairs, written_counts
 from ..errors import UserError
-from ..plan.actions import Plan
-from ..plan.compare import adopt_refusal
-from ..plan.render_json import plan_to_json
-from ..state.audit import change_counts, change_names
 from ._common import EXIT_OK, Target, echo_err, invocation, run_guarded, target_options
 from .plan import app_task_check, echo_plan, output_options
 from .validate import problems_as_json
+
+if TYPE_CHECKING:
+    import redis
+
+    from ..apply import ApplyResult
+    from ..plan.actions import Plan
 
 PLAN_KIND = "redbeat-sync-plan"
 
@@ -37,6 +37,9 @@ def looks_like_plan_file(paths: tuple[str, ...]) -> bool:
 
 def applied_json(plan: Plan, result: ApplyResult) -> dict[str, object]:
     """The ``apply`` field ``apply --format json`` adds to the plan: counts and names."""
+    from ..apply import change_pairs, written_counts  # here: loads redis (cli/__init__)
+    from ..state.audit import change_counts, change_names
+
     return {
         "outcome": "applied",
         "counts": change_counts(result.counts),
@@ -117,6 +120,11 @@ def command(
     target: Target,
 ) -> None:
     """Apply schedule files (after showing the plan), or exactly a saved plan."""
+    # Here, not at the top: the use cases load redis and the models (cli/__init__).
+    from .. import commands
+    from ..apply import ApplyFailed, apply_plan
+    from ..plan.compare import adopt_refusal
+    from ..plan.render_json import plan_to_json
 
     def body() -> int:
         saved = looks_like_plan_file(paths)

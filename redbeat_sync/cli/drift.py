@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import commands
-from ..drift import render_drift_json, render_drift_markdown, render_drift_text
 from ._common import EXIT_CHANGES, EXIT_OK, Target, echo_err, run_guarded, target_options
 from .plan import app_task_check
 from .validate import problems_as_json
@@ -45,6 +43,9 @@ def command(
 
     Read-only: writes nothing. Same comparison as `plan`, worded as drift.
     """
+    # Here, not at the top: the use cases load redis and the models (cli/__init__).
+    from .. import commands
+    from ..drift import render_drift_json, render_drift_markdown, render_drift_text
 
     def body() -> int:
         with problems_as_json(fmt):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import UserError
-from ..fileformat.dump import dump_entries
-from ..fileformat.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
-from ..plan.compare import zone_from_beat
 from ..schedule.describe import plural
-from ..schedule.entry import Entry
-from ..state.reader import read_state
 from ._common import (
     EXIT_OK,
     Target,
@@ -23,6 +19,9 @@ from ._common import (
     write_output_file,
 )
 from ._schema_header import schema_ref_for
+
+if TYPE_CHECKING:
+    from ..schedule.entry import Entry
 
 SCOPES = ("all", "managed", "unmanaged")
 
@@ -49,6 +48,11 @@ def command(
     ctx: click.Context, out_dir: str | None, which: str, force: bool, target: Target
 ) -> None:
     """Export stored entries as YAML; `plan` on the result adopts or no-ops them."""
+    # Here, not at the top: these load redis and the models (cli/__init__).
+    from ..fileformat.dump import dump_entries
+    from ..fileformat.models import CELERY_BUILTIN_ENTRIES, builtin_entry_note
+    from ..plan.compare import zone_from_beat
+    from ..state.reader import read_state
 
     def body() -> int:
         client = target.connect()

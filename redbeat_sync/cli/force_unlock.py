@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from ..errors import UserError
-from ..state.synclock import force_unlock, read_sync_lock
 from ._common import EXIT_OK, Target, connection_options, run_guarded
 
 
@@ -15,6 +14,7 @@ from ._common import EXIT_OK, Target, connection_options, run_guarded
 @click.pass_context
 def command(ctx: click.Context, lock_id: str, target: Target) -> None:
     """Remove the apply lock LOCK_ID (shown in the error of a waiting apply)."""
+    from ..state.synclock import force_unlock, read_sync_lock  # loads redis (cli/__init__)
 
     def body() -> int:
         client = target.connect()

@@ -8,13 +8,6 @@ from typing import Any
 import click
 
 from ..plan.kinds import KINDS
-from ..state.audit import (
-    CHANGE_KINDS,
-    DEFAULT_MAXLEN,
-    OPERATION_KINDS,
-    read_history,
-    record_is_complete,
-)
 from ._common import EXIT_OK, Target, connection_options, run_guarded
 
 #: Operations outside plans (pause, resume, run now) beside the plan's action kinds.
@@ -26,11 +19,11 @@ PAST_TENSE = {
 }
 #: Names shown per kind on a text line; ``--format json`` gives all the record holds.
 NAMES_SHOWN = 5
-#: Enough to read the whole (approximately capped) stream.
-HISTORY_CAP = DEFAULT_MAXLEN * 2
 
 
 def _changes_text(record: dict[str, Any], *, planned: bool = False) -> str:
+    from ..state.audit import CHANGE_KINDS, OPERATION_KINDS  # loads redis (cli/__init__)
+
     changes = record.get("changes")
     if isinstance(changes, dict):
         parts = []
@@ -98,6 +91,8 @@ def command(ctx: click.Context, count: int, entry: str | None, fmt: str, target:
 
     Refused, failed and interrupted applies are recorded too, with what they wrote.
     """
+    # Here, not at the top: loads redis (cli/__init__).
+    from ..state.audit import DEFAULT_MAXLEN, read_history, record_is_complete
 
     def body() -> int:
         client = target.connect()
@@ -110,10 +105,9 @@ def command(ctx: click.Context, count: int, entry: str | None, fmt: str, target:
         for record in records:
             click.echo(format_record(record))
         if entry:
+            whole = DEFAULT_MAXLEN * 2  # enough to read the whole (approximately capped) stream
             large = [
-                r
-                for r in read_history(client, target.layout, HISTORY_CAP)
-                if not record_is_complete(r)
+                r for r in read_history(client, target.layout, whole) if not record_is_complete(r)
             ]
             if large:
                 click.echo(

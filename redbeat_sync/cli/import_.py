@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..beat_import import convert_beat_schedule
 from ..errors import UserError
-from ..fileformat.dump import dump_entries
 from ._common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -46,6 +44,9 @@ def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertib
     Entries without an equivalent (e.g. solar) are listed; nothing is written and the
     exit code is 1 unless --skip-unconvertible.
     """
+    # Here, not at the top: these load Celery and the models (cli/__init__).
+    from ..beat_import import convert_beat_schedule
+    from ..fileformat.dump import dump_entries
 
     def body() -> int:
         app = load_celery_app(from_app)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from ..fileformat.loader import load_paths
-from ..insights import load as load_view
-from ..schedule.entry import Entry
+from ..insights import DEFAULT_PILEUP, WINDOWS
 from ._common import EXIT_OK, Target, run_guarded, target_options
+
+if TYPE_CHECKING:
+    from ..schedule.entry import Entry
 
 
 @click.command("load")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--window",
-    type=click.Choice(sorted(load_view.WINDOWS)),
+    type=click.Choice(sorted(WINDOWS)),
     default="24h",
     show_default=True,
     help="How far ahead to count runs.",
@@ -31,7 +33,7 @@ from ._common import EXIT_OK, Target, run_guarded, target_options
 @click.option(
     "--pileup",
     type=click.IntRange(min=2),
-    default=load_view.DEFAULT_PILEUP,
+    default=DEFAULT_PILEUP,
     show_default=True,
     help="Warn when at least this many entries start in the same minute.",
 )
@@ -60,6 +62,9 @@ def command(
         raise click.BadParameter("expected queue or label:NAME", param_hint="--by")
     if not paths and not from_redis:
         raise click.UsageError("give schedule files (PATHS) or --from-redis")
+    # Here, not at the top: these load the models and the schedule arithmetic (cli/__init__).
+    from ..fileformat.loader import load_paths
+    from ..insights import load as load_view
 
     def body() -> int:
         entries: list[Entry] = []

@@ -11,8 +11,6 @@ from __future__ import annotations
 import click
 
 from ..state.layout import Layout
-from ..state.prefix_move import move_prefix
-from ..state.topology import check_cluster_prefix
 from ._common import EXIT_OK, Target, run_guarded, target_options
 
 
@@ -28,6 +26,9 @@ from ._common import EXIT_OK, Target, run_guarded, target_options
 @click.pass_context
 def command(ctx: click.Context, to_prefix: str, target: Target) -> None:
     """Move every key of the deployment at --key-prefix (or the app's) to --to."""
+    # Here, not at the top: these load redis (cli/__init__).
+    from ..state.prefix_move import move_prefix
+    from ..state.topology import check_cluster_prefix
 
     def body() -> int:
         client = target.connect(check_prefix=False)

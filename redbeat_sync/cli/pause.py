@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import click
-import redis
 
 from ..errors import UserError
 from ..schedule.durations import parse_duration
-from ..state.pause import pause, read_pauses, resume
-from ..state.reader import read_entries, read_state
-from ..state.synclock import default_holder
 from ._common import EXIT_OK, F, Target, run_guarded, target_options
+
+if TYPE_CHECKING:
+    import redis
 
 UTC = timezone.utc
 
@@ -52,6 +52,8 @@ def select_names(
 ) -> list[str]:
     """The entries named, matched by ``--label K=V`` (all must match), or all of them;
     an unknown name is an error (nothing is written)."""
+    from ..state.reader import read_entries, read_state  # loads redis (cli/__init__)
+
     if sum(bool(x) for x in (names, labels, every)) != 1:
         raise UserError("give entry NAMEs, --label K=V, or --all (exactly one of them)")
     if names:
@@ -109,6 +111,9 @@ def pause_command(
     A pause is an operational overlay, not drift: plan, drift and apply keep it.
     celery-redbeat's own scheduler does not honour it (README: Pause and resume).
     """
+    # Here, not at the top: loads redis (cli/__init__).
+    from ..state.pause import pause
+    from ..state.synclock import default_holder
 
     def body() -> int:
         now = datetime.now(UTC)
@@ -139,6 +144,9 @@ def resume_command(
     who: str | None, reason: str | None, catch_up: bool, target: Target,
 ) -> None:  # fmt: skip
     """Resume paused entries; slots missed while paused are skipped unless --catch-up."""
+    # Here, not at the top: loads redis (cli/__init__).
+    from ..state.pause import read_pauses, resume
+    from ..state.synclock import default_holder
 
     def body() -> int:
         client = target.connect()

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .. import commands
-from ..commands import SpecCheck
-from ..fileformat.loader import Spec
-from ..plan.actions import Plan
-from ..plan.planfile import save_plan
-from ..plan.render_json import render_json
-from ..plan.render_markdown import render_markdown
-from ..plan.render_text import render_text
 from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
-from ._tasks import check_app_tasks
 from .validate import problems_as_json
+
+if TYPE_CHECKING:
+    from ..commands import SpecCheck
+    from ..fileformat.loader import Spec
+    from ..plan.actions import Plan
 
 
 def app_task_check(target: Target) -> SpecCheck:
     """With --app, the files' tasks must exist in the app and bind (else no check)."""
 
     def check(spec: Spec) -> None:
+        from ._tasks import check_app_tasks  # here: loads the models (cli/__init__)
+
         check_app_tasks(spec, target.app)
 
     return check
@@ -42,6 +40,11 @@ def apply_hint(out: str, target: Target) -> str:
 
 
 def echo_plan(plan: Plan, fmt: str, color: bool | None, *, err: bool = False) -> None:
+    # Here, not at the top: the renderers load the plan layer (start-up, cli/__init__).
+    from ..plan.render_json import render_json
+    from ..plan.render_markdown import render_markdown
+    from ..plan.render_text import render_text
+
     if fmt == "json":
         click.echo(render_json(plan), err=err)
     elif fmt == "markdown":
@@ -95,6 +98,9 @@ def command(
     target: Target,
 ) -> None:
     """Show what apply would create, update, reschedule, adopt and delete."""
+    # Here, not at the top: the use cases load redis and the models (cli/__init__).
+    from .. import commands
+    from ..plan.planfile import save_plan
 
     def body() -> int:
         with problems_as_json(fmt):

@@ -7,15 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from ..beat.lock import read_beat_lock
 from ..errors import UserError
 from ..redact import redact
 from ..schedule.durations import parse_duration
-from ..state.audit import append_record, make_record
-from ..state.pause import read_pauses
-from ..state.reader import read_entries
-from ..state.runnow import AlreadyRequested, cancel_request, read_sent, request_run
-from ..state.synclock import default_holder
 from ._common import EXIT_ERROR, EXIT_OK, Target, echo_err, run_guarded, target_options
 
 UTC = timezone.utc
@@ -54,6 +48,13 @@ def command(
     The leading redbeat_sync.Scheduler sends it (celery-redbeat's scheduler does not
     read the request); the schedule and last_run_at are unchanged.
     """
+    # Here, not at the top: these load redis (cli/__init__).
+    from ..beat.lock import read_beat_lock
+    from ..state.audit import append_record, make_record
+    from ..state.pause import read_pauses
+    from ..state.reader import read_entries
+    from ..state.runnow import AlreadyRequested, request_run
+    from ..state.synclock import default_holder
 
     def body() -> int:
         now = datetime.now(UTC)
@@ -103,6 +104,7 @@ def command(
 
 def _wait(client: object, target: Target, name: str, request_id: str, timeout: float) -> int:
     from ..beat.runlog import outcome_of, worker_seen
+    from ..state.runnow import cancel_request, read_sent
 
     layout = target.layout
     deadline = time.monotonic() + timeout

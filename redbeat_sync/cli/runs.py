@@ -6,9 +6,7 @@ import json
 
 import click
 
-from ..beat.runlog import read_runs, worker_seen
 from ..errors import UserError
-from ..state.reader import read_entries
 from ._common import EXIT_OK, Target, run_guarded, target_options
 
 
@@ -47,6 +45,9 @@ def run_line(record: dict[str, object]) -> str:
 def command(ctx: click.Context, name: str, count: int, fmt: str, target: Target) -> None:
     """Recent runs of entry NAME: what beat sent and, with redbeat_sync.worker on the
     workers, how each run ended."""
+    # Here, not at the top: these load redis (cli/__init__).
+    from ..beat.runlog import read_runs, worker_seen
+    from ..state.reader import read_entries
 
     def body() -> int:
         client = target.connect()

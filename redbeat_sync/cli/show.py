@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from ..beat.runlog import latest_outcomes
 from ..schedule.describe import describe_schedule, plural
-from ..schedule.entry import Entry
-from ..schedule.timing import next_due
-from ..state.pause import read_pauses
-from ..state.reader import read_state
-from ..state.stored import StoredEntry
-from ..state.synclock import read_sync_lock
 from ._common import EXIT_OK, Target, run_guarded, target_options
+
+if TYPE_CHECKING:
+    from ..schedule.entry import Entry
+    from ..state.stored import StoredEntry
 
 SCOPES = ("all", "managed", "unmanaged")
 
@@ -46,6 +43,8 @@ def _instant(moment: datetime | None, entry: Entry | None) -> dict[str, str] | N
 
 def describe_json(stored: StoredEntry, now: datetime) -> dict[str, Any]:
     """One entry for ``show --format json``: real values and nulls, no display text."""
+    from ..schedule.timing import next_due  # loads croniter (cli/__init__)
+
     entry = stored.entry
     run = stored.run
     ran = run.total_run_count > 0  # RedBeat's creation stamp is not a run (see describe)
@@ -69,6 +68,8 @@ def describe_json(stored: StoredEntry, now: datetime) -> dict[str, Any]:
 
 
 def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
+    from ..schedule.timing import next_due  # loads croniter (cli/__init__)
+
     row: dict[str, Any] = {
         "name": stored.name,
         "managed": stored.managed,
@@ -158,6 +159,11 @@ def beat_lock_line(client: Any, target: Target) -> str:
 @click.pass_context
 def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
     """List stored entries: task, schedule, enabled, last and next run, ownership."""
+    # Here, not at the top: these load redis (cli/__init__).
+    from ..beat.runlog import latest_outcomes
+    from ..state.pause import read_pauses
+    from ..state.reader import read_state
+    from ..state.synclock import read_sync_lock
 
     def body() -> int:
         client = target.connect()

@@ -11,11 +11,8 @@ from typing import Any
 import click
 
 from ..errors import Problem, ProblemsFound
-from ..fileformat.loader import load_paths
-from ..insights import notes
 from ..schedule.describe import plural
 from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
-from ._tasks import check_app_tasks
 
 VALIDATE_FORMAT_VERSION = "1"
 
@@ -78,6 +75,10 @@ def command(
     ctx: click.Context, paths: tuple[str, ...], quiet: bool, app: str | None, fmt: str
 ) -> None:
     """Validate schedule files: every problem in every file, with file:line:column."""
+    # Here, not at the top: the models (pydantic) load only when a command checks files.
+    from ..fileformat.loader import load_paths
+    from ..insights import notes
+    from ._tasks import check_app_tasks
 
     def body() -> int:
         if fmt == "json":

@@ -15,9 +15,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
-from zoneinfo import available_timezones
 
-from celery.schedules import crontab, crontab_parser
 from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
@@ -34,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..schedule import spread
+from ..schedule import cron, spread
 from ..schedule.durations import (
     DURATION_HELP,
     MAX_DURATION_SECONDS,
@@ -59,6 +57,7 @@ from ..schedule.vocabulary import (
     RRuleFrequency,
     SolarEvent,
 )
+from ..schedule.zonenames import is_zone_name, zone_names
 from .options import OptionsModel
 
 FORMAT_VERSION = 1
@@ -135,26 +134,22 @@ TaskName = Annotated[
 
 
 @lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-@lru_cache(maxsize=1)
 def _zones_by_folded_name() -> dict[str, str]:
-    return {zone.casefold(): zone for zone in _zones()}
+    return {zone.casefold(): zone for zone in zone_names()}
 
 
 @lru_cache(maxsize=1024)
 def timezone_problem(name: str) -> str | None:
-    if name in _zones():
+    if is_zone_name(name):  # without listing every zone (~20 ms) when the name is good
         return None
     folded = _zones_by_folded_name()
     key = name.casefold()
     close = [folded[key]] if key in folded else []
     # "Paris" -> Europe/Paris; no guess for offsets ("GMT+2"): Etc/GMT+2 is UTC-2.
     if not close and not re.search(r"[+-]\d", name):
-        close = sorted(z for z in _zones() if "/" in z and z.rsplit("/", 1)[1].casefold() == key)
-        close = close or difflib.get_close_matches(name, sorted(_zones()), n=1, cutoff=0.75)
+        zones = zone_names()
+        close = sorted(z for z in zones if "/" in z and z.rsplit("/", 1)[1].casefold() == key)
+        close = close or difflib.get_close_matches(name, sorted(zones), n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown time zone {name!r}{hint} (expected an IANA name like UTC or Europe/Paris)"
 
@@ -247,13 +242,6 @@ DateTime = Annotated[
 # --------------------------------------------------------------------------- cron
 
 _CRON_FIELDS = CRON_FIELD_LABELS
-_CRON_PARSERS = (
-    crontab_parser(60),
-    crontab_parser(24),
-    crontab_parser(31, 1),
-    crontab_parser(12, 1),
-    crontab_parser(7),
-)
 _CRON_CHARS = re.compile(r"[0-9*,/-]+")
 _CRONITER_ONLY = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
 _MONTH_NAMES = re.compile("|".join(CRON_MONTH_NAMES), re.IGNORECASE)
@@ -304,10 +292,10 @@ def cron_problem(expression: str) -> str | None:
         croniter(expression)
     except Exception as exc:  # croniter raises several types for bad expressions
         return f"invalid cron expression: {exc}"
-    for index, (part, parser) in enumerate(zip(parts, _CRON_PARSERS, strict=True)):
+    for index, (part, field) in enumerate(zip(parts, cron.FIELDS, strict=True)):
         try:
-            parser.parse(part)
-        except Exception as exc:  # celery's ParseException, ValueError...
+            cron.parse_field(part, field)  # Celery's reading, without importing Celery
+        except cron.CronFieldError as exc:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
@@ -319,8 +307,8 @@ def _never_fires(parts: list[str]) -> str | None:
     minute, hour, day, month, weekday = parts
     try:
         # What RedBeat's loader builds from the stored fields: it refuses some of these.
-        crontab(minute, hour, weekday, day, month)
-    except ValueError as exc:
+        cron.parse_fields(minute, hour, day, month, weekday)
+    except cron.CronFieldError as exc:
         return f"this cron never fires, and RedBeat could not load it: {exc}"
     try:
         # Celery ANDs day-of-month and day-of-week; so does the search here.

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .models import FileModel
-
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "redbeat-sync.schema.json"
 #: Where a team keeps its copy (``redbeat-sync schema --out schemas/redbeat-sync.schema.json``),
 #: relative to any directory from a schedule file's own up to the repository root.
@@ -26,6 +24,9 @@ REGENERATE_HINT = "python -m redbeat_sync.fileformat.schema --write"
 
 def json_schema() -> dict[str, Any]:
     """The schema of a v1 schedule file."""
+    # Here, not at the top: the CLI reads this module's paths without building models.
+    from .models import FileModel
+
     schema = FileModel.model_json_schema()
     return {
         "$schema": SCHEMA_DIALECT,

@@ -97,7 +97,9 @@ def check_cli_args(args: Sequence[str], *, blame: str) -> None:
     from ..cli import main
 
     name, *rest = args
-    command = main.commands[name]
+    command = main.get_command(click.Context(main), name)
+    if command is None:
+        raise ActionError(f"{blame}: redbeat-sync has no command {name!r}")
     try:
         command.make_context(name, list(rest))
     except click.exceptions.UsageError as exc:

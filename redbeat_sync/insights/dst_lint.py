@@ -33,6 +33,7 @@ UTC = timezone.utc
 HORIZON = timedelta(days=366)
 _FIX = "move it outside 01:00-03:00 local time, or use timezone: UTC"
 _COARSE_RULES: tuple[RRuleFrequency, ...] = ("yearly", "monthly", "weekly", "daily")
+_STEP_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True)
@@ -53,24 +54,27 @@ def transitions(zone_name: str, start_day: date) -> tuple[Transition, ...]:
     end = cursor + HORIZON
     found: list[Transition] = []
     offset = cursor.astimezone(tz).utcoffset()
-    step = timedelta(hours=1)
+    # A day at a time, then a binary search: no zone changes its offset twice within a
+    # day, and hourly steps (8,784 a year) cost validate ~5 ms per zone.
+    step = timedelta(minutes=_STEP_MINUTES)
     while cursor < end:
         following = cursor + step
         new_offset = following.astimezone(tz).utcoffset()
         if new_offset != offset:
-            lo, hi = cursor, following  # binary search to the minute
-            while hi - lo > timedelta(minutes=1):
-                mid = lo + (hi - lo) / 2
-                if mid.astimezone(tz).utcoffset() == offset:
+            lo, hi = 0, _STEP_MINUTES  # binary search for the first whole minute changed
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if (cursor + timedelta(minutes=mid)).astimezone(tz).utcoffset() == offset:
                     lo = mid
                 else:
                     hi = mid
+            at = cursor + timedelta(minutes=hi)
             assert offset is not None and new_offset is not None
-            before_wall = (hi + offset).replace(tzinfo=None)
-            after_wall = (hi + new_offset).replace(tzinfo=None)
+            before_wall = (at + offset).replace(tzinfo=None)
+            after_wall = (at + new_offset).replace(tzinfo=None)
             skipped = new_offset > offset
             start, stop = (before_wall, after_wall) if skipped else (after_wall, before_wall)
-            found.append(Transition(hi, start, stop, skipped))
+            found.append(Transition(at, start, stop, skipped))
             offset = new_offset
         cursor = following
     return tuple(found)

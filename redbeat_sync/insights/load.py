@@ -24,10 +24,9 @@ from typing import Any
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, Every
 from ..schedule.equivalence import cron_sets
+from . import DEFAULT_PILEUP, WINDOWS
 
 UTC = timezone.utc
-WINDOWS = {"24h": 24 * 60, "7d": 7 * 24 * 60}
-DEFAULT_PILEUP = 10
 DEFAULT_GROUP = "default"
 _MAX_STEPS = 20_000  # fire times walked per distinct non-cron schedule
 _BAR_WIDTH = 30

@@ -20,9 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from celery.schedules import crontab
-
-from . import timing
+from . import cron, timing
 from .entry import Cron, Entry, Every, RRule, Schedule, Solar
 
 UTC = timezone.utc
@@ -74,21 +72,16 @@ class CronSets:
 
 @lru_cache(maxsize=8192)
 def cron_sets(expression: str) -> CronSets:
-    """Expand ``expression`` with Celery's own crontab parser."""
-    cron = Cron.from_expression(expression)
-    parsed = crontab(
-        minute=cron.minute,
-        hour=cron.hour,
-        day_of_month=cron.day_of_month,
-        month_of_year=cron.month_of_year,
-        day_of_week=cron.day_of_week,
-    )
+    """Expand ``expression`` as Celery's crontab does (``cron``: no Celery import)."""
+    parsed = Cron.from_expression(expression)
     return CronSets(
-        frozenset(parsed.minute),
-        frozenset(parsed.hour),
-        frozenset(parsed.day_of_month),
-        frozenset(parsed.month_of_year),
-        frozenset(parsed.day_of_week),
+        *cron.parse_fields(
+            parsed.minute,
+            parsed.hour,
+            parsed.day_of_month,
+            parsed.month_of_year,
+            parsed.day_of_week,
+        )
     )
 
 
