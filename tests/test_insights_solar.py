@@ -9,6 +9,7 @@ from pathlib import Path
 
 import celery
 import pytest
+from beat_app import leading
 from celery import Celery
 from celery.schedules import solar as celery_solar
 from plan_helpers import spec, state
@@ -165,7 +166,7 @@ def test_missing_ephem_timing_gives_no_run_instead_of_crashing() -> None:
     script = (
         _BLOCK_EPHEM
         + "from datetime import datetime, timezone\n"
-        + "from redbeat_sync import timing\n"
+        + "from redbeat_sync.schedule import timing\n"
         + "from redbeat_sync.schedule.entry import Entry, Solar\n"
         + "e = Entry('x', 't', Solar('sunset', 48.0, 2.0))\n"
         + "print(timing.next_fire_times(e, 3, datetime(2026, 1, 1, tzinfo=timezone.utc)))\n"
@@ -205,7 +206,7 @@ def test_real_scheduler_sends_a_solar_entry_at_sunset(redis_url: str, redis_clie
     beat = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
     try:
         beat.start()
-        assert beat.keeper is None or beat.keeper.became_leader.wait(3)
+        leading(beat)
 
         def sent() -> list[dict]:  # type: ignore[type-arg]
             return [m for m in queued(broker) if m["task"] == entry.task]

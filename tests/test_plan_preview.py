@@ -9,12 +9,11 @@ compared with what the scheduler sends after apply.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import TASK, queued
 
 from redbeat_sync import Scheduler
 from redbeat_sync.apply import apply_plan
@@ -28,24 +27,6 @@ from redbeat_sync.state.reader import read_state
 
 UTC = timezone.utc
 LAYOUT = Layout()  # the scheduler's default prefix
-TASK = "tests.beat_app.record"
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def beat(redis_url: str, broker: redis.Redis) -> Iterator[Scheduler]:
-    scheduler = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
-    scheduler.start()
-    assert scheduler.keeper is None or scheduler.keeper.became_leader.wait(3)
-    yield scheduler
-    scheduler.close()
 
 
 def files(line: str) -> str:

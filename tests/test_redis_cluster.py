@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import make_app, queued
+from beat_app import leading, make_app, queued
 from redis.cluster import RedisCluster
 from redis_topologies import ClusterSetup, cli, plan_apply_show, start_cluster, write_spec
 
@@ -114,7 +114,7 @@ def test_beat_ticks_on_cluster(clean_cluster: ClusterSetup, redis_server: RedisS
     beat = Scheduler(app)
     try:
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         assert beat.listener is not None and beat.listener.subscribed.wait(5)
         deadline = time.monotonic() + 10
         while len(queued(broker)) < 2 and time.monotonic() < deadline:

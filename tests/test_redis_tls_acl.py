@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import make_app, queued
+from beat_app import leading, make_app, queued
 from redis_topologies import (
     Proc,
     TlsFiles,
@@ -125,7 +125,7 @@ def test_beat_over_tls_with_redbeat_redis_use_ssl(
         beat = Scheduler(app)
         try:
             beat.start()
-            assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+            leading(beat)
             deadline = time.monotonic() + 8
             while not queued(broker) and time.monotonic() < deadline:
                 beat.tick()
@@ -175,7 +175,7 @@ def test_acl_user_limited_to_the_prefix_runs_cli_and_beat(
     try:
         _no_password(beat.info)
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         assert beat.listener is not None and beat.listener.subscribed.wait(5)
         deadline = time.monotonic() + 8
         while not queued(broker) and time.monotonic() < deadline:
