@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import TASK, MakeScheduler, broker_url_for, leading, make_app, queued
+from beat_app import LEAD_WAIT, TASK, MakeScheduler, broker_url_for, leading, make_app, queued
 from celery.schedules import schedule
 
 from redbeat_sync import Scheduler, SchedulerEntry
@@ -157,8 +157,21 @@ def test_statics_written_once_leading_and_old_ones_removed(make_scheduler, redis
     assert redis_client.smembers(LAYOUT.statics_key) == {"static"}
 
 
-def test_apply_wakes_a_sleeping_beat_within_a_second(make_scheduler, broker, redis_client):
-    beat = make_scheduler(beat_max_loop_interval=30)
+def test_apply_wakes_a_sleeping_beat(make_scheduler, broker, redis_client):
+    """A leader with nothing due sleeps until its next look (here 5 minutes: nothing is
+    scheduled and the heartbeat of a 600 s lock is due every 300 s); the change an apply
+    publishes wakes it, so a one-off written meanwhile is sent long before that."""
+    beat = make_scheduler(beat_max_loop_interval=3600, redbeat_lock_timeout=600)
+    asleep = threading.Event()
+    dispatch = beat.dispatch_once
+
+    def dispatch_and_note(now: datetime | None = None) -> float:
+        wait = dispatch(now)
+        if wait > 0:
+            asleep.set()  # tick() now waits up to ``wait`` for a change notice
+        return wait
+
+    beat.dispatch_once = dispatch_and_note
     stop = threading.Event()
 
     def loop() -> None:
@@ -168,19 +181,18 @@ def test_apply_wakes_a_sleeping_beat_within_a_second(make_scheduler, broker, red
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     try:
-        time.sleep(0.5)  # beat is now asleep: nothing scheduled for 30 s
+        assert asleep.wait(LEAD_WAIT), "beat never went to sleep"
         when = datetime.now(UTC) + timedelta(seconds=0.3)
         write(redis_client, LAYOUT, [Put(Entry("one-off", TASK, At(when)), None)])
-        deadline = time.monotonic() + 3
+        # A bound on waiting only, a tenth of the sleep the notice cut short.
+        deadline = time.monotonic() + 30
         while not queued(broker) and time.monotonic() < deadline:
             time.sleep(0.01)
-        arrived = datetime.now(UTC)
-        assert queued(broker), "the change was not picked up"
-        assert (arrived - when).total_seconds() < 1.0
+        assert [m["task"] for m in queued(broker)] == [TASK], "the change did not wake beat"
     finally:
         stop.set()
         beat.listener.event.set()
-        thread.join(5)
+        thread.join(LEAD_WAIT)
 
 
 def test_interval_entries_keep_their_phase(beat, broker, redis_client) -> None:
