@@ -1,8 +1,8 @@
 """Shared fixtures: every test talks to its own real redis-server, never to :6379.
 
 Beyond Redis: ``broker`` (the Redis broker queue beside it), ``make_scheduler`` and
-``beat`` (in-process ``redbeat_sync.Scheduler``s) and ``cluster`` (real beat and
-worker processes).
+``beat`` (in-process ``redbeat_sync.Scheduler``s), ``cluster`` (real beat and worker
+processes) and ``redis_cluster`` (a Redis Cluster of three masters).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from beat_app import MakeScheduler, broker_url_for, leading, make_app
 from beat_cluster import Cluster
 from celery import Celery
 from hypothesis import HealthCheck, settings
+from redis_topologies import ClusterSetup, start_cluster
 
 from devsupport.devserver import RedisServer
 from redbeat_sync import Scheduler
@@ -97,3 +98,21 @@ def cluster(redis_url: str, broker: redis.Redis, tmp_path: Path) -> Iterator[Clu
         yield made
     finally:
         made.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_nodes() -> Iterator[ClusterSetup]:
+    """Three Redis Cluster masters (``redis_topologies``), started once when first asked."""
+    setup = start_cluster(3)
+    yield setup
+    setup.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_nodes: ClusterSetup) -> ClusterSetup:
+    """The Redis Cluster, every node flushed."""
+    for node in redis_cluster_nodes.nodes:
+        client = node.client()
+        client.flushall()
+        client.close()
+    return redis_cluster_nodes

@@ -102,6 +102,9 @@ def test_health_follows_a_stopped_and_resumed_leader(cluster: Cluster, redis_url
 
 @pytest.mark.slow
 def test_health_recovers_when_a_standby_takes_over(cluster: Cluster, redis_url: str) -> None:
+    # Seconds between the leader's freeze and the takeover, for probes (each a Python
+    # process) to see health fail even on a loaded machine; 3 s was too short to see.
+    cluster.env["BEAT_TEST_LOCK_TIMEOUT"] = "10"
     add_entries(redis_url, Entry("every-1s", TASK, Every(1.0), args=["every-1s"]))
     cluster.worker()
     cluster.beat()
