@@ -62,13 +62,18 @@ def test_pause_until_sends_nothing_then_resumes_without_catch_up(
     assert not redis_client.hexists(LAYOUT.prefix + ":sync:paused", "tick")  # marker spent
 
 
+def add_paused_tick(beat: Scheduler, redis_client: redis.Redis) -> None:
+    """Entry ``tick`` (every second from 0), paused without an end at 0.5."""
+    add(beat, "tick", 1.0, at(0))
+    pause(redis_client, LAYOUT, ["tick"], who="ops", reason="r", now=at(0.5))
+
+
 def test_resume_catch_up_leaves_it_to_the_misfire_policy(
     beat: Scheduler,
     redis_client: redis.Redis,
     broker: redis.Redis,
 ) -> None:
-    add(beat, "tick", 1.0, at(0))
-    pause(redis_client, LAYOUT, ["tick"], who="ops", reason="r", now=at(0.5))
+    add_paused_tick(beat, redis_client)
     settle(beat, at(3.2))
     assert sent_runs(broker) == []
     resume(redis_client, LAYOUT, ["tick"], who="ops", reason=None, catch_up=True, now=at(3.3))
@@ -118,8 +123,7 @@ def test_a_paused_entry_ignores_an_apply_rewriting_its_score(
     redis_client: redis.Redis,
     broker: redis.Redis,
 ) -> None:
-    add(beat, "tick", 1.0, at(0))
-    pause(redis_client, LAYOUT, ["tick"], who="ops", reason="r", now=at(0.5))
+    add_paused_tick(beat, redis_client)
     redis_client.zadd(LAYOUT.schedule_key, {LAYOUT.entry_key("tick"): at(1).timestamp()})
     settle(beat, at(3.2))
     assert sent_runs(broker) == []

@@ -110,18 +110,25 @@ def test_disabled_and_exhausted_entries_are_parked(beat, broker, redis_client):
     assert "redbeat:off" not in later and "redbeat:once" not in later  # never re-read
 
 
-def test_reenabled_entry_gets_a_real_score_again(beat, broker, redis_client):
-    now = datetime.now(UTC)
-    entry = every("toggle", 60, beat.app, now - timedelta(seconds=90))
+def park_then_enable_in_place(
+    beat: Scheduler, redis_client: redis.Redis, name: str, now: datetime
+) -> None:
+    """A disabled, overdue entry that beat parks (score -1), then re-enabled by editing
+    only its stored definition (the score stays -1)."""
+    entry = every(name, 60, beat.app, now - timedelta(seconds=90))
     entry.enabled = False
     entry.save()
     beat.dispatch_once(now)
-    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:toggle") == -1
-    definition = redis_client.hget("redbeat:toggle", "definition")
+    assert redis_client.zscore(LAYOUT.schedule_key, f"redbeat:{name}") == -1
+    definition = redis_client.hget(f"redbeat:{name}", "definition")
+    enabled = definition.replace('"enabled": false', '"enabled": true')
+    redis_client.hset(f"redbeat:{name}", "definition", enabled)
+
+
+def test_reenabled_entry_gets_a_real_score_again(beat, broker, redis_client):
+    now = datetime.now(UTC)
     # an apply that rewrites only the definition keeps the -1 score
-    redis_client.hset(
-        "redbeat:toggle", "definition", definition.replace('"enabled": false', '"enabled": true')
-    )
+    park_then_enable_in_place(beat, redis_client, "toggle", now)
     beat.listener.event.clear()
     redis_client.publish(LAYOUT.changes_channel, '{"count": 1, "names": ["toggle"]}')
     deadline = time.monotonic() + 2
@@ -329,15 +336,7 @@ def test_parked_entry_reenabled_without_notification_is_picked_up(
     notification) is seen within ``beat_max_loop_interval``, not at the next term."""
     beat = make_scheduler(beat_max_loop_interval=5)
     now = datetime.now(UTC)
-    entry = every("edited", 60, beat.app, now - timedelta(seconds=90))
-    entry.enabled = False
-    entry.save()
-    beat.dispatch_once(now)
-    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:edited") == -1
-    definition = redis_client.hget("redbeat:edited", "definition")
-    redis_client.hset(
-        "redbeat:edited", "definition", definition.replace('"enabled": false', '"enabled": true')
-    )
+    park_then_enable_in_place(beat, redis_client, "edited", now)
     beat.listener.take_changes()  # whatever save() announced is long handled
     assert beat.dispatch_once(now + timedelta(seconds=1)) <= 5
     assert queued(broker) == []  # parked entries are not read every pass...

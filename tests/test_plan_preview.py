@@ -55,6 +55,20 @@ def run_beat(
     return sent
 
 
+def apply_and_run(
+    beat: Scheduler,
+    broker: redis.Redis,
+    client: redis.Redis,
+    plan: Plan,
+    now: datetime,
+    until: datetime,
+) -> list[tuple[datetime, str]]:
+    """Apply ``plan`` at ``now``, then run beat until ``until``: what it sends then."""
+    broker.delete("celery")
+    apply_at(client, plan, now)
+    return run_beat(beat, broker, now, until)
+
+
 #: How late beat may send a run the plan calls "now": an entry just rewritten by apply
 #: can be claimed a retry later (beat re-reads it after ``_RETRY_LOST``, 50 ms) when
 #: its change notification arrives after the pass read it.
@@ -93,8 +107,8 @@ def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
 ) -> None:
     cron = files("poll: {task: " + TASK + ", schedule: {cron: '* * * * *'}, args: [poll]}")
     created = minute - timedelta(seconds=30)
-    apply_at(redis_client, plan_at(redis_client, cron, created), created)
-    ran = run_beat(beat, broker, created, minute + timedelta(seconds=2))
+    first = plan_at(redis_client, cron, created)
+    ran = apply_and_run(beat, broker, redis_client, first, created, minute + timedelta(seconds=2))
     assert ran == [(minute, minute.isoformat())]  # last_run_at is now the slot :00
 
     now = minute + timedelta(seconds=9)
@@ -114,9 +128,7 @@ def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
     assert "schedule: cron * * * * * (UTC) → every 7s" in text
     assert "frequency: 1,440 → 12,343 runs/day" in text
 
-    broker.delete("celery")
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, minute + timedelta(seconds=22))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, minute + timedelta(seconds=22))
     assert_sent_as_previewed(sent, action)
 
 
@@ -125,8 +137,8 @@ def test_rename_previews_from_the_kept_run_history(
 ) -> None:
     old = files("old-poll: {task: " + TASK + ", schedule: {every: 5s}, args: [poll]}")
     created = minute - timedelta(seconds=30)
-    apply_at(redis_client, plan_at(redis_client, old, created), created)
-    ran = run_beat(beat, broker, created, minute + timedelta(seconds=1))
+    first = plan_at(redis_client, old, created)
+    ran = apply_and_run(beat, broker, redis_client, first, created, minute + timedelta(seconds=1))
     assert ran[-1] == (minute, minute.isoformat())  # runs on created + 5s * k
 
     now = minute + timedelta(seconds=3, microseconds=400_000)
@@ -141,9 +153,7 @@ def test_rename_previews_from_the_kept_run_history(
         minute + timedelta(seconds=s) for s in (5, 10, 15)
     ]
 
-    broker.delete("celery")
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, minute + timedelta(seconds=16))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, minute + timedelta(seconds=16))
     assert_sent_as_previewed(sent, action)
 
 
@@ -154,6 +164,5 @@ def test_a_create_previews_what_beat_sends_after_apply(
     plan = plan_at(redis_client, files("fresh: {task: " + TASK + ", schedule: {every: 4s}}"), now)
     (action,) = plan.changes
     assert action.kind == "create" and action.at_once_for is None
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, now + timedelta(seconds=13))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, now + timedelta(seconds=13))
     assert_sent_as_previewed(sent, action)
