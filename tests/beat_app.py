@@ -144,8 +144,16 @@ LEAD_WAIT = 30.0
 MakeScheduler = Callable[..., "Scheduler"]
 
 
+def listening(beat: Scheduler) -> Scheduler:
+    """Wait until ``beat`` (started) hears change notices: an entry saved before that
+    is announced to nobody, and a pass at a simulated time would not re-read it."""
+    assert beat.listener is not None, "the scheduler was not started"
+    assert beat.listener.subscribed.wait(LEAD_WAIT), "the scheduler never subscribed"
+    return beat
+
+
 def leading(beat: Scheduler) -> Scheduler:
-    """Wait until ``beat`` (started) holds the leader lock; fail if it never does."""
+    """Wait until ``beat`` (started) holds the leader lock and hears change notices."""
     assert beat.keeper is not None, "the scheduler has no leader lock"
     assert beat.keeper.became_leader.wait(LEAD_WAIT), "the scheduler never took the lock"
-    return beat
+    return listening(beat)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import MakeScheduler, broker_url_for, leading, make_app
+from beat_app import MakeScheduler, broker_url_for, leading, listening, make_app
 from beat_cluster import Cluster
 from celery import Celery
 from hypothesis import HealthCheck, settings
@@ -69,7 +69,8 @@ def make_scheduler(redis_url: str, broker: redis.Redis) -> Iterator[MakeSchedule
     """Start in-process schedulers on the test's Redis and broker; all closed at the end.
 
     ``make(**conf)`` builds a fresh app with ``conf`` (or runs on ``app=``), starts the
-    scheduler and waits until it leads; ``lead=False`` does not wait (a standby).
+    scheduler and waits until it leads and hears change notices; ``lead=False`` does
+    not wait for the lock (a standby).
     """
     made: list[Scheduler] = []
 
@@ -77,7 +78,7 @@ def make_scheduler(redis_url: str, broker: redis.Redis) -> Iterator[MakeSchedule
         scheduler = Scheduler(app or make_app(redis_url, broker_url_for(redis_url), **conf))
         made.append(scheduler)
         scheduler.start()
-        return leading(scheduler) if lead else scheduler
+        return leading(scheduler) if lead else listening(scheduler)
 
     yield make
     for scheduler in made:

@@ -198,8 +198,13 @@ def test_apply_wakes_a_sleeping_beat(make_scheduler, broker, redis_client):
         assert [m["task"] for m in queued(broker)] == [TASK], "the change did not wake beat"
     finally:
         stop.set()
-        beat.listener.event.set()
-        thread.join(LEAD_WAIT)
+        # Wake it until the loop has ended: a set() that lands before the next tick
+        # clears the event would leave the thread asleep for 5 minutes.
+        deadline = time.monotonic() + LEAD_WAIT
+        while thread.is_alive() and time.monotonic() < deadline:
+            beat.listener.event.set()
+            thread.join(0.1)
+        assert not thread.is_alive(), "the tick loop did not stop"
 
 
 def test_interval_entries_keep_their_phase(beat, broker, redis_client) -> None:
