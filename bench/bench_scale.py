@@ -4,9 +4,11 @@
 
 Prints, for N generated entries: loading and validating the files (load_paths), the
 load report over them (compute_load, 7 days), and refusing a rule that can never fire
-(dateutil alone walks ~10 s to year 9999).  These were wall-clock assertions in the
-test suite; a loaded machine made them fail, so they are figures here.  About 6-10 s
-for loading 100k entries on a busy 2-core machine; a quadratic slip shows as minutes.
+(dateutil alone walks ~10 s to year 9999); then fire times for 20k entries sharing 4
+cron expressions, a minutely rrule started 10 years ago, and refusing an alias bomb.
+These were wall-clock assertions in the test suite; a loaded machine made them fail,
+so they are figures here.  About 6-10 s for loading 100k entries on a busy 2-core
+machine; a quadratic slip shows as minutes.
 """
 
 from __future__ import annotations
@@ -93,6 +95,39 @@ def main(total: int, files: int) -> None:
             raise SystemExit("a rule that can never fire was accepted")
 
         print(f"refusing a rule that never fires: {seconds(refuse):.2f} s")
+    timing_figures()
+
+
+def timing_figures() -> None:
+    """Figures the fast suite once asserted in seconds; it now checks the mechanism
+    (tests/test_timing.py, tests/test_spec_yamlload.py) and these say what it saves."""
+    from redbeat_sync.fileformat.yamlload import load_text
+    from redbeat_sync.schedule import timing
+    from redbeat_sync.schedule.entry import Cron, Entry, RRule
+
+    expressions = ["*/5 * * * *", "0 3 * * *", "30 8 * * mon-fri", "0 0 1 * *"]
+    entries = [
+        Entry(f"e{i}", "t", Cron.from_expression(expressions[i % 4]), timezone="Europe/Paris")
+        for i in range(20_000)
+    ]
+    now = datetime.now(timezone.utc)
+
+    def fire_times() -> None:
+        for entry in entries:
+            timing.next_fire_times(entry, 3, now)
+
+    print(f"next 3 fire times, 20000 entries on 4 expressions: {seconds(fire_times):.2f} s")
+    rule = RRule("minutely", interval=7, dtstart=datetime(2015, 1, 1, tzinfo=timezone.utc))
+    long_ago = Entry("r", "t", rule)
+    after = datetime(2025, 6, 1, 12, 0, 30, tzinfo=timezone.utc)
+    took = seconds(lambda: timing.next_fire_after(long_ago, after))
+    print(f"next fire of a minutely rrule started 10 years ago: {took * 1000:.1f} ms")
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, 10):
+        ref = ",".join([f"*{chr(96 + level)}"] * 9)
+        lines.append(f"{chr(97 + level)}: &{chr(97 + level)} [{ref}]")
+    bomb = "\n".join(lines) + "\n"
+    print(f"refusing a 9**10 alias bomb: {seconds(lambda: load_text(bomb)) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,20 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import redis
 from celery import Celery
 
+if TYPE_CHECKING:  # the celery processes that load this module need no scheduler
+    from redbeat_sync import Scheduler
+
 REDIS_URL = os.environ.get("BEAT_TEST_REDIS", "redis://127.0.0.1:6399/0")
 BROKER_URL = os.environ.get("BEAT_TEST_BROKER", "redis://127.0.0.1:6399/1")
 RUNS_KEY = "test:runs"
+#: The ``record`` task's name: what the tests' entries run.
+TASK = "tests.beat_app.record"
 
 app = Celery("beat_app", broker=BROKER_URL)
 app.conf.update(
@@ -66,7 +73,7 @@ def store() -> redis.Redis:
     return _store
 
 
-@app.task(bind=True, name="tests.beat_app.record")
+@app.task(bind=True, name=TASK)
 def record(self, label: str = "") -> None:
     request = self.request
     line = {
@@ -127,3 +134,26 @@ def queued(broker: redis.Redis, queue: str = "celery") -> list[dict]:
 def broker_url_for(redis_url: str, db: int = 1) -> str:
     """The same server as ``redis_url``, another database number (the broker)."""
     return redis_url.rsplit("/", 1)[0] + f"/{db}"
+
+
+#: How long a started scheduler may take to hold the lock.  A bound on waiting for a
+#: real thread, not a figure: on a loaded 2-core machine it can take seconds.
+LEAD_WAIT = 30.0
+
+#: ``make_scheduler(lead=True, app=None, **conf)``: the conftest.py fixture.
+MakeScheduler = Callable[..., "Scheduler"]
+
+
+def listening(beat: Scheduler) -> Scheduler:
+    """Wait until ``beat`` (started) hears change notices: an entry saved before that
+    is announced to nobody, and a pass at a simulated time would not re-read it."""
+    assert beat.listener is not None, "the scheduler was not started"
+    assert beat.listener.subscribed.wait(LEAD_WAIT), "the scheduler never subscribed"
+    return beat
+
+
+def leading(beat: Scheduler) -> Scheduler:
+    """Wait until ``beat`` (started) holds the leader lock and hears change notices."""
+    assert beat.keeper is not None, "the scheduler has no leader lock"
+    assert beat.keeper.became_leader.wait(LEAD_WAIT), "the scheduler never took the lock"
+    return listening(beat)

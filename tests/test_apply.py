@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from beat_app import make_app
 from celery import Celery
 from celery.schedules import crontab
 from plan_helpers import entry, every, spec
@@ -31,10 +32,8 @@ LAYOUT = Layout("rs-test:")
 
 @pytest.fixture
 def app(redis_url: str) -> Iterator[Celery]:
-    celery_app = Celery("apply-test", set_as_current=False)
-    celery_app.conf.update(
-        redbeat_redis_url=redis_url, redbeat_key_prefix=LAYOUT.prefix, timezone="UTC"
-    )
+    """A Celery app on the test's Redis with our prefix, for celery-redbeat's entries."""
+    celery_app = make_app(redis_url, redbeat_key_prefix=LAYOUT.prefix)
     yield celery_app
     celery_app.close()
 

@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import TASK, MakeScheduler, broker_url_for, make_app, queued
 from celery.schedules import crontab, schedule
 from redbeat import RedBeatScheduler as TheirScheduler
 from redbeat import RedBeatSchedulerEntry as TheirEntry
@@ -26,15 +25,6 @@ from redbeat_sync.schedule.entry import At, Cron, Entry, Every, RunState
 from redbeat_sync.state.codec import decode_meta
 
 UTC = timezone.utc
-TASK = "tests.beat_app.record"
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -43,12 +33,8 @@ def app(redis_url: str, broker: redis.Redis):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def beat(app) -> Iterator[Scheduler]:  # type: ignore[no-untyped-def]
-    scheduler = Scheduler(app)
-    scheduler.start()
-    assert scheduler.keeper is not None and scheduler.keeper.became_leader.wait(3)
-    yield scheduler
-    scheduler.close()
+def beat(app, make_scheduler: MakeScheduler) -> Scheduler:  # type: ignore[no-untyped-def]
+    return make_scheduler(app=app)
 
 
 def test_redbeat_written_entries_run_unchanged(app, beat, broker, redis_client) -> None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import broker_url_for, leading, make_app, queued
 
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.decide import decide
@@ -129,7 +129,7 @@ def test_through_the_real_scheduler_on_redis(redis_url: str) -> None:
     beat = Scheduler(app)
     beat.start()
     try:
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
+        leading(beat)
         now = start
         for _ in range(500):
             if now >= end:

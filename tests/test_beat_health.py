@@ -10,17 +10,15 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import redis
-from beat_app import broker_url_for
-from test_beat_e2e import ROOT, TASK, Cluster, add_entries
+from beat_app import TASK, leading
+from beat_cluster import Cluster, add_entries, redbeat_sync_cli
 
 from redbeat_sync.beat.health import check_health
 from redbeat_sync.beat.heartbeat import read_beats
@@ -30,33 +28,14 @@ from redbeat_sync.state.layout import Layout
 UTC = timezone.utc
 
 
-@pytest.fixture
-def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    redis.Redis.from_url(broker_url_for(redis_url)).flushdb()
-    made = Cluster(redis_url, tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
 def health(redis_url: str, *args: str) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "redbeat_sync", "health", "--redis-url", redis_url, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = redbeat_sync_cli("health", "--redis-url", redis_url, *args)
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
 def show_beats(redis_url: str) -> list[dict]:
-    command = ["show", "--format", "json", "--redis-url", redis_url]
-    done = subprocess.run(
-        [sys.executable, "-m", "redbeat_sync", *command],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    done = redbeat_sync_cli("show", "--format", "json", "--redis-url", redis_url)
+    assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)["beats"]
 
 
@@ -213,7 +192,7 @@ def test_heartbeat_records_expire_and_a_clean_stop_removes_its_own(redis_url: st
     beat = Scheduler(make_app(redis_url, redbeat_key_prefix="hb-test:"))
     try:
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         beat.tick()
         layout = Layout("hb-test:")
         (record,) = read_beats(client, layout, lock_id=json.loads(beat.token or "{}")["id"])
@@ -247,12 +226,12 @@ def test_a_new_leader_writes_its_heartbeat_at_once(
     first, second = Scheduler(app), Scheduler(app)
     try:
         first.start()
-        assert first.keeper is not None and first.keeper.became_leader.wait(5)
+        leading(first)
         first.tick()
         second.start()
         second.tick()  # standby: its record says so, and the heartbeat is not due again yet
         first.close()  # releases the lock
-        assert second.keeper is not None and second.keeper.became_leader.wait(10)
+        leading(second)
         assert not second.heartbeat.due()
         second.tick()
         report = check_health(client, layout)

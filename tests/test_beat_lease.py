@@ -7,12 +7,10 @@ first send of a batch, through Celery's own ``before_task_publish`` signal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import TASK, MakeScheduler, queued
 from celery import signals
 from celery.schedules import schedule
 
@@ -23,31 +21,6 @@ from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc
 LAYOUT = Layout()
-TASK = "tests.beat_app.record"
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def beats(redis_url: str, broker: redis.Redis) -> Iterator[list[Scheduler]]:
-    made: list[Scheduler] = []
-    yield made
-    for beat in made:
-        beat.close()
-
-
-def start_beat(redis_url: str, made: list[Scheduler]) -> Scheduler:
-    beat = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
-    made.append(beat)
-    beat.start()
-    assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
-    return beat
 
 
 def add(beat: Scheduler, names: list[str], last_run_at: datetime) -> None:
@@ -60,9 +33,9 @@ def add(beat: Scheduler, names: list[str], last_run_at: datetime) -> None:
 
 
 def test_lease_ending_mid_batch_stops_sending_and_hands_the_rest_back(
-    redis_url, beats, broker, redis_client
+    make_scheduler: MakeScheduler, broker, redis_client
 ) -> None:
-    old = start_beat(redis_url, beats)
+    old = make_scheduler()
     now = datetime.now(UTC)
     names = [f"e{i}" for i in range(5)]
     add(old, names, now - timedelta(seconds=90))
@@ -87,7 +60,7 @@ def test_lease_ending_mid_batch_stops_sending_and_hands_the_rest_back(
     for name in unsent:
         assert redis_client.zscore(LAYOUT.schedule_key, f"redbeat:{name}") == scores[name]
 
-    new = start_beat(redis_url, beats)  # the next leader sends them, once each
+    new = make_scheduler()  # the next leader sends them, once each
     new.dispatch_once(now + timedelta(seconds=1))
     slots = [m[SLOT_HEADER] for m in queued(broker)]
     assert len(slots) == 5 and len(set(m["id"] for m in queued(broker))) == 5
@@ -95,9 +68,8 @@ def test_lease_ending_mid_batch_stops_sending_and_hands_the_rest_back(
 
 
 def test_hand_back_never_undoes_a_run_another_beat_made_since(
-    redis_url, beats, broker, redis_client
+    beat: Scheduler, broker, redis_client
 ) -> None:
-    beat = start_beat(redis_url, beats)
     now = datetime.now(UTC)
     add(beat, ["taken"], now - timedelta(seconds=90))
     assert beat.dispatcher is not None

@@ -11,15 +11,14 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app
+from beat_app import TASK, broker_url_for, leading, make_app
+from beat_cluster import ROOT, Cluster
 from prometheus_client.parser import text_string_to_metric_families
-from test_beat_e2e import ROOT, TASK, Cluster
 
 from devsupport.devserver import free_port
 from redbeat_sync import Scheduler, SchedulerEntry
@@ -29,16 +28,6 @@ from redbeat_sync.schedule.entry import Entry, Every, RunState
 
 UTC = timezone.utc
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    redis.Redis.from_url(broker_url_for(redis_url)).flushdb()
-    made = Cluster(redis_url, tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def fetch(port: int, path: str) -> tuple[int, str]:
@@ -161,7 +150,7 @@ def test_send_errors_are_counted_and_entry_labels_are_off_by_default(redis_url: 
     beat = Scheduler(app)
     try:
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         beat.dispatch_once(now)
         samples = scrape(beat.metrics.port)  # type: ignore[attr-defined]
     finally:
@@ -237,7 +226,7 @@ def test_healthz_answers_for_this_process(redis_url: str) -> None:
         port = beat.metrics.port  # type: ignore[attr-defined]
         status, body = fetch(port, "/healthz")
         assert status == 503 and json.loads(body)["problem"] == "no tick yet"
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         beat.tick()
         status, body = fetch(port, "/healthz")
         assert status == 200 and json.loads(body)["role"] == "leader", body

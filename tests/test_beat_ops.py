@@ -10,9 +10,9 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from beat_app import RUNS_KEY
+from beat_app import RUNS_KEY, TASK
+from beat_cluster import Cluster, add_entries
 from click.testing import CliRunner, Result
-from test_beat_e2e import TASK, Cluster, add_entries, cluster  # noqa: F401
 
 from redbeat_sync.beat.runlog import failing_entries, read_runs, workers_key
 from redbeat_sync.cli import main
@@ -28,7 +28,7 @@ def cli(redis_url: str, *args: str) -> Result:
     return CliRunner().invoke(main, [*args, "--redis-url", redis_url])
 
 
-def labelled(cluster: Cluster, label: str) -> list[dict]:  # noqa: F811
+def labelled(cluster: Cluster, label: str) -> list[dict]:
     return [r for r in cluster.runs() if r["label"] == label]
 
 
@@ -43,7 +43,7 @@ def wait_until(predicate, timeout: float = 30.0, logs=None) -> None:  # type: ig
 
 @pytest.mark.slow
 def test_paused_entry_sends_nothing_and_does_not_burst_on_resume(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     # catch_up is the entry's own misfire policy: resume still skips what was missed.
@@ -83,7 +83,7 @@ def test_paused_entry_sends_nothing_and_does_not_burst_on_resume(
 
 
 @pytest.mark.slow
-def test_pause_until_resumes_by_itself(cluster: Cluster, redis_url: str) -> None:  # noqa: F811
+def test_pause_until_resumes_by_itself(cluster: Cluster, redis_url: str) -> None:
     add_entries(redis_url, Entry("tick", TASK, Every(1.0), args=["tick"]))
     cluster.worker()
     cluster.beat()
@@ -104,7 +104,7 @@ def test_pause_until_resumes_by_itself(cluster: Cluster, redis_url: str) -> None
 
 @pytest.mark.slow
 def test_run_now_sends_exactly_one_run_under_a_leader_kill(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     add_entries(redis_url, Entry("hourly", TASK, Every(3600.0), args=["hourly"]))
@@ -140,7 +140,7 @@ def test_run_with_no_leader_says_so(redis_url: str) -> None:
 
 @pytest.mark.slow
 def test_history_records_worker_outcomes_and_run_wait(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     add_entries(
@@ -178,7 +178,7 @@ def test_history_records_worker_outcomes_and_run_wait(
 
 @pytest.mark.slow
 def test_overlap_skip_never_lets_two_runs_of_a_slow_task_overlap(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     add_entries(

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import queued
+from beat_app import MakeScheduler, queued
 from celery import signals
-from test_beat_tick import MakeScheduler, broker, make_scheduler  # noqa: F401
 
 from redbeat_sync import Scheduler, SchedulerEntry
 from redbeat_sync.beat.claim import LockLost
@@ -54,11 +53,11 @@ def add(beat: Scheduler, name: str, seconds: float, last: datetime) -> None:
     SchedulerEntry.from_entry(entry, RunState(last), app=beat.app).save()
 
 
-def sent_runs(broker: redis.Redis) -> list[dict]:  # noqa: F811
+def sent_runs(broker: redis.Redis) -> list[dict]:
     return [h for h in queued(broker) if h["task"] == TASK]
 
 
-def run_now_sent(broker: redis.Redis, request_id: str) -> int:  # noqa: F811
+def run_now_sent(broker: redis.Redis, request_id: str) -> int:
     return sum(1 for h in sent_runs(broker) if h.get(REQUEST_HEADER) == request_id)
 
 
@@ -83,9 +82,9 @@ def settle(beat: Scheduler, now: datetime) -> None:
 
 
 def test_a_leader_killed_between_claim_and_send_does_not_lose_the_run(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     old = make_scheduler()
     add(old, "hourly", 3600.0, at(0))
@@ -108,9 +107,9 @@ def test_a_leader_killed_between_claim_and_send_does_not_lose_the_run(
 
 
 def test_a_claimed_and_sent_request_is_gone_and_no_other_beat_sends_it(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     leader = make_scheduler()
     standby = make_scheduler(lead=False)
@@ -130,9 +129,9 @@ def test_a_claimed_and_sent_request_is_gone_and_no_other_beat_sends_it(
 
 
 def test_a_leader_never_sends_a_request_it_took_twice(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     leader = make_scheduler()
     add(leader, "hourly", 3600.0, at(0))
@@ -147,9 +146,9 @@ def test_a_leader_never_sends_a_request_it_took_twice(
 
 
 def test_a_lease_ending_before_the_send_hands_the_request_back(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     old = make_scheduler()
     add(old, "minutely", 60.0, at(0))  # due first: its send ends the lease
@@ -179,9 +178,9 @@ def test_a_lease_ending_before_the_send_hands_the_request_back(
 
 
 def test_a_taken_request_is_not_withdrawn(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     """`run --wait` withdraws a request it waited for in vain only while it is
     pending: one a leader has taken is on its way (and --wait must not say otherwise)."""
@@ -201,12 +200,12 @@ def test_a_taken_request_is_not_withdrawn(
 
 
 def test_without_a_lock_the_claim_deletes_the_request(
-    make_scheduler: MakeScheduler,  # noqa: F811
+    make_scheduler: MakeScheduler,
     store: redis.Redis,
-    broker: redis.Redis,  # noqa: F811
+    broker: redis.Redis,
 ) -> None:
     """No leader lock, no successor to take over: at most once, as before."""
-    beat = make_scheduler(redbeat_lock_key=None)
+    beat = make_scheduler(lead=False, redbeat_lock_key=None)
     assert beat.keeper is None
     add(beat, "hourly", 3600.0, at(0))
     request_id = request_run(store, LAYOUT, "hourly", who="ops", reason=None,

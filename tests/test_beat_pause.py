@@ -18,8 +18,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from beat_app import make_app
-from test_beat_e2e import TASK, Cluster, by_entry, check_runs, cluster  # noqa: F401
+from beat_app import TASK, make_app
+from beat_cluster import Cluster, by_entry, check_runs
 
 from redbeat_sync import SchedulerEntry
 from redbeat_sync.schedule.entry import Entry, Every, RunState
@@ -43,7 +43,7 @@ def sleep_until(at: float) -> None:
 
 @pytest.mark.slow
 def test_leader_frozen_across_its_score_second_keeps_sending(
-    cluster: Cluster,  # noqa: F811 (the fixture imported above)
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     """The issue's reproduction: frozen ~0.1 s before slot N + f, resumed between
@@ -83,7 +83,7 @@ ENTRIES = 150
 
 @pytest.mark.slow
 def test_leader_frozen_mid_batch_sends_nothing_after_its_lease(
-    cluster: Cluster,  # noqa: F811 (the fixture imported above)
+    cluster: Cluster,
     redis_url: str,
 ) -> None:
     names = [f"catch-{i:03d}" for i in range(ENTRIES)]

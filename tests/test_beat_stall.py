@@ -13,15 +13,16 @@ look only for scores *after* the pass started, so it slept ``beat_max_loop_inter
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import TASK, MakeScheduler, queued
 from celery.schedules import schedule
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,6 @@ from redbeat_sync.state.layout import Layout
 
 UTC = timezone.utc
 LAYOUT = Layout()
-TASK = "tests.beat_app.record"
 #: Simulated passes never take time, so a send is exactly on time; this only absorbs
 #: float rounding and the 1 ms a "go again at once" pass is given in the simulation.
 SLACK = 0.05
@@ -40,30 +40,9 @@ MAX_LOOP = 300.0  # beat_max_loop_interval: the length of the old stall
 
 
 @pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_beat(redis_url: str, broker: redis.Redis) -> Iterator[Callable[..., Scheduler]]:
-    made: list[Scheduler] = []
-
-    def make(**conf: object) -> Scheduler:
-        app = make_app(
-            redis_url, broker_url_for(redis_url), beat_max_loop_interval=MAX_LOOP, **conf
-        )
-        beat = Scheduler(app)
-        made.append(beat)
-        beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
-        return beat
-
-    yield make
-    for beat in made:
-        beat.close()
+def make_beat(make_scheduler: MakeScheduler) -> Callable[..., Scheduler]:
+    """A leading scheduler whose ``beat_max_loop_interval`` is the old stall's length."""
+    return functools.partial(make_scheduler, beat_max_loop_interval=MAX_LOOP)
 
 
 def add_every(beat: Scheduler, name: str, seconds: float, last_run_at: float) -> None:

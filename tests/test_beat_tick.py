@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import LEAD_WAIT, TASK, MakeScheduler, broker_url_for, leading, make_app, queued
 from celery.schedules import schedule
 
 from redbeat_sync import Scheduler, SchedulerEntry
@@ -24,36 +23,6 @@ from redbeat_sync.state.writer import write
 
 UTC = timezone.utc
 LAYOUT = Layout()
-TASK = "tests.beat_app.record"
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-MakeScheduler = Callable[..., Scheduler]
-
-
-@pytest.fixture
-def make_scheduler(redis_url: str, broker: redis.Redis) -> Iterator[MakeScheduler]:
-    made: list[Scheduler] = []
-
-    def make(lead: bool = True, **conf: object) -> Scheduler:
-        app = make_app(redis_url, broker_url_for(redis_url), **conf)
-        scheduler = Scheduler(app)
-        made.append(scheduler)
-        scheduler.start()
-        if lead:
-            assert scheduler.keeper is None or scheduler.keeper.became_leader.wait(3)
-        return scheduler
-
-    yield make
-    for scheduler in made:
-        scheduler.close()
 
 
 def every(name: str, seconds: float, app: object, last_run_at: datetime | None) -> SchedulerEntry:
@@ -62,8 +31,7 @@ def every(name: str, seconds: float, app: object, last_run_at: datetime | None) 
     return entry.save()
 
 
-def test_due_entry_is_sent_once_for_its_slot(make_scheduler: MakeScheduler, broker, redis_client):
-    beat = make_scheduler()
+def test_due_entry_is_sent_once_for_its_slot(beat: Scheduler, broker, redis_client):
     now = datetime.now(UTC)
     every("due", 60, beat.app, now - timedelta(seconds=90))
     every("not-due", 60, beat.app, now - timedelta(seconds=10))
@@ -82,8 +50,7 @@ def test_due_entry_is_sent_once_for_its_slot(make_scheduler: MakeScheduler, brok
     assert len(queued(broker)) == 1  # claimed: never sent twice
 
 
-def test_missed_slots_are_coalesced_into_one_catch_up_run(make_scheduler, broker, redis_client):
-    beat = make_scheduler()
+def test_missed_slots_are_coalesced_into_one_catch_up_run(beat, broker, redis_client):
     now = datetime.now(UTC)
     last = now - timedelta(seconds=10.5)
     every("fast", 1, beat.app, last)
@@ -106,10 +73,9 @@ def test_standby_sends_nothing(make_scheduler: MakeScheduler, broker) -> None:
     assert len(queued(broker)) == 1
 
 
-def test_old_leader_cannot_send_after_losing_the_lock(make_scheduler, broker, redis_client):
+def test_old_leader_cannot_send_after_losing_the_lock(beat, broker, redis_client):
     """Fencing: a leader that still believes it leads (stalled past its lock, say) is
     refused in Redis by the claim script, and nothing is sent or advanced."""
-    beat = make_scheduler()
     now = datetime.now(UTC)
     every("due", 60, beat.app, now - timedelta(seconds=90))
     beat.dispatch_once(now - timedelta(seconds=120))  # start-up work of the term done
@@ -124,8 +90,7 @@ def test_old_leader_cannot_send_after_losing_the_lock(make_scheduler, broker, re
     assert queued(broker) == []
 
 
-def test_disabled_and_exhausted_entries_are_parked(make_scheduler, broker, redis_client):
-    beat = make_scheduler()
+def test_disabled_and_exhausted_entries_are_parked(beat, broker, redis_client):
     now = datetime.now(UTC)
     off = SchedulerEntry("off", TASK, schedule(timedelta(seconds=60)), app=beat.app, enabled=False)
     off.last_run_at = now - timedelta(hours=1)
@@ -145,19 +110,25 @@ def test_disabled_and_exhausted_entries_are_parked(make_scheduler, broker, redis
     assert "redbeat:off" not in later and "redbeat:once" not in later  # never re-read
 
 
-def test_reenabled_entry_gets_a_real_score_again(make_scheduler, broker, redis_client):
-    beat = make_scheduler()
-    now = datetime.now(UTC)
-    entry = every("toggle", 60, beat.app, now - timedelta(seconds=90))
+def park_then_enable_in_place(
+    beat: Scheduler, redis_client: redis.Redis, name: str, now: datetime
+) -> None:
+    """A disabled, overdue entry that beat parks (score -1), then re-enabled by editing
+    only its stored definition (the score stays -1)."""
+    entry = every(name, 60, beat.app, now - timedelta(seconds=90))
     entry.enabled = False
     entry.save()
     beat.dispatch_once(now)
-    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:toggle") == -1
-    definition = redis_client.hget("redbeat:toggle", "definition")
+    assert redis_client.zscore(LAYOUT.schedule_key, f"redbeat:{name}") == -1
+    definition = redis_client.hget(f"redbeat:{name}", "definition")
+    enabled = definition.replace('"enabled": false', '"enabled": true')
+    redis_client.hset(f"redbeat:{name}", "definition", enabled)
+
+
+def test_reenabled_entry_gets_a_real_score_again(beat, broker, redis_client):
+    now = datetime.now(UTC)
     # an apply that rewrites only the definition keeps the -1 score
-    redis_client.hset(
-        "redbeat:toggle", "definition", definition.replace('"enabled": false', '"enabled": true')
-    )
+    park_then_enable_in_place(beat, redis_client, "toggle", now)
     beat.listener.event.clear()
     redis_client.publish(LAYOUT.changes_channel, '{"count": 1, "names": ["toggle"]}')
     deadline = time.monotonic() + 2
@@ -184,7 +155,7 @@ def test_statics_written_once_leading_and_old_ones_removed(make_scheduler, redis
     beat.tick()
     assert not redis_client.exists("redbeat:static")  # not leading: nothing written
     redis_client.delete(LAYOUT.beat_lock_key)
-    assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
+    leading(beat)
     beat.dispatch_once()
     assert redis_client.exists("redbeat:static")
     assert not redis_client.exists("redbeat:gone")
@@ -193,8 +164,21 @@ def test_statics_written_once_leading_and_old_ones_removed(make_scheduler, redis
     assert redis_client.smembers(LAYOUT.statics_key) == {"static"}
 
 
-def test_apply_wakes_a_sleeping_beat_within_a_second(make_scheduler, broker, redis_client):
-    beat = make_scheduler(beat_max_loop_interval=30)
+def test_apply_wakes_a_sleeping_beat(make_scheduler, broker, redis_client):
+    """A leader with nothing due sleeps until its next look (here 5 minutes: nothing is
+    scheduled and the heartbeat of a 600 s lock is due every 300 s); the change an apply
+    publishes wakes it, so a one-off written meanwhile is sent long before that."""
+    beat = make_scheduler(beat_max_loop_interval=3600, redbeat_lock_timeout=600)
+    asleep = threading.Event()
+    dispatch = beat.dispatch_once
+
+    def dispatch_and_note(now: datetime | None = None) -> float:
+        wait = dispatch(now)
+        if wait > 0:
+            asleep.set()  # tick() now waits up to ``wait`` for a change notice
+        return wait
+
+    beat.dispatch_once = dispatch_and_note
     stop = threading.Event()
 
     def loop() -> None:
@@ -204,23 +188,26 @@ def test_apply_wakes_a_sleeping_beat_within_a_second(make_scheduler, broker, red
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     try:
-        time.sleep(0.5)  # beat is now asleep: nothing scheduled for 30 s
+        assert asleep.wait(LEAD_WAIT), "beat never went to sleep"
         when = datetime.now(UTC) + timedelta(seconds=0.3)
         write(redis_client, LAYOUT, [Put(Entry("one-off", TASK, At(when)), None)])
-        deadline = time.monotonic() + 3
+        # A bound on waiting only, a tenth of the sleep the notice cut short.
+        deadline = time.monotonic() + 30
         while not queued(broker) and time.monotonic() < deadline:
             time.sleep(0.01)
-        arrived = datetime.now(UTC)
-        assert queued(broker), "the change was not picked up"
-        assert (arrived - when).total_seconds() < 1.0
+        assert [m["task"] for m in queued(broker)] == [TASK], "the change did not wake beat"
     finally:
         stop.set()
-        beat.listener.event.set()
-        thread.join(5)
+        # Wake it until the loop has ended: a set() that lands before the next tick
+        # clears the event would leave the thread asleep for 5 minutes.
+        deadline = time.monotonic() + LEAD_WAIT
+        while thread.is_alive() and time.monotonic() < deadline:
+            beat.listener.event.set()
+            thread.join(0.1)
+        assert not thread.is_alive(), "the tick loop did not stop"
 
 
-def test_interval_entries_keep_their_phase(make_scheduler, broker, redis_client) -> None:
-    beat = make_scheduler()
+def test_interval_entries_keep_their_phase(beat, broker, redis_client) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     every("phase", 10, beat.app, start)
     now = start + timedelta(seconds=10.9)  # dispatched 0.9 s late
@@ -273,7 +260,7 @@ def test_redis_outage_is_survived_logged_once_and_never_sends_unfenced(
         every("during", 1, app, datetime.now(UTC) - timedelta(seconds=5))
         beat = Scheduler(app)
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(3)
+        leading(beat)
         beat.tick()
         caplog.clear()
         server.kill()
@@ -298,9 +285,8 @@ def test_redis_outage_is_survived_logged_once_and_never_sends_unfenced(
         server.stop()
 
 
-def test_early_scores_are_corrected_to_the_true_due_time(make_scheduler, broker, redis_client):
+def test_early_scores_are_corrected_to_the_true_due_time(beat, broker, redis_client):
     """RedBeat writes scores early (its #307); beat moves them to the real due time."""
-    beat = make_scheduler()
     now = datetime.now(UTC)
     every("early", 600, beat.app, now - timedelta(seconds=60))
     redis_client.zadd(LAYOUT.schedule_key, {"redbeat:early": int(now.timestamp()) - 30})
@@ -313,8 +299,7 @@ def test_early_scores_are_corrected_to_the_true_due_time(make_scheduler, broker,
     assert 0 < wait <= beat.max_interval
 
 
-def test_options_reach_the_broker(make_scheduler, broker, redis_client) -> None:
-    beat = make_scheduler()
+def test_options_reach_the_broker(beat, broker, redis_client) -> None:
     now = datetime.now(UTC)
     expires = now + timedelta(hours=1)
     entry = Entry(
@@ -330,12 +315,11 @@ def test_options_reach_the_broker(make_scheduler, broker, redis_client) -> None:
 
 
 def test_what_beat_remembers_never_overrides_a_change_made_since(
-    make_scheduler, broker, redis_client
+    beat, broker, redis_client
 ) -> None:
     """A running beat claims from memory of its own last write; a change made since
     (here as celery-redbeat's reschedule() makes it: no notification) makes that
     claim fail, and the entry is decided again from what Redis holds."""
-    beat = make_scheduler()
     start = datetime.now(UTC) - timedelta(minutes=10)
     every("remembered", 60, beat.app, start)
     beat.dispatch_once(start + timedelta(seconds=61))
@@ -357,15 +341,7 @@ def test_parked_entry_reenabled_without_notification_is_picked_up(
     notification) is seen within ``beat_max_loop_interval``, not at the next term."""
     beat = make_scheduler(beat_max_loop_interval=5)
     now = datetime.now(UTC)
-    entry = every("edited", 60, beat.app, now - timedelta(seconds=90))
-    entry.enabled = False
-    entry.save()
-    beat.dispatch_once(now)
-    assert redis_client.zscore(LAYOUT.schedule_key, "redbeat:edited") == -1
-    definition = redis_client.hget("redbeat:edited", "definition")
-    redis_client.hset(
-        "redbeat:edited", "definition", definition.replace('"enabled": false', '"enabled": true')
-    )
+    park_then_enable_in_place(beat, redis_client, "edited", now)
     beat.listener.take_changes()  # whatever save() announced is long handled
     assert beat.dispatch_once(now + timedelta(seconds=1)) <= 5
     assert queued(broker) == []  # parked entries are not read every pass...

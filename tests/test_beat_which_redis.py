@@ -21,7 +21,7 @@ from unittest import mock
 
 import pytest
 import redis
-from beat_app import make_app
+from beat_app import leading, make_app
 from redis_topologies import Proc, cli, plain, wait_until
 
 from redbeat_sync import Scheduler
@@ -249,7 +249,7 @@ def test_password_rotated_under_a_running_beat_is_an_authentication_failure(
     caplog.set_level(logging.INFO, logger="celery.beat")
     try:
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         admin.execute_command("ACL", "SETUSER", "rotated", "resetpass", ">a-new-password")
         admin.execute_command("CLIENT", "KILL", "USER", "rotated")
         deadline = time.monotonic() + 20

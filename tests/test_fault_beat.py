@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import RUNS_KEY, broker_url_for, make_app
+from beat_app import RUNS_KEY, TASK, broker_url_for, make_app
 from faultkit import TcpProxy
 
 from devsupport.devserver import RedisServer
@@ -51,7 +51,6 @@ OUTAGES = (0.5, 1.5, 3.0)
 #: After an outage ends, beat must be sending again within this: the old lock
 #: token may have to expire (lock timeout), a standby retry, a busy 2-core box.
 RECOVERY_BOUND = LOCK_TIMEOUT + 4.0
-TASK = "tests.beat_app.record"
 #: Log lines that announce a loss / a return of the schedule Redis.
 LOSS_MARKERS = ("Redis unavailable", "Redis unreachable for the leader lock")
 BACK_MARKERS = ("Redis reachable again, dispatching", "Redis reachable again for the leader lock")

@@ -5,9 +5,11 @@ subprocess against a real redis-server holding a small deployment.  For every ca
 
 - exit 1 with ``file:line`` problems (or a sane result for valid input), never a
   traceback;
-- wall clock under ``TIME_BOUND`` and peak RSS (VmHWM, read from /proc while the
-  child runs) under ``RSS_BOUND``; the child also runs under RLIMIT_AS, so a memory
-  blow-up fails fast instead of swapping the machine;
+- it finishes by itself (one still running after ``HANG_BOUND`` is killed and the
+  case fails: a bound on waiting, not a speed claim; the seconds are printed) and its
+  peak RSS (VmHWM, read from /proc while the child runs) stays under ``RSS_BOUND``;
+  the child also runs under RLIMIT_AS, so a memory blow-up fails fast instead of
+  swapping the machine;
 - Redis byte-for-byte the same afterwards (DUMP and TTL of every key).
 """
 
@@ -30,7 +32,7 @@ import redis
 from devsupport.devserver import RedisServer
 
 CLI = [sys.executable, "-m", "redbeat_sync"]
-TIME_BOUND = 20.0
+HANG_BOUND = 120.0
 RSS_BOUND_KB = 1024 * 1024  # 1 GiB
 ADDRESS_SPACE = int(1.5 * 1024**3)
 
@@ -49,6 +51,7 @@ class Outcome:
     stderr: str
     seconds: float
     peak_rss_kb: int
+    hung: bool  # still running at HANG_BOUND: killed
 
 
 def run_cli(*args: str, url: str) -> Outcome:
@@ -67,7 +70,7 @@ def run_cli(*args: str, url: str) -> Outcome:
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(proc.communicate()), daemon=True)
     reader.start()
-    while reader.is_alive() and time.monotonic() - started < 120:
+    while reader.is_alive() and time.monotonic() - started < HANG_BOUND:
         try:
             match = re.search(r"VmHWM:\s+(\d+)", status.read_text())
             if match:
@@ -75,10 +78,11 @@ def run_cli(*args: str, url: str) -> Outcome:
         except OSError:
             pass
         reader.join(0.02)
-    if reader.is_alive():
+    hung = reader.is_alive()
+    if hung:
         proc.kill()
         reader.join(10)
-    return Outcome(proc.returncode, out[0], out[1], time.monotonic() - started, peak)
+    return Outcome(proc.returncode, out[0], out[1], time.monotonic() - started, peak, hung)
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, tuple[bytes | None, int]]:
@@ -184,13 +188,13 @@ CASES: dict[str, tuple[Callable[[Path], None], str | tuple[str, ...], int | None
 }
 
 
-#: Cases allowed more time than TIME_BOUND: filling 1.5 GB takes a while.
-SLOW_CASES = {"50-MB-of-entries": 45.0}
+#: Cases marked slow: filling 1.5 GB takes a while.
+SLOW_CASES = {"50-MB-of-entries"}
 
 
-def check_bounded(outcome: Outcome, what: str, bound: float = TIME_BOUND) -> None:
+def check_bounded(outcome: Outcome, what: str) -> None:
     assert "Traceback" not in outcome.stderr, outcome.stderr[-3000:]
-    assert outcome.seconds < bound, f"{what}: took {outcome.seconds:.1f}s"
+    assert not outcome.hung, f"{what}: still running after {HANG_BOUND:.0f}s (killed)"
     assert outcome.peak_rss_kb < RSS_BOUND_KB, f"{what}: peak RSS {outcome.peak_rss_kb} KB"
 
 
@@ -208,7 +212,7 @@ def test_hostile_file_rejected_clearly(
     before = snapshot(client)
     for command in ("validate", "plan"):
         outcome = run_cli(command, str(path), url=url)
-        check_bounded(outcome, f"{case} {command}", SLOW_CASES.get(case, TIME_BOUND))
+        check_bounded(outcome, f"{case} {command}")
         assert outcome.returncode == 1, (command, outcome.stdout[-500:], outcome.stderr[-500:])
         problems = outcome.stderr.splitlines()
         assert problems[-1].startswith("Error: "), outcome.stderr[-500:]

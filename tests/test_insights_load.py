@@ -128,17 +128,13 @@ def test_cli_load(tmp_path: Path) -> None:
 
 
 def test_cli_load_from_redis(redis_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from redbeat_sync.apply import apply_plan
+    from apply_helpers import apply_files
+
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.reader import read_state
 
     layout = Layout("rs-load:")
     wanted = [cron(f"r{i}", "0 * * * *", "reports") for i in range(10)]
-    plan = compute_plan(spec(*wanted), read_state(redis_client, layout), prefix=layout.prefix)
-    apply_plan(
-        redis_client, layout, plan, beat_timezone="UTC", max_deletes=None,
-        allow_mass_delete=False, lock_timeout=2.0, message=None, who="t",
-    )  # fmt: skip
+    apply_files(redis_client, layout, spec(*wanted))
     args = ["load", "--from-redis", "--redis-url", redis_url, "--key-prefix", layout.prefix]
     result = CliRunner().invoke(main, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import redis
+from apply_helpers import apply_files, plan_files
 from plan_helpers import NOW, entry, every, spec, state, stored
 
-from redbeat_sync.apply import apply_plan
 from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_markdown import render_markdown
@@ -16,7 +16,6 @@ from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.schedule import equivalence as semantics
 from redbeat_sync.schedule.entry import Cron, Every, RRule
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.reader import read_state
 
 LAYOUT = Layout("rs-sem:")
 
@@ -74,17 +73,9 @@ def test_equivalent_cron_with_another_change_keeps_only_that_change() -> None:
 
 
 def test_real_round_trip_apply_then_equivalent_expression(redis_client: redis.Redis) -> None:
-    def plan_for(*entries):  # type: ignore[no-untyped-def]
-        current = read_state(redis_client, LAYOUT)
-        return compute_plan(spec(*entries), current, prefix=LAYOUT.prefix)
-
-    first = plan_for(entry("job", schedule=cron("0,15,30,45 * * * *")))
-    apply_plan(
-        redis_client, LAYOUT, first, beat_timezone="UTC", max_deletes=None,
-        allow_mass_delete=False, lock_timeout=2.0, message=None, who="t",
-    )  # fmt: skip
+    apply_files(redis_client, LAYOUT, spec(entry("job", schedule=cron("0,15,30,45 * * * *"))))
     raw_before = redis_client.hget(LAYOUT.entry_key("job"), "definition")
-    plan = plan_for(entry("job", schedule=cron("*/15 * * * *")))
+    plan = plan_files(redis_client, LAYOUT, spec(entry("job", schedule=cron("*/15 * * * *"))))
     assert render_text(plan).strip() == "No changes."
     # Nothing to rewrite: the stored expression stays as it was applied.
     assert redis_client.hget(LAYOUT.entry_key("job"), "definition") == raw_before

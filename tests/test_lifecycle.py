@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 import redis
+from beat_app import make_app
 from celery import Celery
 from redbeat.schedulers import RedBeatSchedulerEntry
 
@@ -36,10 +37,8 @@ SCHEDULE_KEY = LAYOUT.schedule_key
 
 @pytest.fixture
 def app(redis_url: str) -> Iterator[Celery]:
-    celery_app = Celery("lifecycle-test", set_as_current=False)
-    celery_app.conf.update(
-        redbeat_redis_url=redis_url, redbeat_key_prefix=LAYOUT.prefix, timezone="UTC"
-    )
+    """A Celery app on the test's Redis with our prefix, for celery-redbeat's entries."""
+    celery_app = make_app(redis_url, redbeat_key_prefix=LAYOUT.prefix)
     yield celery_app
     celery_app.close()
 

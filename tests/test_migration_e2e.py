@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
-from beat_app import broker_url_for
-from test_beat_e2e import ROOT, Cluster
+from beat_cluster import Cluster, redbeat_sync_cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +29,7 @@ KEY = "redbeat:" + STATIC
 
 def guide(procs: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     """One ``redbeat-sync`` step of the guide, as a user runs it (from the project root)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "redbeat_sync", *args],
-        cwd=ROOT, env=procs.env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = redbeat_sync_cli(*args, env=procs.env)
     assert done.returncode in (0, 2), done.stdout + done.stderr
     return done
 
@@ -60,17 +53,6 @@ def _instant(encoded: dict) -> datetime:
     from redbeat_sync.state.codec import decode_datetime
 
     return decode_datetime(encoded)
-
-
-@pytest.fixture
-def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    """Beat, worker and guide processes on the test's Redis (broker: its db 1)."""
-    redis.Redis.from_url(broker_url_for(redis_url)).flushdb()
-    made = Cluster(redis_url, tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _from_redbeat(cluster: Cluster, schedules: Path) -> None:

@@ -9,12 +9,11 @@ compared with what the scheduler sends after apply.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app, queued
+from beat_app import TASK, queued
 
 from redbeat_sync import Scheduler
 from redbeat_sync.apply import apply_plan
@@ -28,24 +27,6 @@ from redbeat_sync.state.reader import read_state
 
 UTC = timezone.utc
 LAYOUT = Layout()  # the scheduler's default prefix
-TASK = "tests.beat_app.record"
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(broker_url_for(redis_url), decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def beat(redis_url: str, broker: redis.Redis) -> Iterator[Scheduler]:
-    scheduler = Scheduler(make_app(redis_url, broker_url_for(redis_url)))
-    scheduler.start()
-    assert scheduler.keeper is None or scheduler.keeper.became_leader.wait(3)
-    yield scheduler
-    scheduler.close()
 
 
 def files(line: str) -> str:
@@ -72,6 +53,20 @@ def run_beat(
         sent += [(moment, headers[SLOT_HEADER]) for headers in queued(broker)[before:]]
         moment += timedelta(seconds=max(sleep, 0.001))  # beat sleeps as long as it asks
     return sent
+
+
+def apply_and_run(
+    beat: Scheduler,
+    broker: redis.Redis,
+    client: redis.Redis,
+    plan: Plan,
+    now: datetime,
+    until: datetime,
+) -> list[tuple[datetime, str]]:
+    """Apply ``plan`` at ``now``, then run beat until ``until``: what it sends then."""
+    broker.delete("celery")
+    apply_at(client, plan, now)
+    return run_beat(beat, broker, now, until)
 
 
 #: How late beat may send a run the plan calls "now": an entry just rewritten by apply
@@ -112,8 +107,8 @@ def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
 ) -> None:
     cron = files("poll: {task: " + TASK + ", schedule: {cron: '* * * * *'}, args: [poll]}")
     created = minute - timedelta(seconds=30)
-    apply_at(redis_client, plan_at(redis_client, cron, created), created)
-    ran = run_beat(beat, broker, created, minute + timedelta(seconds=2))
+    first = plan_at(redis_client, cron, created)
+    ran = apply_and_run(beat, broker, redis_client, first, created, minute + timedelta(seconds=2))
     assert ran == [(minute, minute.isoformat())]  # last_run_at is now the slot :00
 
     now = minute + timedelta(seconds=9)
@@ -133,9 +128,7 @@ def test_cron_to_every_7s_previews_the_catch_up_beat_sends(
     assert "schedule: cron * * * * * (UTC) → every 7s" in text
     assert "frequency: 1,440 → 12,343 runs/day" in text
 
-    broker.delete("celery")
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, minute + timedelta(seconds=22))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, minute + timedelta(seconds=22))
     assert_sent_as_previewed(sent, action)
 
 
@@ -144,8 +137,8 @@ def test_rename_previews_from_the_kept_run_history(
 ) -> None:
     old = files("old-poll: {task: " + TASK + ", schedule: {every: 5s}, args: [poll]}")
     created = minute - timedelta(seconds=30)
-    apply_at(redis_client, plan_at(redis_client, old, created), created)
-    ran = run_beat(beat, broker, created, minute + timedelta(seconds=1))
+    first = plan_at(redis_client, old, created)
+    ran = apply_and_run(beat, broker, redis_client, first, created, minute + timedelta(seconds=1))
     assert ran[-1] == (minute, minute.isoformat())  # runs on created + 5s * k
 
     now = minute + timedelta(seconds=3, microseconds=400_000)
@@ -160,9 +153,7 @@ def test_rename_previews_from_the_kept_run_history(
         minute + timedelta(seconds=s) for s in (5, 10, 15)
     ]
 
-    broker.delete("celery")
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, minute + timedelta(seconds=16))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, minute + timedelta(seconds=16))
     assert_sent_as_previewed(sent, action)
 
 
@@ -173,6 +164,5 @@ def test_a_create_previews_what_beat_sends_after_apply(
     plan = plan_at(redis_client, files("fresh: {task: " + TASK + ", schedule: {every: 4s}}"), now)
     (action,) = plan.changes
     assert action.kind == "create" and action.at_once_for is None
-    apply_at(redis_client, plan, now)
-    sent = run_beat(beat, broker, now, now + timedelta(seconds=13))
+    sent = apply_and_run(beat, broker, redis_client, plan, now, now + timedelta(seconds=13))
     assert_sent_as_previewed(sent, action)

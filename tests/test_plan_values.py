@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from apply_helpers import apply_files, plan_files
 from celery import Celery
 from celery.schedules import schedule
 from click.testing import CliRunner, Result
@@ -30,8 +31,6 @@ from redbeat_sync.cli import main
 from redbeat_sync.drift import drift_from_plan, drift_to_json, render_drift_text
 from redbeat_sync.fileformat.dump import dump_entries
 from redbeat_sync.fileformat.loader import load_text
-from redbeat_sync.plan.actions import Plan
-from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.plan.render_json import plan_to_json
 from redbeat_sync.plan.render_text import render_text
 from redbeat_sync.schedule.entry import Entry, Every
@@ -41,16 +40,6 @@ from redbeat_sync.state.reader import read_state
 UTC = timezone.utc
 BEFORE = Layout("rs-values-a:")  # what Redis holds
 AFTER = Layout("rs-values-b:")  # what applying the files' value would store
-
-
-def plan_against(client: redis.Redis, layout: Layout, files: Any) -> Plan:
-    state = read_state(client, layout)
-    return compute_plan(files, state, prefix=layout.prefix)
-
-
-def apply(client: redis.Redis, layout: Layout, files: Any) -> None:
-    plan = plan_against(client, layout, files)
-    apply_plan(client, layout, plan, lock_timeout=2.0, who="tester@ci")
 
 
 def task_receives(client: redis.Redis, layout: Layout, name: str) -> tuple[Any, Any]:
@@ -71,12 +60,12 @@ def yaml_entry(since: str) -> str:
 def test_datetime_then_the_same_instant_as_a_string_is_a_change(
     redis_client: redis.Redis,
 ) -> None:
-    apply(redis_client, BEFORE, load_text(yaml_entry("2026-01-01T00:00:00Z")))
+    apply_files(redis_client, BEFORE, load_text(yaml_entry("2026-01-01T00:00:00Z")))
     _, kwargs = task_receives(redis_client, BEFORE, "job")
     assert isinstance(kwargs["since"], datetime)
 
     files = load_text(yaml_entry("'2026-01-01T00:00:00+00:00'"))
-    plan = plan_against(redis_client, BEFORE, files)
+    plan = plan_files(redis_client, BEFORE, files)
     (action,) = plan.changes
     assert action.kind == "update"
     assert [c.path for c in action.changes] == ["kwargs.since"]
@@ -97,7 +86,7 @@ def test_datetime_then_the_same_instant_as_a_string_is_a_change(
     apply_plan(redis_client, BEFORE, plan, lock_timeout=2.0, who="tester@ci")
     _, kwargs = task_receives(redis_client, BEFORE, "job")
     assert kwargs["since"] == "2026-01-01T00:00:00+00:00"
-    assert not plan_against(redis_client, BEFORE, files).has_changes
+    assert not plan_files(redis_client, BEFORE, files).has_changes
 
 
 # --------------------------------------------------------------------------- property
@@ -197,12 +186,12 @@ def job(value: Any) -> Entry:
 
 def check_pair(client: redis.Redis, stored_value: Any, wanted_value: Any) -> None:
     client.flushdb()
-    apply(client, BEFORE, spec(job(stored_value)))
-    apply(client, AFTER, spec(job(wanted_value)))
+    apply_files(client, BEFORE, spec(job(stored_value)))
+    apply_files(client, AFTER, spec(job(wanted_value)))
     same = same_for_the_task(
         task_receives(client, BEFORE, "job"), task_receives(client, AFTER, "job")
     )
-    plan = plan_against(client, BEFORE, spec(job(wanted_value)))
+    plan = plan_files(client, BEFORE, spec(job(wanted_value)))
     assert plan.has_changes is (not same), render_text(plan)
 
 
@@ -256,8 +245,8 @@ def test_datetime_pairs_change_exactly_when_the_task_would_receive_another_value
 def test_known_look_alikes(
     redis_client: redis.Redis, stored_value: Any, wanted_value: Any, change: bool
 ) -> None:
-    apply(redis_client, BEFORE, spec(job(stored_value)))
-    plan = plan_against(redis_client, BEFORE, spec(job(wanted_value)))
+    apply_files(redis_client, BEFORE, spec(job(stored_value)))
+    plan = plan_files(redis_client, BEFORE, spec(job(wanted_value)))
     assert plan.has_changes is change
 
 
@@ -275,7 +264,7 @@ def test_export_of_what_redbeat_stored_plans_no_value_change(
     held = read_state(redis_client, BEFORE)
     exported = dump_entries([item.entry for item in held.entries.values() if item.entry])
     assert "Europe/Paris" in exported
-    plan = plan_against(redis_client, BEFORE, load_text(exported))
+    plan = plan_files(redis_client, BEFORE, load_text(exported))
     (action,) = plan.actions
     assert action.kind == "adopt" and action.changes == [], render_text(plan)
     app.close()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from redis.cluster import RedisCluster
-from redis_topologies import ClusterSetup, cli, start_cluster
+from redis_topologies import ClusterSetup, cli
 
 from redbeat_sync.schedule.entry import Cron, Entry, Every, RunState
 from redbeat_sync.state import codec
@@ -26,20 +26,10 @@ OLD, NEW = Layout("redbeat:"), Layout("{redbeat}:")
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterSetup]:
-    setup = start_cluster(3)
-    yield setup
-    setup.stop()
-
-
 @pytest.fixture
-def client(cluster: ClusterSetup) -> Iterator[RedisCluster]:
-    for node in cluster.nodes:
-        direct = node.client()
-        direct.flushall()
-        direct.close()
-    made = RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port, decode_responses=True)
+def client(redis_cluster: ClusterSetup) -> Iterator[RedisCluster]:
+    port = redis_cluster.nodes[0].port
+    made = RedisCluster(host="127.0.0.1", port=port, decode_responses=True)
     yield made
     made.close()
 
@@ -79,11 +69,11 @@ def _keys_under(cluster: ClusterSetup, prefix: str) -> set[str]:
 
 
 def test_move_keeps_history_and_inventory_and_is_safe_to_rerun(
-    cluster: ClusterSetup, client: RedisCluster
+    redis_cluster: ClusterSetup, client: RedisCluster
 ) -> None:
     assert len(prefix_slots(OLD)) > 1  # the reason to move at all
     stored = _old_deployment(client)
-    url = cluster.url()
+    url = redis_cluster.url()
     refused = cli("show", "--redis-url", url)  # the old prefix is refused under Cluster
     assert refused.code == 1 and "hash slots" in refused.stderr
 
@@ -98,8 +88,10 @@ def test_move_keeps_history_and_inventory_and_is_safe_to_rerun(
     assert client.smembers(NEW.inventory_key) == {"nightly", "every-minute"}
     assert client.smembers(NEW.statics_key) == {"redbeat-own"}
     assert len(client.xrange(NEW.history_key)) == 1
-    assert _keys_under(cluster, OLD.prefix) == set()
-    assert len({RedisCluster.keyslot(client, k) for k in _keys_under(cluster, NEW.prefix)}) == 1
+    assert _keys_under(redis_cluster, OLD.prefix) == set()
+    assert (
+        len({RedisCluster.keyslot(client, k) for k in _keys_under(redis_cluster, NEW.prefix)}) == 1
+    )
 
     shown = cli("show", "--redis-url", url, "--key-prefix", NEW.prefix)
     assert shown.code == 0 and "nightly" in shown.stdout, shown.all
@@ -111,34 +103,34 @@ def test_move_keeps_history_and_inventory_and_is_safe_to_rerun(
 
 
 def test_an_interrupted_move_is_finished_by_running_it_again(
-    cluster: ClusterSetup, client: RedisCluster
+    redis_cluster: ClusterSetup, client: RedisCluster
 ) -> None:
     stored = _old_deployment(client)
     # As if a first run died after copying one entry (old keys all still there).
     client.hset(NEW.entry_key("nightly"), mapping=stored["nightly"])
-    done = cli("move-prefix", "--to", NEW.prefix, "--redis-url", cluster.url())
+    done = cli("move-prefix", "--to", NEW.prefix, "--redis-url", redis_cluster.url())
     assert done.code == 0, done.all
     assert {n: client.hgetall(NEW.entry_key(n)) for n in stored} == stored
-    assert _keys_under(cluster, OLD.prefix) == set()
+    assert _keys_under(redis_cluster, OLD.prefix) == set()
 
 
 @pytest.mark.parametrize("lock", [OLD.beat_lock_key, NEW.beat_lock_key, OLD.sync_lock_key])
 def test_refused_while_a_beat_or_an_apply_holds_a_lock(
-    cluster: ClusterSetup, client: RedisCluster, lock: str
+    redis_cluster: ClusterSetup, client: RedisCluster, lock: str
 ) -> None:
     stored = _old_deployment(client)
     client.set(lock, "held", ex=60)
-    refused = cli("move-prefix", "--to", NEW.prefix, "--redis-url", cluster.url())
+    refused = cli("move-prefix", "--to", NEW.prefix, "--redis-url", redis_cluster.url())
     assert refused.code == 1 and "lock is held" in refused.stderr, refused.all
-    assert _keys_under(cluster, NEW.prefix) == ({lock} if lock.startswith("{") else set())
+    assert _keys_under(redis_cluster, NEW.prefix) == ({lock} if lock.startswith("{") else set())
     assert {n: client.hgetall(OLD.entry_key(n)) for n in stored} == stored
 
 
 def test_refused_when_the_new_prefix_holds_other_entries(
-    cluster: ClusterSetup, client: RedisCluster
+    redis_cluster: ClusterSetup, client: RedisCluster
 ) -> None:
     _old_deployment(client)
     client.hset(NEW.entry_key("nightly"), DEFINITION_FIELD, '{"other": true}')
-    refused = cli("move-prefix", "--to", NEW.prefix, "--redis-url", cluster.url())
+    refused = cli("move-prefix", "--to", NEW.prefix, "--redis-url", redis_cluster.url())
     assert refused.code == 1 and "already holds other entries named nightly" in refused.stderr
     assert client.exists(OLD.entry_key("every-minute"))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from beat_app import make_app, queued
+from beat_app import LEAD_WAIT, leading, make_app, queued
 from redis.cluster import RedisCluster
-from redis_topologies import ClusterSetup, cli, plan_apply_show, start_cluster, write_spec
+from redis_topologies import ClusterSetup, cli, plan_apply_show, write_spec
 
 from devsupport.devserver import RedisServer
 from redbeat_sync import Scheduler
@@ -20,22 +19,6 @@ from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.topology import prefix_slots
 
 PREFIX = "{redbeat}:"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterSetup]:
-    setup = start_cluster(3)
-    yield setup
-    setup.stop()
-
-
-@pytest.fixture
-def clean_cluster(cluster: ClusterSetup) -> ClusterSetup:
-    for node in cluster.nodes:
-        client = node.client()
-        client.flushall()
-        client.close()
-    return cluster
 
 
 def _our_keys(cluster: ClusterSetup, prefix: str) -> dict[str, int]:
@@ -49,9 +32,9 @@ def _our_keys(cluster: ClusterSetup, prefix: str) -> dict[str, int]:
     return found
 
 
-def test_cli_plan_apply_export_show_and_one_slot(clean_cluster: ClusterSetup, tmp_path: Path):
+def test_cli_plan_apply_export_show_and_one_slot(redis_cluster: ClusterSetup, tmp_path: Path):
     spec = write_spec(tmp_path)
-    url = clean_cluster.url()
+    url = redis_cluster.url()
     plan_apply_show(url, spec, prefix=PREFIX)
 
     exported = cli("export", "--redis-url", url, "--key-prefix", PREFIX)
@@ -60,9 +43,9 @@ def test_cli_plan_apply_export_show_and_one_slot(clean_cluster: ClusterSetup, tm
     history = cli("history", "--redis-url", url, "--key-prefix", PREFIX)
     assert history.code == 0, history.all
 
-    keys = _our_keys(clean_cluster, PREFIX)
+    keys = _our_keys(redis_cluster, PREFIX)
     assert {PREFIX + ":schedule", PREFIX + ":sync:managed", PREFIX + "conn-hourly"} <= set(keys)
-    node = clean_cluster.nodes[0].client()
+    node = redis_cluster.nodes[0].client()
     slots = {node.execute_command("CLUSTER", "KEYSLOT", key) for key in keys}
     node.close()
     assert len(slots) == 1, slots
@@ -70,27 +53,27 @@ def test_cli_plan_apply_export_show_and_one_slot(clean_cluster: ClusterSetup, tm
     assert prefix_slots(Layout(PREFIX)) == slots
 
 
-def test_untagged_prefix_is_one_clear_line(clean_cluster: ClusterSetup, tmp_path: Path):
+def test_untagged_prefix_is_one_clear_line(redis_cluster: ClusterSetup, tmp_path: Path):
     spec = write_spec(tmp_path)
     for args in (
         ["plan", spec],
         ["apply", spec, "--auto-approve"],
         ["show"],
     ):
-        result = cli(*args, "--redis-url", clean_cluster.url(), "--key-prefix", "redbeat:")
+        result = cli(*args, "--redis-url", redis_cluster.url(), "--key-prefix", "redbeat:")
         assert result.code == 1, result.all
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert "hash-tagged prefix such as '{redbeat}:'" in lines[0]
         assert "Traceback" not in result.all
-    assert _our_keys(clean_cluster, "redbeat:") == {}
+    assert _our_keys(redis_cluster, "redbeat:") == {}
 
 
-def test_cluster_option_and_startup_nodes(clean_cluster: ClusterSetup):
-    first = clean_cluster.nodes[0]
+def test_cluster_option_and_startup_nodes(redis_cluster: ClusterSetup):
+    first = redis_cluster.nodes[0]
     by_option = RedisSettings(f"redis://127.0.0.1:{first.port}/0", {"cluster": True}).connect()
     assert isinstance(by_option, RedisCluster)
-    nodes = [{"host": "127.0.0.1", "port": str(n.port)} for n in clean_cluster.nodes]
+    nodes = [{"host": "127.0.0.1", "port": str(n.port)} for n in redis_cluster.nodes]
     by_nodes = RedisSettings("redis-cluster://", {"startup_nodes": nodes}).connect()
     assert isinstance(by_nodes, RedisCluster)
     by_option.set(PREFIX + "x", "1")
@@ -98,25 +81,24 @@ def test_cluster_option_and_startup_nodes(clean_cluster: ClusterSetup):
     by_option.close()
     by_nodes.close()
     with pytest.raises(UserError, match="only database 0"):
-        RedisSettings(clean_cluster.url() + "/3").connect()
+        RedisSettings(redis_cluster.url() + "/3").connect()
 
 
-def test_beat_ticks_on_cluster(clean_cluster: ClusterSetup, redis_server: RedisServer, tmp_path):
+def test_beat_ticks_on_cluster(redis_cluster: ClusterSetup, redis_server: RedisServer, tmp_path):
     """Lock, claim script, change notifications (pub/sub) and sends, all via Cluster."""
     broker_url = redis_server.url.rsplit("/", 1)[0] + "/6"
     broker = redis.Redis.from_url(broker_url, decode_responses=True)
     broker.flushdb()
     spec = write_spec(tmp_path)
-    applied = cli("apply", spec, "--auto-approve", "--redis-url", clean_cluster.url(),
+    applied = cli("apply", spec, "--auto-approve", "--redis-url", redis_cluster.url(),
                   "--key-prefix", PREFIX)  # fmt: skip
     assert applied.code == 0, applied.all
-    app = make_app(clean_cluster.url(), broker_url, redbeat_key_prefix=PREFIX)
+    app = make_app(redis_cluster.url(), broker_url, redbeat_key_prefix=PREFIX)
     beat = Scheduler(app)
     try:
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
-        assert beat.listener is not None and beat.listener.subscribed.wait(5)
-        deadline = time.monotonic() + 10
+        leading(beat)
+        deadline = time.monotonic() + LEAD_WAIT  # a bound on waiting only
         while len(queued(broker)) < 2 and time.monotonic() < deadline:
             beat.tick()
         sent = queued(broker)
@@ -128,9 +110,9 @@ def test_beat_ticks_on_cluster(clean_cluster: ClusterSetup, redis_server: RedisS
         beat.listener.take_changes()
         removed = cli("apply", write_spec(tmp_path, "version: 1\nentries: {}\n"),
                       "--auto-approve", "--allow-mass-delete", "--redis-url",
-                      clean_cluster.url(), "--key-prefix", PREFIX)  # fmt: skip
+                      redis_cluster.url(), "--key-prefix", PREFIX)  # fmt: skip
         assert removed.code == 0, removed.all
-        assert beat.listener.event.wait(3)
+        assert beat.listener.event.wait(LEAD_WAIT)
         names, everything = beat.listener.take_changes()
         assert everything or "conn-hourly" in names
     finally:
@@ -138,7 +120,7 @@ def test_beat_ticks_on_cluster(clean_cluster: ClusterSetup, redis_server: RedisS
         broker.close()
 
 
-def test_beat_refuses_untagged_prefix_on_cluster(clean_cluster: ClusterSetup):
-    app = make_app(clean_cluster.url(), "memory://", redbeat_key_prefix="redbeat:")
+def test_beat_refuses_untagged_prefix_on_cluster(redis_cluster: ClusterSetup):
+    app = make_app(redis_cluster.url(), "memory://", redbeat_key_prefix="redbeat:")
     with pytest.raises(UserError, match="hash-tagged prefix"):
         Scheduler(app).client  # noqa: B018 - building the client runs the check

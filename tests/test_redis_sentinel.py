@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import make_app, queued
+from beat_app import leading, make_app, queued
 from redis_topologies import (
     SERVICE,
     SPEC_YAML,
@@ -103,7 +103,7 @@ def test_apply_and_beat_follow_a_failover(
     try:
         assert PASSWORD not in beat.info and "***" in beat.info
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
+        leading(beat)
         thread.start()
         wait_until(lambda: len(queued(broker)) >= 2, 10, "beat sending before the failover")
         master = sentinel.master.client(password=PASSWORD)

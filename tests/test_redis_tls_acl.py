@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from beat_app import make_app, queued
+from beat_app import LEAD_WAIT, leading, make_app, queued
 from redis_topologies import (
     Proc,
     TlsFiles,
@@ -72,6 +72,14 @@ def tls_server(tls_files: TlsFiles) -> Iterator[Proc]:
     server.stop()
 
 
+def tick_until_sent(beat: Scheduler, broker: redis.Redis) -> None:
+    """Tick the leading ``beat`` until it has sent something (a bound on waiting only)."""
+    deadline = time.monotonic() + LEAD_WAIT
+    while not queued(broker) and time.monotonic() < deadline:
+        beat.tick()
+    assert queued(broker), "beat sent nothing"
+
+
 def test_cli_over_tls_with_the_ca(tls_server: Proc, tls_files: TlsFiles, tmp_path: Path):
     url = f"rediss://127.0.0.1:{tls_server.port}/0?ssl_ca_certs={tls_files.ca}"
     plan_apply_show(url, write_spec(tmp_path), prefix=PREFIX)
@@ -125,11 +133,8 @@ def test_beat_over_tls_with_redbeat_redis_use_ssl(
         beat = Scheduler(app)
         try:
             beat.start()
-            assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
-            deadline = time.monotonic() + 8
-            while not queued(broker) and time.monotonic() < deadline:
-                beat.tick()
-            assert queued(broker)
+            leading(beat)
+            tick_until_sent(beat, broker)
         finally:
             beat.close()
     finally:
@@ -175,12 +180,8 @@ def test_acl_user_limited_to_the_prefix_runs_cli_and_beat(
     try:
         _no_password(beat.info)
         beat.start()
-        assert beat.keeper is not None and beat.keeper.became_leader.wait(5)
-        assert beat.listener is not None and beat.listener.subscribed.wait(5)
-        deadline = time.monotonic() + 8
-        while not queued(broker) and time.monotonic() < deadline:
-            beat.tick()
-        assert queued(broker)
+        leading(beat)
+        tick_until_sent(beat, broker)
     finally:
         beat.close()
         broker.close()

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from beat_app import broker_url_for, make_app
+from apply_helpers import apply_files
+from beat_app import broker_url_for, leading, make_app
 from click.testing import CliRunner, Result
 from plan_helpers import spec
 
 from redbeat_sync import Scheduler
-from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound
 from redbeat_sync.fileformat.loader import load_text
@@ -46,7 +46,7 @@ def run_beat_term(redis_url: str) -> None:
     beat = Scheduler(app)
     try:
         beat.start()
-        assert beat.keeper is None or beat.keeper.became_leader.wait(5)
+        leading(beat)
         beat.dispatch_once()
     finally:
         beat.close()
@@ -80,19 +80,8 @@ def test_export_leaves_it_alone_and_says_so(client: redis.Redis, redis_url: str)
     assert CLEANUP in plan.unmanaged
 
 
-def apply_files(client: redis.Redis, *entries: Entry) -> None:
-    plan = compute_plan(spec(*entries), read_state(client, LAYOUT), prefix=PREFIX)
-    apply_plan(
-        client,
-        LAYOUT,
-        plan,
-        beat_timezone="UTC",
-        max_deletes=None,
-        allow_mass_delete=True,
-        lock_timeout=5.0,
-        message=None,
-        who="tester",
-    )
+def apply_entries(client: redis.Redis, *entries: Entry) -> None:
+    apply_files(client, LAYOUT, spec(*entries), allow_mass_delete=True)
 
 
 def test_beat_does_not_warn_about_an_older_adoption(
@@ -100,7 +89,7 @@ def test_beat_does_not_warn_about_an_older_adoption(
 ) -> None:
     """An export made before this change adopted it; beat used to warn at every start."""
     adopted = Entry(name=CLEANUP, task=CLEANUP, schedule=Cron.from_expression("0 4 * * *"))
-    apply_files(client, adopted)
+    apply_entries(client, adopted)
     with caplog.at_level(logging.INFO):
         run_beat_term(redis_url)
     mentions = [r for r in caplog.records if CLEANUP in r.getMessage()]
@@ -112,10 +101,10 @@ def test_beat_does_not_warn_about_an_older_adoption(
 def test_removing_an_older_adoption_hands_it_back_to_celery(
     client: redis.Redis, redis_url: str
 ) -> None:
-    apply_files(
+    apply_entries(
         client, Entry(name=CLEANUP, task=CLEANUP, schedule=Cron.from_expression("0 4 * * *"))
     )
-    apply_files(client)  # removed from the files: deleted
+    apply_entries(client)  # removed from the files: deleted
     assert not client.exists(PREFIX + CLEANUP)
     run_beat_term(redis_url)  # beat's next start re-installs Celery's own
     assert client.exists(PREFIX + CLEANUP)

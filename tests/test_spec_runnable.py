@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from beat_app import broker_url_for, make_app
+from apply_helpers import apply_files
+from beat_app import broker_url_for, leading, make_app
 from celery import Celery
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -26,14 +27,11 @@ from hypothesis import strategies as st
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync import Scheduler
-from redbeat_sync.apply import apply_plan
 from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound
 from redbeat_sync.fileformat.loader import Spec, load_text
-from redbeat_sync.plan.compare import compute_plan
 from redbeat_sync.schedule.entry import Cron, Every, RRule
 from redbeat_sync.state.layout import Layout
-from redbeat_sync.state.reader import read_state
 
 UTC = timezone.utc
 PREFIX = "rs-run:"
@@ -355,22 +353,6 @@ def valid_spec(document: dict[str, Any]) -> Spec | None:
         return None
 
 
-def apply_spec(client: redis.Redis, spec: Spec) -> None:
-    state = read_state(client, LAYOUT, beat_timezone="UTC")
-    plan = compute_plan(spec, state, beat_timezone="UTC", prefix=PREFIX)
-    apply_plan(
-        client,
-        LAYOUT,
-        plan,
-        beat_timezone="UTC",
-        max_deletes=None,
-        allow_mass_delete=True,
-        lock_timeout=5.0,
-        message=None,
-        who="property-test",
-    )
-
-
 def redbeat_loads(app: Celery, spec: Spec) -> None:
     """celery-redbeat's own loader reads every entry it can express, and can run it."""
     for item in spec.entries:
@@ -404,7 +386,7 @@ def test_what_validate_accepts_beat_sends(
     client.flushdb()
     broker = redis.Redis.from_url(broker_url_for(redis_url, db=2))
     broker.flushdb()
-    apply_spec(client, spec)
+    apply_files(client, LAYOUT, spec, allow_mass_delete=True, who="property-test")
 
     app = make_app(redis_url, broker_url_for(redis_url, db=2), redbeat_key_prefix=PREFIX)
     redbeat_loads(app, spec)
@@ -413,7 +395,7 @@ def test_what_validate_accepts_beat_sends(
     beat = RecordingScheduler(app)
     try:
         beat.start()
-        assert beat.keeper is None or beat.keeper.became_leader.wait(5)
+        leading(beat)
         now = datetime.now(UTC) + ahead
         for _ in range(3):  # a full batch asks for another pass at once
             if beat.dispatch_once(now) > 0:

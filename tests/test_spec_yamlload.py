@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -74,10 +73,12 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for level in range(1, 10):
         ref = ",".join([f"*{chr(96 + level)}"] * 9)
         lines.append(f"{chr(97 + level)}: &{chr(97 + level)} [{ref}]")
-    started = time.perf_counter()
     doc = load_text("\n".join(lines) + "\n")
-    assert time.perf_counter() - started < 2
-    assert any("alias expansion too large" in p.message for p in doc.problems)
+    [problem] = doc.problems
+    assert "alias expansion too large" in problem.message
+    # Refused at line 5 of 10: the 9**9 values of the last lines are never built (how
+    # long refusing takes is a figure: bench/bench_scale.py).
+    assert problem.line == 5
     assert doc.value is None
 
 
