@@ -35,10 +35,10 @@ from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
 from .state import audit, reader, writer
 from .state.codec import encode_entry
+from .state.eviction import refuse_evicting
 from .state.layout import Layout
 from .state.stored import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
-from .state.topology import refuse_evicting
 
 P = ParamSpec("P")
 R = TypeVar("R")

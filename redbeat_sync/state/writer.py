@@ -61,7 +61,6 @@ from operator import attrgetter
 from typing import Any
 
 import redis
-from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from ..errors import UserError
@@ -71,6 +70,7 @@ from . import layout as layout_module
 from .codec import EncodedEntry, encode_entry, encode_meta
 from .layout import Layout
 from .stored import Move, Put, Release, Remove, WriteOp
+from .topology import check_cluster_prefix
 
 DEFAULT_BATCH_SIZE = 10_000
 #: Up to this many changed names are listed in the change notification.
@@ -331,7 +331,8 @@ def write(
         raise ValueError(f"more than one operation for: {', '.join(dupes)}")
     if not ops:
         return WriteReport()
-    _check_cluster_prefix(client, layout)
+    # One script call must touch one slot: say so plainly instead of CROSSSLOT.
+    check_cluster_prefix(client, layout)
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
@@ -427,22 +428,6 @@ def write(
     with contextlib.suppress(redis.RedisError):
         _notify(client, layout, names)
     return report
-
-
-def _has_hash_tag(prefix: str) -> bool:
-    """Whether every key ``prefix + anything`` hashes on a tag inside the prefix."""
-    start = prefix.find("{")
-    return start >= 0 and prefix.find("}", start + 2) >= 0
-
-
-def _check_cluster_prefix(client: redis.Redis, layout: Layout) -> None:
-    # One script call must touch one slot; say so plainly instead of CROSSSLOT.
-    if isinstance(client, RedisCluster) and not _has_hash_tag(layout.prefix):
-        raise UserError(
-            f"key prefix {layout.prefix!r} has no hash tag, so under Redis Cluster one "
-            "deployment's keys land in many slots and cannot be written atomically; use "
-            "a hash-tagged prefix such as '{redbeat}:' (redbeat_key_prefix) for cluster"
-        )
 
 
 def _notify(client: redis.Redis, layout: Layout, names: Sequence[str]) -> None:
