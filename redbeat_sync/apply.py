@@ -34,7 +34,7 @@ from .plan.kinds import KINDS
 from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
 from .state import audit, reader, writer
-from .state.codec import encode_entry
+from .state.codec import EntryEncoder, encode_entry
 from .state.eviction import refuse_evicting
 from .state.layout import Layout
 from .state.stored import Move, Put, Release, Remove, StoredEntry, WriteOp
@@ -76,15 +76,17 @@ class ApplyResult:
         return text + "."
 
 
-def plan_digest(plan: Plan) -> str:
+def plan_digest(plan: Plan, encoder: EntryEncoder | None = None) -> str:
     """sha256 naming the exact plan in the audit trail.
 
     It covers what the plan was made from (prefix, beat timezone, state fingerprint)
     and per action its kind, names, the digest it expects and, for a change, the text
     it writes (``encode_entry``, as the writer stores it).  A no-op writes nothing and
     its stored fields are already in the fingerprint.  Rendering the whole plan as
-    JSON instead took seconds for 100k entries.
+    JSON instead took seconds for 100k entries.  ``encoder`` (the one the writer used,
+    for the plan's beat timezone) spares encoding every change again.
     """
+    encoder = encoder or EntryEncoder(beat_timezone=plan.beat_timezone)
     h = hashlib.sha256()
     h.update(f"plan\0{plan.prefix}\0{plan.beat_timezone}\0{plan.fingerprint}\0".encode())
     for action in plan.actions:
@@ -93,8 +95,8 @@ def plan_digest(plan: Plan) -> str:
             continue
         h.update(f"{action.expect_digest or ''}\0".encode())
         if action.desired is not None:
-            # After a write, the writer's encoding (remembered on the entry).
-            encoded = encode_entry(action.desired, beat_timezone=plan.beat_timezone)
+            # After a write, the writer's encoding (kept in its encoder).
+            encoded = encoder.encode(action.desired)
             h.update(f"{encoded.definition}\0{encoded.extra or ''}\0".encode())
     return "sha256:" + h.hexdigest()
 
@@ -334,6 +336,8 @@ class _Run:
         self.total_batches = 0
         self.total_ops = 0
         self.landed: writer.WriteReport | None = None  # set once every batch was written
+        # Each change encoded once for the memory estimate, the writer and the digest.
+        self.encoder = EntryEncoder(beat_timezone=plan.beat_timezone)
 
     def apply(
         self,
@@ -374,7 +378,7 @@ class _Run:
         if not ops:
             self.lock.release()
             return ApplyResult(writer.WriteReport(), None, plan_digest(plan), counts)
-        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, beat_timezone, batch_size)
+        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, self.encoder, batch_size)
         self.total_ops = len(ops)
         self.total_batches = -(-len(ops) // batch_size)
 
@@ -394,13 +398,14 @@ class _Run:
                 now=now,
                 batch_size=batch_size,
                 before_batch=before_batch,
+                encoder=self.encoder,
             )
         finally:
             stop.deferring = False
         # The digest is made after the write: the writer encoded every entry while
         # Redis ran the batches, and the digest reuses those encodings.
         self.landed = report
-        digest = plan_digest(plan)
+        digest = plan_digest(plan, self.encoder)
         self.record.update(outcome="applied", written=written_counts(report), plan_digest=digest)
         notes: list[str] = []
         audit_id = None
@@ -456,7 +461,7 @@ class _Run:
         if written is not None:
             self.record["written"] = written
         with contextlib.suppress(Exception):  # a digest is nice to have, not worth a 2nd error
-            self.record["plan_digest"] = plan_digest(self.plan)
+            self.record["plan_digest"] = plan_digest(self.plan, self.encoder)
         notes = []
         try:
             audit.append_record(self.client, self.layout, self.record)

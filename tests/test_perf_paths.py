@@ -363,15 +363,22 @@ def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
     assert state.entries["e8"].error and state.entries["e3"].entry is None
 
 
-def test_remembered_encoding_is_reused_only_for_the_same_arguments():
+def test_an_encoder_encodes_each_entry_once_as_encode_entry():
     from dataclasses import replace
 
+    from redbeat_sync.state.codec import EntryEncoder
+
     entry = Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))
-    first = encode_entry(entry, beat_timezone="UTC", remember=True)
-    assert encode_entry(entry, beat_timezone="UTC") is first
-    paris = encode_entry(entry, beat_timezone="Europe/Paris")
-    assert paris != first and paris.requires_scheduler  # another zone: not the memo
-    assert encode_entry(entry, beat_timezone="UTC", managed=False) != first
-    changed = replace(entry, task="other")  # a new entry: no memo carried over
-    assert '"task": "other"' in encode_entry(changed, beat_timezone="UTC").definition
-    assert entry == Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))
+    encoder = EntryEncoder(beat_timezone="UTC")
+    first = encoder.encode(entry)
+    assert first == encode_entry(entry, beat_timezone="UTC")
+    assert encoder.encode(entry) is first  # kept
+    paris = EntryEncoder(beat_timezone="Europe/Paris").encode(entry)
+    assert paris == encode_entry(entry, beat_timezone="Europe/Paris") != first
+    assert paris.requires_scheduler  # another zone: its own encoding
+    unmanaged = EntryEncoder(beat_timezone="UTC", managed=False).encode(entry)
+    assert unmanaged == encode_entry(entry, beat_timezone="UTC", managed=False) != first
+    equal = replace(entry)  # an equal entry, another object: encoded alike
+    assert encoder.encode(equal) == first
+    changed = replace(entry, task="other")  # a new entry: nothing carried over
+    assert '"task": "other"' in encoder.encode(changed).definition

@@ -297,39 +297,43 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
     )
 
 
-#: Where ``encode_entry(..., remember=True)`` keeps an entry's encoding (see there).
-_MEMO = "_redbeat_sync_encoded"
-
-
 def encode_entry(
     entry: Entry,
     *,
     beat_timezone: str = "UTC",
     managed: bool = True,
-    remember: bool = False,
     null_args: bool = False,
 ) -> EncodedEntry:
     """The strings to store for ``entry`` (definition always, extra when needed).
 
-    ``remember=True`` keeps the result on the (immutable) entry, so the next call for
-    the same entry and arguments returns it at once: apply encodes each entry for its
-    plan digest and the writer then reuses it.  Off by default, to not hold 100k
-    encodings in memory where they are needed once.
-
     ``null_args=True`` writes empty args as ``null``, as RedBeat saves an entry built
     with ``args=None`` (the RedBeat-API entry class asks for it).
     """
-    if null_args and not entry.args:
-        return _encode_entry(entry, beat_timezone, managed, null_args=True)
-    memo = getattr(entry, "__dict__", {}).get(_MEMO)
-    if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
-        remembered: EncodedEntry = memo[2]
-        return remembered
-    encoded = _encode_entry(entry, beat_timezone, managed)
-    if remember and hasattr(entry, "__dict__"):
-        # Entry is frozen: its fields cannot change under the memo.
-        entry.__dict__[_MEMO] = (beat_timezone, managed, encoded)
-    return encoded
+    return _encode_entry(entry, beat_timezone, managed, null_args=null_args and not entry.args)
+
+
+class EntryEncoder:
+    """``encode_entry`` for one beat timezone, each entry encoded once.
+
+    Apply encodes the entries it writes three times over (the memory estimate, the
+    writer, the plan digest); the caller holds one encoder for the three.  Keyed by
+    the entry's identity (``Entry`` is frozen, so its fields cannot change under the
+    memo; the entry is kept in the value, so its id is not reused meanwhile).  Used
+    per apply, not globally, to not hold 100k encodings where they are needed once.
+    """
+
+    def __init__(self, *, beat_timezone: str = "UTC", managed: bool = True) -> None:
+        self.beat_timezone = beat_timezone
+        self.managed = managed
+        self._done: dict[int, tuple[Entry, EncodedEntry]] = {}
+
+    def encode(self, entry: Entry) -> EncodedEntry:
+        done = self._done.get(id(entry))
+        if done is not None and done[0] is entry:
+            return done[1]
+        encoded = _encode_entry(entry, self.beat_timezone, self.managed)
+        self._done[id(entry)] = (entry, encoded)
+        return encoded
 
 
 def _encode_entry(
@@ -568,6 +572,7 @@ def _decode_meta(raw: str | None) -> RunState:
 __all__ = [
     "DecodeError",
     "EncodedEntry",
+    "EntryEncoder",
     "decode_entry",
     "decode_meta",
     "decode_schedule",

@@ -67,7 +67,7 @@ from ..errors import UserError
 from ..schedule import timing
 from ..schedule.entry import Cron, Entry, RunState
 from . import layout as layout_module
-from .codec import EncodedEntry, encode_entry, encode_meta
+from .codec import EncodedEntry, EntryEncoder, encode_meta
 from .layout import Layout
 from .stored import Move, Put, Release, Remove, WriteOp
 from .topology import check_cluster_prefix
@@ -204,8 +204,8 @@ def _op_names(op: WriteOp) -> list[str]:
 class _Encoder:
     """Turns operations into the script's op arrays (see apply.lua)."""
 
-    def __init__(self, *, beat_timezone: str, now: datetime) -> None:
-        self.beat_timezone = beat_timezone
+    def __init__(self, *, entries: EntryEncoder, now: datetime) -> None:
+        self.entries = entries
         self.now = now
         self.scores = _ScoreCache(now)
         # As RedBeat does on save: a new entry has "just run", so it waits for its
@@ -213,8 +213,8 @@ class _Encoder:
         self.create_meta = encode_meta(RunState(last_run_at=now))
 
     def encode(self, entry: Entry) -> EncodedEntry:
-        # Remembered on the entry: apply's plan digest, made after the write, reuses it.
-        return encode_entry(entry, beat_timezone=self.beat_timezone, managed=True, remember=True)
+        # Kept in the caller's encoder: apply's plan digest, made after the write, reuses it.
+        return self.entries.encode(entry)
 
     def put(self, op: Put) -> list[str]:
         encoded = self.encode(op.entry)
@@ -313,13 +313,15 @@ def write(
     now: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     before_batch: Callable[[], None] | None = None,
+    encoder: EntryEncoder | None = None,
 ) -> WriteReport:
     """Apply ``ops`` in batches of ``batch_size``, each batch atomically.
 
     Raises ``StateChanged`` if a guard of the first batch fails (nothing written),
     ``PartialApply`` if a later batch fails (earlier batches stay written).
     ``before_batch`` runs before each batch, e.g. ``SyncLock.refresh`` so a long apply
-    keeps its lock; an exception from it stops the write there.
+    keeps its lock; an exception from it stops the write there.  ``encoder`` (for
+    ``beat_timezone``, managed) keeps the encodings for the caller to reuse.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -337,12 +339,16 @@ def write(
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
 
-    encoder = _Encoder(beat_timezone=beat_timezone, now=now)
+    if encoder is None:
+        encoder = EntryEncoder(beat_timezone=beat_timezone)
+    elif (encoder.beat_timezone, encoder.managed) != (beat_timezone, True):
+        raise ValueError("the encoder must encode managed entries for the write's timezone")
+    op_encoder = _Encoder(entries=encoder, now=now)
 
     def encode_batch(batch: slice) -> str:
         # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
         # script's JSON decoder passes through byte for byte.
-        ops_json = [script_op for op in ops[batch] for script_op in encoder.ops(op)]
+        ops_json = [script_op for op in ops[batch] for script_op in op_encoder.ops(op)]
         return json.dumps(ops_json, ensure_ascii=False, separators=(",", ":"))
 
     script = _script(client)
