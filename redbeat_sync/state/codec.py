@@ -539,9 +539,51 @@ def _decode_entry(
 # --------------------------------------------------------------------------- meta
 
 
-def encode_meta(run: RunState) -> str:
-    last = encode_datetime(run.last_run_at) if run.last_run_at is not None else None
-    return json.dumps({"last_run_at": last, "total_run_count": run.total_run_count})
+#: How a meta's text starts and what precedes its count (json.dumps of
+#: ``{"last_run_at": ..., "total_run_count": ...}``): the count comes last, so every
+#: entry that last ran at one instant shares the text before it (``meta_head``).
+_META_START = '{"last_run_at": '
+_META_COUNT = ', "total_run_count": '
+
+
+def meta_head(last_run_at: datetime | None) -> str:
+    """A meta's text before its count, the same for every entry run at that instant."""
+    last = encode_datetime(last_run_at) if last_run_at is not None else None
+    return f"{_META_START}{json.dumps(last)}{_META_COUNT}"
+
+
+def encode_meta(run: RunState, head: str | None = None) -> str:
+    """RedBeat's ``meta`` text (byte for byte ``json.dumps`` of its dict).
+
+    ``head``: ``meta_head(run.last_run_at)`` when the caller keeps it (beat encodes
+    thousands of metas of a few instants at once)."""
+    count = run.total_run_count
+    # str() of a plain int is its JSON; bools and int subclasses go through json.
+    count_text = str(count) if type(count) is int else json.dumps(count)
+    if head is None:
+        head = meta_head(run.last_run_at)
+    return f"{head}{count_text}}}"
+
+
+def split_meta(raw: str) -> tuple[str, int] | None:
+    """``(meta_head, count)`` of a meta in ``encode_meta``'s shape, else None.
+
+    Only a plain JSON integer count (no sign, no leading zero) splits.  The head
+    alone proves nothing: ``meta_last_run_at(head)`` decodes it, and valid JSON with
+    the count swapped means the count was the top-level last member (inside a string
+    or a nested object the text would not parse)."""
+    if not raw.startswith(_META_START) or not raw.endswith("}"):
+        return None
+    cut = raw.rfind(_META_COUNT)
+    digits = raw[cut + len(_META_COUNT) : -1] if cut > 0 else ""
+    if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and digits != "0"):
+        return None
+    return raw[: cut + len(_META_COUNT)], int(digits)
+
+
+def meta_last_run_at(head: str) -> datetime | None:
+    """The ``last_run_at`` of a ``split_meta`` head (DecodeError as ``decode_meta``)."""
+    return decode_meta(f"{head}0}}").last_run_at
 
 
 def decode_meta(raw: str | None) -> RunState:
@@ -579,4 +621,7 @@ __all__ = [
     "encode_entry",
     "encode_meta",
     "encode_schedule",
+    "meta_head",
+    "meta_last_run_at",
+    "split_meta",
 ]
