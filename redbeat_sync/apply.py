@@ -215,6 +215,17 @@ def plan_to_ops(plan: Plan) -> list[WriteOp]:
     return [op for op in ops if op is not None]
 
 
+def _managed_count_if_unchanged(client: redis.Redis, layout: Layout, plan: Plan) -> int:
+    """How many entries the deployment manages; UserError if the state changed since
+    ``plan`` was made.  The plan's own read path (``read_state``): its fingerprint
+    needs only the raw fields, nothing is decoded unless a stale plan must say what
+    changed, and the state read is let go here, before the write."""
+    state = reader.read_state(client, layout, beat_timezone=plan.beat_timezone)
+    if state.fingerprint != plan.fingerprint:
+        raise UserError(_stale_message(plan, dict(state.entries), state.fingerprint))
+    return len(state.inventory)
+
+
 def _stale_message(plan: Plan, fresh_entries: dict[str, object], fingerprint: str) -> str:
     changed: list[str] = []
     for action in plan.changes:
@@ -362,15 +373,10 @@ class _Run:
             )
         refuse_evicting(client, allow=allow_evicting_redis)
         self.lock.acquire(lock_timeout)
-        # The raw fields suffice to tell whether anything changed since the plan;
-        # only a stale plan pays for a full read, to say what changed.
-        fingerprint, inventory = reader.read_fingerprint_and_inventory(client, layout)
-        if fingerprint != plan.fingerprint:
-            state = reader.read_state(client, layout, beat_timezone=beat_timezone)
-            raise UserError(_stale_message(plan, dict(state.entries), state.fingerprint))
+        # Under the lock: a stale plan is refused, then a mass delete unless allowed.
         check_prune_guards(
             plan,
-            len(inventory),
+            _managed_count_if_unchanged(client, layout, plan),
             max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete,
         )
