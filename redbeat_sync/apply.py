@@ -35,11 +35,11 @@ from .plan.memory import refuse_if_it_cannot_fit
 from .redact import redact
 from .schedule.vocabulary import DEFAULT_TIMEZONE
 from .state import audit, reader, writer
-from .state.codec import encode_entry
+from .state.codec import EntryEncoder, encode_entry
+from .state.eviction import refuse_evicting
 from .state.layout import Layout
 from .state.stored import Move, Put, Release, Remove, StoredEntry, WriteOp
 from .state.synclock import SyncLock, default_holder
-from .state.topology import refuse_evicting
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,15 +77,17 @@ class ApplyResult:
         return text + "."
 
 
-def plan_digest(plan: Plan) -> str:
+def plan_digest(plan: Plan, encoder: EntryEncoder | None = None) -> str:
     """sha256 naming the exact plan in the audit trail.
 
     It covers what the plan was made from (prefix, beat timezone, state fingerprint)
     and per action its kind, names, the digest it expects and, for a change, the text
     it writes (``encode_entry``, as the writer stores it).  A no-op writes nothing and
     its stored fields are already in the fingerprint.  Rendering the whole plan as
-    JSON instead took seconds for 100k entries.
+    JSON instead took seconds for 100k entries.  ``encoder`` (the one the writer used,
+    for the plan's beat timezone) spares encoding every change again.
     """
+    encoder = encoder or EntryEncoder(beat_timezone=plan.beat_timezone)
     h = hashlib.sha256()
     h.update(f"plan\0{plan.prefix}\0{plan.beat_timezone}\0{plan.fingerprint}\0".encode())
     for action in plan.actions:
@@ -94,8 +96,8 @@ def plan_digest(plan: Plan) -> str:
             continue
         h.update(f"{action.expect_digest or ''}\0".encode())
         if action.desired is not None:
-            # After a write, the writer's encoding (remembered on the entry).
-            encoded = encode_entry(action.desired, beat_timezone=plan.beat_timezone)
+            # After a write, the writer's encoding (kept in its encoder).
+            encoded = encoder.encode(action.desired)
             h.update(f"{encoded.definition}\0{encoded.extra or ''}\0".encode())
     return "sha256:" + h.hexdigest()
 
@@ -212,6 +214,17 @@ def change_pairs(plan: Plan) -> list[tuple[str, str]]:
 def plan_to_ops(plan: Plan) -> list[WriteOp]:
     ops = (action_to_op(action, plan.beat_timezone) for action in plan.actions)
     return [op for op in ops if op is not None]
+
+
+def _managed_count_if_unchanged(client: redis.Redis, layout: Layout, plan: Plan) -> int:
+    """How many entries the deployment manages; UserError if the state changed since
+    ``plan`` was made.  The plan's own read path (``read_state``): its fingerprint
+    needs only the raw fields, nothing is decoded unless a stale plan must say what
+    changed, and the state read is let go here, before the write."""
+    state = reader.read_state(client, layout, beat_timezone=plan.beat_timezone)
+    if state.fingerprint != plan.fingerprint:
+        raise UserError(_stale_message(plan, dict(state.entries), state.fingerprint))
+    return len(state.inventory)
 
 
 def _stale_message(plan: Plan, fresh_entries: dict[str, object], fingerprint: str) -> str:
@@ -335,6 +348,8 @@ class _Run:
         self.total_batches = 0
         self.total_ops = 0
         self.landed: writer.WriteReport | None = None  # set once every batch was written
+        # Each change encoded once for the memory estimate, the writer and the digest.
+        self.encoder = EntryEncoder(beat_timezone=plan.beat_timezone)
 
     def apply(
         self,
@@ -359,15 +374,10 @@ class _Run:
             )
         refuse_evicting(client, allow=allow_evicting_redis)
         self.lock.acquire(lock_timeout)
-        # The raw fields suffice to tell whether anything changed since the plan;
-        # only a stale plan pays for a full read, to say what changed.
-        fingerprint, inventory = reader.read_fingerprint_and_inventory(client, layout)
-        if fingerprint != plan.fingerprint:
-            state = reader.read_state(client, layout, beat_timezone=beat_timezone)
-            raise UserError(_stale_message(plan, dict(state.entries), state.fingerprint))
+        # Under the lock: a stale plan is refused, then a mass delete unless allowed.
         check_prune_guards(
             plan,
-            len(inventory),
+            _managed_count_if_unchanged(client, layout, plan),
             max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete,
         )
@@ -375,7 +385,7 @@ class _Run:
         if not ops:
             self.lock.release()
             return ApplyResult(writer.WriteReport(), None, plan_digest(plan), counts)
-        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, beat_timezone, batch_size)
+        refuse_if_it_cannot_fit(client, plan.changes, layout.prefix, self.encoder, batch_size)
         self.total_ops = len(ops)
         self.total_batches = -(-len(ops) // batch_size)
 
@@ -395,13 +405,14 @@ class _Run:
                 now=now,
                 batch_size=batch_size,
                 before_batch=before_batch,
+                encoder=self.encoder,
             )
         finally:
             stop.deferring = False
         # The digest is made after the write: the writer encoded every entry while
         # Redis ran the batches, and the digest reuses those encodings.
         self.landed = report
-        digest = plan_digest(plan)
+        digest = plan_digest(plan, self.encoder)
         self.record.update(outcome="applied", written=written_counts(report), plan_digest=digest)
         notes: list[str] = []
         audit_id = None
@@ -457,7 +468,7 @@ class _Run:
         if written is not None:
             self.record["written"] = written
         with contextlib.suppress(Exception):  # a digest is nice to have, not worth a 2nd error
-            self.record["plan_digest"] = plan_digest(self.plan)
+            self.record["plan_digest"] = plan_digest(self.plan, self.encoder)
         notes = []
         try:
             audit.append_record(self.client, self.layout, self.record)

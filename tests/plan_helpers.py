@@ -43,7 +43,7 @@ def stored(
 ) -> StoredEntry:
     name = name or (value.name if value else "broken")
     definition = json.dumps(value.to_canonical()) if value else "{not json"
-    return StoredEntry(
+    return StoredEntry.decoded(
         name=name,
         key="redbeat:" + name,
         entry=value,

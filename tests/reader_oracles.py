@@ -1,6 +1,5 @@
-"""Test-only ways into the reader: the eager decode ``LazyStoredEntry`` must equal, and
-reading named entries.  They reach into ``redbeat_sync.state.reader`` on purpose: the
-library itself has one read path (``read_state``), these are its oracles.
+"""Test-only oracle for the reader: the eager decode a ``StoredEntry`` read from Redis
+(decoded on first use) must equal.
 """
 
 from __future__ import annotations
@@ -8,18 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis
-
 from redbeat_sync.schedule.entry import scheduler_only_features
-from redbeat_sync.state import reader
+from redbeat_sync.state import stored
 from redbeat_sync.state.codec import DecodeError, decode_entry, decode_meta
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.stored import StoredEntry
-
-
-def read_fingerprint(client: redis.Redis, layout: Layout) -> str:
-    """``read_state(...).fingerprint`` without decoding (apply's staleness check)."""
-    return reader.read_fingerprint_and_inventory(client, layout)[0]
 
 
 def build_stored_entry(
@@ -51,10 +43,10 @@ def build_stored_entry(
             name, definition_raw or "", extra_raw, beat_timezone=beat_timezone
         )
     except DecodeError as exc:
-        return StoredEntry(
-            entry=None, run=run, marked=reader._is_marked(extra_raw), error=str(exc), **common
+        return StoredEntry.decoded(
+            entry=None, run=run, marked=stored._is_marked(extra_raw), error=str(exc), **common
         )
-    return StoredEntry(
+    return StoredEntry.decoded(
         entry=entry,
         run=run,
         marked=marked,

@@ -1,7 +1,9 @@
-"""MetaCodec gives exactly what codec.encode_meta / decode_meta give, only cheaper."""
+"""MetaCodec gives exactly what codec.encode_meta / decode_meta give, only cheaper; and
+codec.encode_meta (head and count spliced) is json.dumps of RedBeat's meta dict."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from redbeat_sync.beat.metacache import MetaCodec
 from redbeat_sync.schedule.entry import RunState
 from redbeat_sync.state import codec
+from redbeat_sync.values import encode_datetime
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,6 +36,17 @@ def test_encode_is_byte_identical(last: datetime | None, count: int) -> None:
     run = RunState(last, count)
     assert metas.encode(run) == codec.encode_meta(run)
     assert metas.encode(run) == codec.encode_meta(run)  # from the cache this time
+
+
+@given(slots, st.integers(min_value=0, max_value=10**12) | st.booleans())
+def test_encode_meta_is_json_of_the_meta_dict(last: datetime | None, count: int) -> None:
+    run = RunState(last, count)
+    last_json = encode_datetime(last) if last is not None else None
+    want = json.dumps({"last_run_at": last_json, "total_run_count": count})
+    assert codec.encode_meta(run) == want
+    assert codec.split_meta(want) == (
+        None if type(count) is bool else (codec.meta_head(last), count)
+    )
 
 
 def test_equal_instants_in_other_zones_keep_their_own_text() -> None:

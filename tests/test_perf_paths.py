@@ -3,13 +3,12 @@
 - ``codec.encode_entry`` assembles the definition text from a memoised schedule: it
   must be byte-identical to ``json.dumps`` of the definition dict (the plan's fast
   no-op check compares stored text with it).
-- ``read_fingerprint`` (reader_oracles: apply's staleness check, no decoding) must equal
-  ``read_state(...).fingerprint`` on any store.
+- ``read_state`` decodes on first use: what it gives must equal an eager decode
+  (reader_oracles).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -108,7 +107,7 @@ def test_equal_rrules_in_other_zones_keep_their_own_offsets():
         assert encode_entry(entry).definition == reference_definition(entry, "UTC")
 
 
-# --------------------------------------------------------------------------- read_fingerprint
+# --------------------------------------------------------------------------- the state fingerprint
 
 
 def _varied_store(client, layout) -> None:
@@ -144,38 +143,38 @@ def _varied_store(client, layout) -> None:
     client.sadd(layout.inventory_key, "only-in-inventory", "e6")
 
 
-def test_read_fingerprint_equals_read_state_fingerprint(redis_client):
-    from reader_oracles import read_fingerprint
-
+def test_the_fingerprint_covers_defining_fields_and_inventory_only(redis_client):
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.reader import read_fingerprint_and_inventory, read_state
+    from redbeat_sync.state.reader import read_state
 
     layout = Layout("fp:")
-    assert read_fingerprint(redis_client, layout) == read_state(redis_client, layout).fingerprint
+
+    def fingerprint() -> str:
+        return read_state(redis_client, layout).fingerprint
+
+    empty = fingerprint()
     _varied_store(redis_client, layout)
     state = read_state(redis_client, layout)
     assert state.entries["e3"].entry is None and "wrong" in state.entries
+    assert state.fingerprint != empty
     for chunk_size in (7, 2000):
-        fingerprint, inventory = read_fingerprint_and_inventory(
-            redis_client, layout, chunk_size=chunk_size
-        )
-        assert (fingerprint, inventory) == (state.fingerprint, state.inventory)
-    # Any change of a defining field, or of the inventory, changes both alike.
+        again = read_state(redis_client, layout, chunk_size=chunk_size)
+        assert (again.fingerprint, again.inventory) == (state.fingerprint, state.inventory)
+    # Any change of a defining field, or of the inventory, changes it.
     for change in (
         lambda: redis_client.hset(layout.entry_key("e10"), "definition", "{}"),
         lambda: redis_client.hset(layout.entry_key("e11"), "redbeat_sync", "{}"),
         lambda: redis_client.srem(layout.inventory_key, "only-in-inventory"),
         lambda: redis_client.delete(layout.entry_key("e12")),
     ):
-        before = read_fingerprint(redis_client, layout)
+        before = fingerprint()
         change()
-        after = read_fingerprint(redis_client, layout)
-        assert after != before
-        assert after == read_state(redis_client, layout).fingerprint
-    # Run history is not part of it.
-    before = read_fingerprint(redis_client, layout)
+        assert fingerprint() != before
+    # Run history and scores are not part of it.
+    before = fingerprint()
     redis_client.hset(layout.entry_key("e20"), "meta", '{"total_run_count": 9}')
-    assert read_fingerprint(redis_client, layout) == before
+    redis_client.zadd(layout.schedule_key, {layout.entry_key("e21"): 5})
+    assert fingerprint() == before
 
 
 # --------------------------------------------------------------------------- plan_digest
@@ -333,19 +332,33 @@ def test_fast_noop_path_gives_the_slow_paths_plan_and_hides_no_hand_edit(
     assert 20 <= len(changed) < 120
 
 
-def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
+STORED_FIELDS = (
+    "name",
+    "key",
+    "entry",
+    "run",
+    "managed",
+    "marked",
+    "score",
+    "definition_raw",
+    "extra_raw",
+    "error",
+    "requires_scheduler",
+)
+
+
+def test_stored_entries_decode_on_first_use_as_the_eager_builder(redis_client):
     from reader_oracles import build_stored_entry
 
     from redbeat_sync.state.layout import Layout
-    from redbeat_sync.state.reader import LazyStoredEntry, read_state
-    from redbeat_sync.state.stored import StoredEntry
+    from redbeat_sync.state.reader import read_state
 
     layout = Layout("lazy:")
     _varied_store(redis_client, layout)
     redis_client.hset(layout.entry_key("e8"), "meta", "{bad meta")
     redis_client.hset(layout.entry_key("e9"), "meta", '{"total_run_count": "x"}')
     state = read_state(redis_client, layout, beat_timezone="Europe/Paris")
-    lazy = [e for e in state.entries.values() if isinstance(e, LazyStoredEntry)]
+    lazy = [e for e in state.entries.values() if e.definition_raw is not None]
     assert len(lazy) > 250
     for stored in lazy:
         fields = redis_client.hmget(stored.key, "definition", "meta", "redbeat_sync")
@@ -357,21 +370,28 @@ def test_lazy_stored_entries_decode_as_the_eager_builder(redis_client):
             managed=stored.managed,
             beat_timezone="Europe/Paris",
         )
-        for field in dataclasses.fields(StoredEntry):  # each decoded on first access
-            assert getattr(stored, field.name) == getattr(eager, field.name), field.name
-        assert stored.digest == eager.digest
+        for field in STORED_FIELDS:  # each decoded on first access
+            assert getattr(stored, field) == getattr(eager, field), field
+        assert stored.digest == eager.digest and stored == eager
     assert state.entries["e8"].error and state.entries["e3"].entry is None
 
 
-def test_remembered_encoding_is_reused_only_for_the_same_arguments():
+def test_an_encoder_encodes_each_entry_once_as_encode_entry():
     from dataclasses import replace
 
+    from redbeat_sync.state.codec import EntryEncoder
+
     entry = Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))
-    first = encode_entry(entry, beat_timezone="UTC", remember=True)
-    assert encode_entry(entry, beat_timezone="UTC") is first
-    paris = encode_entry(entry, beat_timezone="Europe/Paris")
-    assert paris != first and paris.requires_scheduler  # another zone: not the memo
-    assert encode_entry(entry, beat_timezone="UTC", managed=False) != first
-    changed = replace(entry, task="other")  # a new entry: no memo carried over
-    assert '"task": "other"' in encode_entry(changed, beat_timezone="UTC").definition
-    assert entry == Entry(name="m", task="t", schedule=Cron.from_expression("0 9 * * *"))
+    encoder = EntryEncoder(beat_timezone="UTC")
+    first = encoder.encode(entry)
+    assert first == encode_entry(entry, beat_timezone="UTC")
+    assert encoder.encode(entry) is first  # kept
+    paris = EntryEncoder(beat_timezone="Europe/Paris").encode(entry)
+    assert paris == encode_entry(entry, beat_timezone="Europe/Paris") != first
+    assert paris.requires_scheduler  # another zone: its own encoding
+    unmanaged = EntryEncoder(beat_timezone="UTC", managed=False).encode(entry)
+    assert unmanaged == encode_entry(entry, beat_timezone="UTC", managed=False) != first
+    equal = replace(entry)  # an equal entry, another object: encoded alike
+    assert encoder.encode(equal) == first
+    changed = replace(entry, task="other")  # a new entry: nothing carried over
+    assert '"task": "other"' in encoder.encode(changed).definition

@@ -14,8 +14,11 @@ from redis_topologies import ClusterSetup, cli, plan_apply_show, write_spec
 from devsupport.devserver import RedisServer
 from redbeat_sync import Scheduler
 from redbeat_sync.errors import UserError
+from redbeat_sync.schedule.entry import Entry, Every
+from redbeat_sync.state import writer
 from redbeat_sync.state.connection import RedisSettings
 from redbeat_sync.state.layout import Layout
+from redbeat_sync.state.stored import Put
 from redbeat_sync.state.topology import prefix_slots
 
 PREFIX = "{redbeat}:"
@@ -124,3 +127,26 @@ def test_beat_refuses_untagged_prefix_on_cluster(redis_cluster: ClusterSetup):
     app = make_app(redis_cluster.url(), "memory://", redbeat_key_prefix="redbeat:")
     with pytest.raises(UserError, match="hash-tagged prefix"):
         Scheduler(app).client  # noqa: B018 - building the client runs the check
+
+
+@pytest.mark.parametrize("prefix", ["redbeat:", "{}x}:", "{open:"])
+def test_writer_refuses_a_prefix_over_several_slots(clean_cluster: ClusterSetup, prefix: str):
+    """The writer checks by hash slot, as the CLI does: ``{}x}:`` looks tagged but its
+    tag is empty, so Redis hashes each whole key; nothing is written."""
+    layout = Layout(prefix)
+    assert len(prefix_slots(layout)) > 1
+    client = RedisSettings(clean_cluster.url()).connect()
+    entry = Entry(name="e", task="t", schedule=Every(60.0))
+    try:
+        with pytest.raises(UserError, match="several Redis Cluster hash slots"):
+            writer.write(client, layout, [Put(entry, expect_digest=None)])
+        tagged = Layout(PREFIX)
+        assert writer.write(client, tagged, [Put(entry, expect_digest=None)]).created == 1
+    finally:
+        client.close()
+    assert set(_our_keys(clean_cluster, "")) == {
+        tagged.schedule_key,
+        tagged.inventory_key,
+        tagged.applied_key,
+        tagged.entry_key("e"),
+    }

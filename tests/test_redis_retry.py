@@ -23,11 +23,11 @@ from redbeat_sync.errors import UserError
 from redbeat_sync.fileformat.loader import load_paths
 from redbeat_sync.state import writer
 from redbeat_sync.state.connection import RedisSettings
+from redbeat_sync.state.eviction import check_eviction, classify_policy
 from redbeat_sync.state.layout import Layout
 from redbeat_sync.state.retry import attempts_for, build_retry
 from redbeat_sync.state.stored import Put
 from redbeat_sync.state.synclock import SyncLock
-from redbeat_sync.state.topology import check_eviction, classify_policy
 
 LAYOUT = Layout("{redbeat}:")
 

@@ -39,7 +39,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def stored(entry: Entry, *, managed: bool = True) -> StoredEntry:
-    return StoredEntry(
+    return StoredEntry.decoded(
         name=entry.name,
         key="redbeat:" + entry.name,
         entry=entry,

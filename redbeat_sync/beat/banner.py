@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from ..errors import UserError
-from ..state.topology import read_policy
+from ..state.eviction import read_policy
 from .config import DEFAULT_LOCK_TIMEOUT
 
 #: A standby should take over within this many seconds of the leader's death.

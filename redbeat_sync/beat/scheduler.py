@@ -51,9 +51,9 @@ from celery.beat import Scheduler as CeleryScheduler
 
 from ..bulk import gc_paused
 from ..errors import UserError
+from ..state.eviction import check_eviction_for_beat
 from ..state.pause import count_paused
 from ..state.runnow import REQUEST_HEADER, record_sent, requeue_request
-from ..state.topology import check_eviction_for_beat
 from .claim import Claimer, LockLost
 from .config import DEFAULT_LOCK_TIMEOUT, beat_client, ensure_conf
 from .credentials import describe_redis_failure

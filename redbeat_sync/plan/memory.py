@@ -23,7 +23,7 @@ import redis
 
 from ..errors import UserError
 from ..schedule.entry import Entry
-from ..state.codec import encode_entry
+from ..state.codec import EntryEncoder
 from .actions import Action
 from .kinds import KINDS
 
@@ -53,14 +53,14 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def _entry_bytes(entry: Entry, beat_timezone: str) -> int:
-    # remember=True: the writer reuses these encodings instead of encoding twice.
-    encoded = encode_entry(entry, beat_timezone=beat_timezone, managed=True, remember=True)
+def _entry_bytes(entry: Entry, encoder: EntryEncoder) -> int:
+    # The caller's encoder: the writer reuses these encodings instead of encoding twice.
+    encoded = encoder.encode(entry)
     return len(encoded.definition.encode()) + len((encoded.extra or "").encode())
 
 
 def estimate_growth(
-    actions: Iterable[Action], prefix: str, beat_timezone: str, batch_size: int
+    actions: Iterable[Action], prefix: str, encoder: EntryEncoder, batch_size: int
 ) -> int:
     """Peak bytes the actions add, never counting what deletes free (they may run last)."""
     growth = 0
@@ -69,7 +69,7 @@ def estimate_growth(
         kind = KINDS[action.kind]
         if action.desired is None or kind.writes == "nothing":
             continue
-        size = _entry_bytes(action.desired, beat_timezone)
+        size = _entry_bytes(action.desired, encoder)
         texts.append(size)
         stored = action.current
         if kind.new_key or stored is None:
@@ -84,7 +84,11 @@ def estimate_growth(
 
 
 def memory_need(
-    client: redis.Redis, actions: Iterable[Action], prefix: str, tz: str, batch_size: int
+    client: redis.Redis,
+    actions: Iterable[Action],
+    prefix: str,
+    encoder: EntryEncoder,
+    batch_size: int,
 ) -> MemoryNeed:
     """``INFO memory`` and the estimate (growth 0 without a limit: nothing to check)."""
     try:
@@ -96,18 +100,20 @@ def memory_need(
         # allkeys-*: Redis evicts instead of refusing; apply warns about that elsewhere.
         return MemoryNeed(0, int(info.get("used_memory") or 0), 0)
     used = int(info.get("used_memory") or 0)
-    return MemoryNeed(limit, used, estimate_growth(actions, prefix, tz, batch_size))
+    return MemoryNeed(limit, used, estimate_growth(actions, prefix, encoder, batch_size))
 
 
 def refuse_if_it_cannot_fit(
     client: redis.Redis,
     actions: Iterable[Action],
     prefix: str,
-    beat_timezone: str,
+    encoder: EntryEncoder,
     batch_size: int,
 ) -> None:
-    """UserError (nothing written yet) when the plan would exceed ``maxmemory``."""
-    need = memory_need(client, actions, prefix, beat_timezone, batch_size)
+    """UserError (nothing written yet) when the plan would exceed ``maxmemory``.
+
+    ``encoder`` encodes for the beat timezone; the writer reuses what it encoded."""
+    need = memory_need(client, actions, prefix, encoder, batch_size)
     if need.fits:
         return
     raise UserError(

@@ -148,7 +148,7 @@ def _in_zone(moment: str, zone: str) -> datetime:
 def _current_from_json(name: str, data: dict[str, Any]) -> StoredEntry:
     run = data["run"]
     last_run_at = run["last_run_at"]
-    stored = StoredEntry(
+    stored = StoredEntry.decoded(
         name=name,
         key=data["key"],
         entry=Entry.from_canonical(data["entry"]) if data["entry"] is not None else None,

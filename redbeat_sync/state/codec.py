@@ -306,39 +306,43 @@ def _has_extras(entry: Entry, beat_timezone: str) -> bool:
     )
 
 
-#: Where ``encode_entry(..., remember=True)`` keeps an entry's encoding (see there).
-_MEMO = "_redbeat_sync_encoded"
-
-
 def encode_entry(
     entry: Entry,
     *,
     beat_timezone: str = DEFAULT_TIMEZONE,
     managed: bool = True,
-    remember: bool = False,
     null_args: bool = False,
 ) -> EncodedEntry:
     """The strings to store for ``entry`` (definition always, extra when needed).
 
-    ``remember=True`` keeps the result on the (immutable) entry, so the next call for
-    the same entry and arguments returns it at once: apply encodes each entry for its
-    plan digest and the writer then reuses it.  Off by default, to not hold 100k
-    encodings in memory where they are needed once.
-
     ``null_args=True`` writes empty args as ``null``, as RedBeat saves an entry built
     with ``args=None`` (the RedBeat-API entry class asks for it).
     """
-    if null_args and not entry.args:
-        return _encode_entry(entry, beat_timezone, managed, null_args=True)
-    memo = getattr(entry, "__dict__", {}).get(_MEMO)
-    if memo is not None and memo[0] == beat_timezone and memo[1] is managed:
-        remembered: EncodedEntry = memo[2]
-        return remembered
-    encoded = _encode_entry(entry, beat_timezone, managed)
-    if remember and hasattr(entry, "__dict__"):
-        # Entry is frozen: its fields cannot change under the memo.
-        entry.__dict__[_MEMO] = (beat_timezone, managed, encoded)
-    return encoded
+    return _encode_entry(entry, beat_timezone, managed, null_args=null_args and not entry.args)
+
+
+class EntryEncoder:
+    """``encode_entry`` for one beat timezone, each entry encoded once.
+
+    Apply encodes the entries it writes three times over (the memory estimate, the
+    writer, the plan digest); the caller holds one encoder for the three.  Keyed by
+    the entry's identity (``Entry`` is frozen, so its fields cannot change under the
+    memo; the entry is kept in the value, so its id is not reused meanwhile).  Used
+    per apply, not globally, to not hold 100k encodings where they are needed once.
+    """
+
+    def __init__(self, *, beat_timezone: str = DEFAULT_TIMEZONE, managed: bool = True) -> None:
+        self.beat_timezone = beat_timezone
+        self.managed = managed
+        self._done: dict[int, tuple[Entry, EncodedEntry]] = {}
+
+    def encode(self, entry: Entry) -> EncodedEntry:
+        done = self._done.get(id(entry))
+        if done is not None and done[0] is entry:
+            return done[1]
+        encoded = _encode_entry(entry, self.beat_timezone, self.managed)
+        self._done[id(entry)] = (entry, encoded)
+        return encoded
 
 
 def _encode_entry(
@@ -544,9 +548,51 @@ def _decode_entry(
 # --------------------------------------------------------------------------- meta
 
 
-def encode_meta(run: RunState) -> str:
-    last = encode_datetime(run.last_run_at) if run.last_run_at is not None else None
-    return json.dumps({"last_run_at": last, "total_run_count": run.total_run_count})
+#: How a meta's text starts and what precedes its count (json.dumps of
+#: ``{"last_run_at": ..., "total_run_count": ...}``): the count comes last, so every
+#: entry that last ran at one instant shares the text before it (``meta_head``).
+_META_START = '{"last_run_at": '
+_META_COUNT = ', "total_run_count": '
+
+
+def meta_head(last_run_at: datetime | None) -> str:
+    """A meta's text before its count, the same for every entry run at that instant."""
+    last = encode_datetime(last_run_at) if last_run_at is not None else None
+    return f"{_META_START}{json.dumps(last)}{_META_COUNT}"
+
+
+def encode_meta(run: RunState, head: str | None = None) -> str:
+    """RedBeat's ``meta`` text (byte for byte ``json.dumps`` of its dict).
+
+    ``head``: ``meta_head(run.last_run_at)`` when the caller keeps it (beat encodes
+    thousands of metas of a few instants at once)."""
+    count = run.total_run_count
+    # str() of a plain int is its JSON; bools and int subclasses go through json.
+    count_text = str(count) if type(count) is int else json.dumps(count)
+    if head is None:
+        head = meta_head(run.last_run_at)
+    return f"{head}{count_text}}}"
+
+
+def split_meta(raw: str) -> tuple[str, int] | None:
+    """``(meta_head, count)`` of a meta in ``encode_meta``'s shape, else None.
+
+    Only a plain JSON integer count (no sign, no leading zero) splits.  The head
+    alone proves nothing: ``meta_last_run_at(head)`` decodes it, and valid JSON with
+    the count swapped means the count was the top-level last member (inside a string
+    or a nested object the text would not parse)."""
+    if not raw.startswith(_META_START) or not raw.endswith("}"):
+        return None
+    cut = raw.rfind(_META_COUNT)
+    digits = raw[cut + len(_META_COUNT) : -1] if cut > 0 else ""
+    if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and digits != "0"):
+        return None
+    return raw[: cut + len(_META_COUNT)], int(digits)
+
+
+def meta_last_run_at(head: str) -> datetime | None:
+    """The ``last_run_at`` of a ``split_meta`` head (DecodeError as ``decode_meta``)."""
+    return decode_meta(f"{head}0}}").last_run_at
 
 
 def decode_meta(raw: str | None) -> RunState:
@@ -577,10 +623,14 @@ def _decode_meta(raw: str | None) -> RunState:
 __all__ = [
     "DecodeError",
     "EncodedEntry",
+    "EntryEncoder",
     "decode_entry",
     "decode_meta",
     "decode_schedule",
     "encode_entry",
     "encode_meta",
     "encode_schedule",
+    "meta_head",
+    "meta_last_run_at",
+    "split_meta",
 ]

@@ -10,7 +10,6 @@ reading never fails because of one bad entry.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -20,11 +19,10 @@ import redis
 
 from ..bulk import gc_paused, with_gc_paused
 from ..errors import UserError
-from ..schedule.entry import Entry, RunState, scheduler_only_features
+from ..schedule.entry import RunState
 from ..schedule.vocabulary import DEFAULT_TIMEZONE
-from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 from .layout import DEFINITION_FIELD, EXTRA_FIELD, META_FIELD, Layout
-from .stored import State, StoredEntry, field_digest
+from .stored import State, StoredEntry
 
 #: Names per pipeline round trip: big enough to amortise latency, small enough to
 #: keep one reply (three fields each) to a few MB.
@@ -39,99 +37,11 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _is_marked(extra_raw: str | None) -> bool:
-    try:
-        extra = decode_extra(extra_raw)
-    except DecodeError:
-        return extra_raw is not None
-    return extra is not None and extra.get("managed") is True
-
-
-class LazyStoredEntry(StoredEntry):
-    """A ``StoredEntry`` that decodes its fields on first use.
-
-    Reading 100k entries used to decode every definition and meta; a plan of an
-    unchanged deployment needs none of them (``plan.compare`` checks the raw text
-    against what it would write), so ``entry``, ``run``, ``marked``, ``error`` and
-    ``requires_scheduler`` are decoded only when read, and only the raw strings are
-    kept until then.  The values are the ones an eager decode gives (tests/reader_oracles.py).
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        prefix: str,
-        managed: bool,
-        score: float | None,
-        definition_raw: str,
-        meta_raw: str | None,
-        extra_raw: str | None,
-        beat_timezone: str,
-    ) -> None:
-        # Frozen dataclass parent: set the instance fields directly.
-        values = self.__dict__
-        values["name"] = name
-        values["managed"] = managed
-        values["score"] = score
-        values["definition_raw"] = definition_raw
-        values["extra_raw"] = extra_raw
-        values["_prefix"] = prefix
-        values["_meta_raw"] = meta_raw
-        values["_beat_timezone"] = beat_timezone
-
-    @functools.cached_property
-    def key(self) -> str:
-        prefix: str = self.__dict__["_prefix"]
-        return prefix + self.name
-
-    @functools.cached_property
-    def _decoded(self) -> tuple[Entry | None, bool, str | None, tuple[str, ...]]:
-        """(entry, marked, decode error, requires_scheduler)."""
-        extra_raw = self.extra_raw
-        beat_timezone = self.__dict__["_beat_timezone"]
-        try:
-            entry, marked = decode_entry(
-                self.name, self.definition_raw or "", extra_raw, beat_timezone=beat_timezone
-            )
-        except DecodeError as exc:
-            return None, _is_marked(extra_raw), str(exc), ()
-        return entry, marked, None, tuple(scheduler_only_features(entry, beat_timezone))
-
-    @functools.cached_property
-    def _meta(self) -> tuple[RunState, str | None]:
-        try:
-            return decode_meta(self.__dict__["_meta_raw"]), None
-        except DecodeError as exc:
-            return decode_meta(None), f"meta: {exc}"
-
-    @property
-    def entry(self) -> Entry | None:
-        return self._decoded[0]
-
-    @property
-    def marked(self) -> bool:
-        return self._decoded[1]
-
-    @property
-    def requires_scheduler(self) -> tuple[str, ...]:
-        return self._decoded[3]
-
-    @property
-    def run(self) -> RunState:
-        return self._meta[0]
-
-    @property
-    def error(self) -> str | None:
-        entry, _marked, error, _requires = self._decoded
-        return error if entry is None else self._meta[1]
-
-
 def _not_an_entry(
     layout: Layout, name: str, error: Exception, score: float | None, managed: bool
 ) -> StoredEntry:
     """A key under the prefix that is not a hash (e.g. WRONGTYPE): reported, not fatal."""
-    return StoredEntry(
+    return StoredEntry.decoded(
         name=name,
         key=layout.entry_key(name),
         entry=None,
@@ -256,9 +166,9 @@ def _fetch(
             if fields[0] is None:  # hash (or its definition) gone: RedBeat skips it too
                 continue
             definition_raw, meta_raw, extra_raw = fields
-            found[name] = LazyStoredEntry(
+            found[name] = StoredEntry(  # decoded on first use (see StoredEntry)
                 name=name,
-                prefix=layout.prefix,
+                key=layout.entry_key(name),
                 managed=managed,
                 score=score,
                 definition_raw=definition_raw,
@@ -286,55 +196,14 @@ def read_entries(
 
 def fingerprint(layout: Layout, entries: dict[str, StoredEntry], inventory: frozenset[str]) -> str:
     """Digest of every entry's defining fields plus the inventory (and the prefix)."""
-    return _fingerprint(layout, {name: e.digest for name, e in entries.items()}, inventory)
-
-
-def _fingerprint(layout: Layout, digests: dict[str, str], inventory: Iterable[str]) -> str:
     h = hashlib.sha256()
     h.update(b"prefix\x00" + layout.prefix.encode() + b"\x00")
-    for name in sorted(digests):
-        h.update(b"entry\x00" + name.encode() + b"\x00" + digests[name].encode() + b"\x00")
+    for name in sorted(entries):
+        digest = entries[name].digest
+        h.update(b"entry\x00" + name.encode() + b"\x00" + digest.encode() + b"\x00")
     for name in sorted(inventory):
         h.update(b"managed\x00" + name.encode() + b"\x00")
     return h.hexdigest()
-
-
-def read_fingerprint_and_inventory(
-    client: redis.Redis, layout: Layout, *, chunk_size: int = CHUNK_SIZE
-) -> tuple[str, frozenset[str]]:
-    """The state fingerprint and the inventory, from the raw definition and extra
-    fields only: no meta, no scores, no JSON decoding (a tenth of ``read_state``)."""
-    with gc_paused():
-        try:
-            with client.pipeline(transaction=False) as pipe:
-                pipe.zrange(layout.schedule_key, 0, -1)
-                pipe.smembers(layout.inventory_key)
-                members, inventory_names = pipe.execute()
-        except redis.ResponseError as exc:
-            raise UserError(
-                f"cannot read the schedule under prefix {layout.prefix!r}: {exc}"
-            ) from None
-        prefix = layout.prefix
-        inventory = frozenset(inventory_names)
-        scheduled = {
-            m[len(prefix) :] for m in members if m.startswith(prefix) and len(m) > len(prefix)
-        }
-        names = sorted(scheduled | inventory)
-        digests: dict[str, str] = {}
-        fields = (DEFINITION_FIELD, EXTRA_FIELD)
-        for chunk in _chunks(names, chunk_size):
-            with client.pipeline(transaction=False) as pipe:
-                for name in chunk:
-                    pipe.execute_command("HMGET", layout.entry_key(name), *fields)
-                replies = pipe.execute(raise_on_error=False)
-            for name, reply in zip(chunk, replies, strict=True):
-                # As read_state: a key of another type counts with empty fields, a
-                # hash without a definition does not count.
-                if isinstance(reply, Exception):
-                    digests[name] = field_digest(None, None)
-                elif reply[0] is not None:
-                    digests[name] = field_digest(reply[0], reply[1])
-        return _fingerprint(layout, digests, inventory), inventory
 
 
 def read_state(

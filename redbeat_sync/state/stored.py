@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..schedule.entry import Entry, RunState
+from ..schedule.entry import Entry, RunState, scheduler_only_features
+from ..schedule.vocabulary import DEFAULT_TIMEZONE
+from .codec import DecodeError, decode_entry, decode_extra, decode_meta
 
 
 def field_digest(definition_raw: str | None, extra_raw: str | None) -> str:
@@ -23,23 +25,177 @@ def field_digest(definition_raw: str | None, extra_raw: str | None) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
+def _is_marked(extra_raw: str | None) -> bool:
+    """Our marker, for an entry whose definition cannot be decoded."""
+    try:
+        extra = decode_extra(extra_raw)
+    except DecodeError:
+        return extra_raw is not None
+    return extra is not None and extra.get("managed") is True
+
+
+#: (entry, marked, decode error, requires_scheduler)
+_Fields = tuple[Entry | None, bool, str | None, tuple[str, ...]]
+#: (run history, its decode error)
+_Meta = tuple[RunState, str | None]
+
+
 class StoredEntry:
-    name: str
-    key: str
-    entry: Entry | None  # None when the stored definition could not be decoded
-    run: RunState
-    managed: bool  # listed in the inventory
-    marked: bool  # carries our marker field
-    score: float | None  # member score in the schedule sorted set, None if absent
-    definition_raw: str | None
-    extra_raw: str | None
-    error: str | None = None  # why ``entry`` is None
-    requires_scheduler: tuple[str, ...] = ()  # reasons RedBeat's scheduler can't run it
+    """What Redis holds for a name: its raw fields, and what they decode to.
+
+    Decoded on first use, by design: a plan of 100k unchanged entries needs none of
+    the decoded values (``plan.compare`` checks the raw text against what it would
+    write), so the reader keeps only the raw strings, and ``entry``, ``run``,
+    ``marked``, ``error`` and ``requires_scheduler`` are decoded (once) when read.
+    Their values are those an eager decode gives (tests/reader_oracles.py).
+    ``StoredEntry.decoded`` makes one whose values are already known (a plan file, a
+    key that is not a hash).  Slots: 100k of them are held at once.
+    """
+
+    __slots__ = (
+        "_beat_timezone",
+        "_fields",
+        "_meta",
+        "_meta_raw",
+        "definition_raw",
+        "extra_raw",
+        "key",
+        "managed",
+        "name",
+        "score",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        key: str,
+        managed: bool,
+        score: float | None,
+        definition_raw: str | None,
+        extra_raw: str | None,
+        meta_raw: str | None = None,
+        beat_timezone: str = DEFAULT_TIMEZONE,
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.managed = managed  # listed in the inventory
+        self.score = score  # member score in the schedule sorted set, None if absent
+        self.definition_raw = definition_raw
+        self.extra_raw = extra_raw
+        self._meta_raw = meta_raw
+        self._beat_timezone = beat_timezone
+        self._fields: _Fields | None = None
+        self._meta: _Meta | None = None
+
+    @classmethod
+    def decoded(
+        cls,
+        *,
+        name: str,
+        key: str,
+        entry: Entry | None,
+        run: RunState,
+        managed: bool,
+        marked: bool,
+        score: float | None,
+        definition_raw: str | None,
+        extra_raw: str | None,
+        error: str | None = None,
+        requires_scheduler: tuple[str, ...] = (),
+    ) -> StoredEntry:
+        """One whose decoded values are given (``error``: why ``entry`` is None, or
+        what was wrong with the run history)."""
+        made = cls(
+            name=name,
+            key=key,
+            managed=managed,
+            score=score,
+            definition_raw=definition_raw,
+            extra_raw=extra_raw,
+        )
+        made._fields = (entry, marked, error if entry is None else None, requires_scheduler)
+        made._meta = (run, None if entry is None else error)
+        return made
+
+    def _decode_fields(self) -> _Fields:
+        fields = self._fields
+        if fields is None:
+            zone = self._beat_timezone
+            try:
+                entry, marked = decode_entry(
+                    self.name, self.definition_raw or "", self.extra_raw, beat_timezone=zone
+                )
+            except DecodeError as exc:
+                fields = (None, _is_marked(self.extra_raw), str(exc), ())
+            else:
+                fields = (entry, marked, None, tuple(scheduler_only_features(entry, zone)))
+            self._fields = fields
+        return fields
+
+    def _decode_meta(self) -> _Meta:
+        meta = self._meta
+        if meta is None:
+            try:
+                meta = (decode_meta(self._meta_raw), None)
+            except DecodeError as exc:
+                meta = (RunState(), f"meta: {exc}")
+            self._meta = meta
+        return meta
+
+    @property
+    def entry(self) -> Entry | None:
+        """None when the stored definition could not be decoded (see ``error``)."""
+        return self._decode_fields()[0]
+
+    @property
+    def marked(self) -> bool:
+        """Carries our marker field."""
+        return self._decode_fields()[1]
+
+    @property
+    def requires_scheduler(self) -> tuple[str, ...]:
+        """Why RedBeat's scheduler cannot run it (it is stored inert for RedBeat)."""
+        return self._decode_fields()[3]
+
+    @property
+    def run(self) -> RunState:
+        return self._decode_meta()[0]
+
+    @property
+    def error(self) -> str | None:
+        """Why ``entry`` is None, else what was wrong with the run history."""
+        entry, _marked, error, _requires = self._decode_fields()
+        return error if entry is None else self._decode_meta()[1]
 
     @property
     def digest(self) -> str:
         return field_digest(self.definition_raw, self.extra_raw)
+
+    def _values(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.key,
+            self.entry,
+            self.run,
+            self.managed,
+            self.marked,
+            self.score,
+            self.definition_raw,
+            self.extra_raw,
+            self.error,
+            self.requires_scheduler,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredEntry):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable caches
+
+    def __repr__(self) -> str:
+        return f"StoredEntry(name={self.name!r}, key={self.key!r}, managed={self.managed!r})"
 
 
 @dataclass(frozen=True)

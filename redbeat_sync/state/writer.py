@@ -61,7 +61,6 @@ from operator import attrgetter
 from typing import Any
 
 import redis
-from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from ..errors import UserError
@@ -69,9 +68,10 @@ from ..schedule import timing
 from ..schedule.entry import Cron, Entry, RunState
 from ..schedule.vocabulary import DEFAULT_TIMEZONE
 from . import layout as layout_module
-from .codec import EncodedEntry, encode_entry, encode_meta
+from .codec import EncodedEntry, EntryEncoder, encode_meta
 from .layout import Layout
 from .stored import Move, Put, Release, Remove, WriteOp
+from .topology import check_cluster_prefix
 
 DEFAULT_BATCH_SIZE = 10_000
 #: Up to this many changed names are listed in the change notification.
@@ -205,8 +205,8 @@ def _op_names(op: WriteOp) -> list[str]:
 class _Encoder:
     """Turns operations into the script's op arrays (see apply.lua)."""
 
-    def __init__(self, *, beat_timezone: str, now: datetime) -> None:
-        self.beat_timezone = beat_timezone
+    def __init__(self, *, entries: EntryEncoder, now: datetime) -> None:
+        self.entries = entries
         self.now = now
         self.scores = _ScoreCache(now)
         # As RedBeat does on save: a new entry has "just run", so it waits for its
@@ -214,8 +214,8 @@ class _Encoder:
         self.create_meta = encode_meta(RunState(last_run_at=now))
 
     def encode(self, entry: Entry) -> EncodedEntry:
-        # Remembered on the entry: apply's plan digest, made after the write, reuses it.
-        return encode_entry(entry, beat_timezone=self.beat_timezone, managed=True, remember=True)
+        # Kept in the caller's encoder: apply's plan digest, made after the write, reuses it.
+        return self.entries.encode(entry)
 
     def put(self, op: Put) -> list[str]:
         encoded = self.encode(op.entry)
@@ -314,13 +314,15 @@ def write(
     now: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     before_batch: Callable[[], None] | None = None,
+    encoder: EntryEncoder | None = None,
 ) -> WriteReport:
     """Apply ``ops`` in batches of ``batch_size``, each batch atomically.
 
     Raises ``StateChanged`` if a guard of the first batch fails (nothing written),
     ``PartialApply`` if a later batch fails (earlier batches stay written).
     ``before_batch`` runs before each batch, e.g. ``SyncLock.refresh`` so a long apply
-    keeps its lock; an exception from it stops the write there.
+    keeps its lock; an exception from it stops the write there.  ``encoder`` (for
+    ``beat_timezone``, managed) keeps the encodings for the caller to reuse.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -332,17 +334,22 @@ def write(
         raise ValueError(f"more than one operation for: {', '.join(dupes)}")
     if not ops:
         return WriteReport()
-    _check_cluster_prefix(client, layout)
+    # One script call must touch one slot: say so plainly instead of CROSSSLOT.
+    check_cluster_prefix(client, layout)
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
 
-    encoder = _Encoder(beat_timezone=beat_timezone, now=now)
+    if encoder is None:
+        encoder = EntryEncoder(beat_timezone=beat_timezone)
+    elif (encoder.beat_timezone, encoder.managed) != (beat_timezone, True):
+        raise ValueError("the encoder must encode managed entries for the write's timezone")
+    op_encoder = _Encoder(entries=encoder, now=now)
 
     def encode_batch(batch: slice) -> str:
         # One JSON argument for the whole batch (see apply.lua); raw UTF-8, which the
         # script's JSON decoder passes through byte for byte.
-        ops_json = [script_op for op in ops[batch] for script_op in encoder.ops(op)]
+        ops_json = [script_op for op in ops[batch] for script_op in op_encoder.ops(op)]
         return json.dumps(ops_json, ensure_ascii=False, separators=(",", ":"))
 
     script = _script(client)
@@ -428,22 +435,6 @@ def write(
     with contextlib.suppress(redis.RedisError):
         _notify(client, layout, names)
     return report
-
-
-def _has_hash_tag(prefix: str) -> bool:
-    """Whether every key ``prefix + anything`` hashes on a tag inside the prefix."""
-    start = prefix.find("{")
-    return start >= 0 and prefix.find("}", start + 2) >= 0
-
-
-def _check_cluster_prefix(client: redis.Redis, layout: Layout) -> None:
-    # One script call must touch one slot; say so plainly instead of CROSSSLOT.
-    if isinstance(client, RedisCluster) and not _has_hash_tag(layout.prefix):
-        raise UserError(
-            f"key prefix {layout.prefix!r} has no hash tag, so under Redis Cluster one "
-            "deployment's keys land in many slots and cannot be written atomically; use "
-            "a hash-tagged prefix such as '{redbeat}:' (redbeat_key_prefix) for cluster"
-        )
 
 
 def _notify(client: redis.Redis, layout: Layout, names: Sequence[str]) -> None:
