@@ -2,9 +2,10 @@
 # The two commands of the README, on a fresh machine with only Python 3.10+:
 #   sh dev.sh demo    the whole loop on examples/ against a redis-server it starts itself
 #   sh dev.sh test    the whole test suite
-#   sh dev.sh coverage [pytest args]   the suite (or part of it) under coverage.py, then
-#                     the report per module and the total (settings: pyproject.toml)
-# Both create .venv (once) and install the package with its test extra into it.
+# and for developers:
+#   sh dev.sh coverage [pytest args]   the tests under coverage.py (pyproject.toml's
+#                     [tool.coverage]), then the report per module and the total
+# Each creates .venv (once) and installs the package with its test extra into it.
 # PYTHON picks the interpreter and VENV the directory (.ci/run uses both for its
 # floors and newest runs); pip's own PIP_CONSTRAINT pins versions.
 set -eu
