@@ -2,7 +2,10 @@
 # The two commands of the README, on a fresh machine with only Python 3.10+:
 #   sh dev.sh demo    the whole loop on examples/ against a redis-server it starts itself
 #   sh dev.sh test    the whole test suite
-# Both create .venv (once) and install the package with its test extra into it.
+# and for developers:
+#   sh dev.sh coverage [pytest args]   the tests under coverage.py (pyproject.toml's
+#                     [tool.coverage]), then the report per module and the total
+# Each creates .venv (once) and installs the package with its test extra into it.
 # PYTHON picks the interpreter and VENV the directory (.ci/run uses both for its
 # floors and newest runs); pip's own PIP_CONSTRAINT pins versions.
 set -eu
@@ -41,5 +44,17 @@ fi
 case "${1:-}" in
     demo) shift; exec "$VENV/bin/python" -m devsupport.demo "$@" ;;
     test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
-    *) echo "usage: sh dev.sh demo|test [args...]" >&2; exit 2 ;;
+    coverage)
+        shift
+        # The report comes even when a test fails; the exit status is pytest's.  No
+        # threshold: the figures are for reading.  `coverage html` writes the annotated
+        # source to .cache/coverage/html from the same data.
+        "$VENV/bin/python" -m coverage erase
+        status=0
+        "$VENV/bin/python" -m coverage run -m pytest "$@" || status=$?
+        # combine and report fail when no process saved any data (no test ran)
+        "$VENV/bin/python" -m coverage combine -q && "$VENV/bin/python" -m coverage report \
+            || [ "$status" != 0 ] || status=1
+        exit "$status" ;;
+    *) echo "usage: sh dev.sh demo|test|coverage [args...]" >&2; exit 2 ;;
 esac
