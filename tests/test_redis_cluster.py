@@ -130,12 +130,12 @@ def test_beat_refuses_untagged_prefix_on_cluster(redis_cluster: ClusterSetup):
 
 
 @pytest.mark.parametrize("prefix", ["redbeat:", "{}x}:", "{open:"])
-def test_writer_refuses_a_prefix_over_several_slots(clean_cluster: ClusterSetup, prefix: str):
+def test_writer_refuses_a_prefix_over_several_slots(redis_cluster: ClusterSetup, prefix: str):
     """The writer checks by hash slot, as the CLI does: ``{}x}:`` looks tagged but its
     tag is empty, so Redis hashes each whole key; nothing is written."""
     layout = Layout(prefix)
     assert len(prefix_slots(layout)) > 1
-    client = RedisSettings(clean_cluster.url()).connect()
+    client = RedisSettings(redis_cluster.url()).connect()
     entry = Entry(name="e", task="t", schedule=Every(60.0))
     try:
         with pytest.raises(UserError, match="several Redis Cluster hash slots"):
@@ -144,7 +144,7 @@ def test_writer_refuses_a_prefix_over_several_slots(clean_cluster: ClusterSetup,
         assert writer.write(client, tagged, [Put(entry, expect_digest=None)]).created == 1
     finally:
         client.close()
-    assert set(_our_keys(clean_cluster, "")) == {
+    assert set(_our_keys(redis_cluster, "")) == {
         tagged.schedule_key,
         tagged.inventory_key,
         tagged.applied_key,
