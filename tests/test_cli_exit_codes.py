@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from child_env import bare_env
 from click.testing import CliRunner
 
 from redbeat_sync.cli import main
@@ -25,7 +26,7 @@ FILES = "version: 1\nentries:\n  ping: {task: app.ping, schedule: {every: 30s}}\
 def run(
     *args: str, redis_url: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "REDBEAT_SYNC_KEY_PREFIX": PREFIX}
+    env = bare_env(REDBEAT_SYNC_KEY_PREFIX=PREFIX)
     if redis_url:
         env["REDBEAT_SYNC_REDIS_URL"] = redis_url
     return subprocess.run(
@@ -144,8 +145,7 @@ def test_a_closed_stdout_pipe_ends_quietly(redis_url: str, tmp_path: Path) -> No
     (tmp_path / "s.yaml").write_text(FILES)
     applied = run("apply", "--auto-approve", str(tmp_path / "s.yaml"), redis_url=redis_url)
     assert applied.returncode == 0, applied.stderr
-    env = {"PATH": "/usr/bin:/bin", "REDBEAT_SYNC_KEY_PREFIX": PREFIX,
-           "REDBEAT_SYNC_REDIS_URL": redis_url}  # fmt: skip
+    env = bare_env(REDBEAT_SYNC_KEY_PREFIX=PREFIX, REDBEAT_SYNC_REDIS_URL=redis_url)
     proc = subprocess.Popen(
         [*CLI, "show"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
     )

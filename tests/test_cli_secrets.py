@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from child_env import bare_env
 from redis_topologies import Proc
 
 from devsupport.devserver import free_port
@@ -64,7 +65,7 @@ class Monitor:
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1"}
+    base = bare_env(os.environ.get("PATH", "/usr/bin:/bin"), NO_COLOR="1")
     proc = subprocess.run(
         [*CLI, *args], capture_output=True, text=True, env={**base, **env}, cwd=cwd, timeout=120
     )
