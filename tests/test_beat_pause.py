@@ -100,6 +100,10 @@ def test_leader_frozen_mid_batch_sends_nothing_after_its_lease(
         sleep_until(math.floor(time.time()) + 1 + rng.uniform(0.002, 0.06))
         leader.send_signal(signal.SIGSTOP)
         time.sleep(FREEZE)
+        # What is under test is a leader resuming after another beat took its lock; on
+        # a slow machine the standbys may need longer than FREEZE to take it (and a lock
+        # nobody took is simply this beat's again), so the freeze lasts until they have.
+        cluster.leader(other_than=leader, timeout=30)
         leader.send_signal(signal.SIGCONT)
         freezes.append((leader.pid, time.time()))
         time.sleep(3.0)
