@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from ..schedule.durations import MAX_DURATION_SECONDS, TOO_LONG
+from ..schedule.durations import MAX_DURATION_SECONDS, check_bounds, shown
 
 #: The keys of ``retry_policy`` that kombu's ``Connection.ensure`` takes from data
 #: (its other parameters are callables or exception classes).
@@ -33,23 +33,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _seconds(value: Any, *, positive: bool, what: str = "a number of seconds") -> Any:
     """A number of seconds Celery can add to "now"; the value itself is kept (1 stays 1)."""
     if not _is_number(value):
-        raise ValueError(f"expected {what}, got {_shown(value)}")
+        raise ValueError(f"expected {what}, got {shown(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number of seconds, got {value}")
-    if positive and value <= 0:
-        raise ValueError(f"expected a number of seconds greater than zero, got {_shown(value)}")
-    if value < 0:
-        raise ValueError(f"expected a number of seconds of zero or more, got {_shown(value)}")
-    if value > MAX_DURATION_SECONDS:
-        raise ValueError(f"expected {TOO_LONG}, got {_shown(value)}")
+    check_bounds(value, value, positive=positive, noun="a number of seconds")
     return value
 
 
@@ -65,13 +55,13 @@ def _optional(check: Any) -> Any:
 
 def _text(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {_shown(value)}")
+        raise ValueError(f"expected text, got {shown(value)}")
     return value
 
 
 def _priority(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
-        raise ValueError(f"expected a whole number from 0 to 255, got {_shown(value)}")
+        raise ValueError(f"expected a whole number from 0 to 255, got {shown(value)}")
     return value
 
 
@@ -86,7 +76,7 @@ def _expires(value: Any) -> Any:
         except (ValueError, OverflowError):
             raise ValueError(
                 "expected a number of seconds or an ISO 8601 date-time like "
-                f"2030-01-31T09:00:00+00:00, got {_shown(value)}"
+                f"2030-01-31T09:00:00+00:00, got {shown(value)}"
             ) from None
         return value
     return _seconds(value, positive=False, what="a number of seconds or an ISO 8601 date-time")
@@ -104,13 +94,13 @@ def _headers(value: Any) -> Any:
         raise ValueError("expected a mapping of header names to values")
     for key in value:
         if not isinstance(key, str):
-            raise ValueError(f"expected text header names, got {_shown(key)}")
+            raise ValueError(f"expected text header names, got {shown(key)}")
     return value
 
 
 def _retry(value: Any) -> Any:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_shown(value)}")
+        raise ValueError(f"expected true or false, got {shown(value)}")
     return value
 
 
@@ -120,7 +110,7 @@ def _retry_policy(value: Any) -> Any:
     for key, item in value.items():
         if key not in RETRY_POLICY_KEYS:
             raise ValueError(
-                f"unknown retry_policy key {_shown(key)}; expected {', '.join(RETRY_POLICY_KEYS)}"
+                f"unknown retry_policy key {shown(key)}; expected {', '.join(RETRY_POLICY_KEYS)}"
             )
         if key == "max_retries":
             if item is not None and (
@@ -128,7 +118,7 @@ def _retry_policy(value: Any) -> Any:
             ):
                 raise ValueError(
                     f"max_retries: expected a whole number from 0 to {MAX_RETRIES} "
-                    f"(or null: retry forever), got {_shown(item)}"
+                    f"(or null: retry forever), got {shown(item)}"
                 )
         else:
             try:
@@ -160,7 +150,7 @@ def _registered(names: Any, what: str) -> Any:
     def check(value: Any) -> Any:
         known = names()
         if not isinstance(value, str) or value not in known:
-            raise ValueError(f"unknown {what} {_shown(value)}; expected one of {', '.join(known)}")
+            raise ValueError(f"unknown {what} {shown(value)}; expected one of {', '.join(known)}")
         return value
 
     return check
@@ -259,7 +249,7 @@ class OptionsModel(BaseModel):
         if isinstance(value, dict):
             for key in value:
                 if not isinstance(key, str):
-                    raise ValueError(f"option names must be text, got {_shown(key)}")
+                    raise ValueError(f"option names must be text, got {shown(key)}")
         return value
 
     def as_dict(self) -> dict[str, Any]:

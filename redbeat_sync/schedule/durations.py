@@ -48,15 +48,10 @@ def parse_duration(value: str | int | float, *, positive: bool = False) -> float
     else:
         raise ValueError(f"expected {DURATION_HELP}, got {type(value).__name__}")
     if math.isnan(seconds):
-        raise ValueError(f"expected a number of seconds, got {_shown(value)}")
-    if positive and seconds <= 0:
-        raise ValueError(f"expected a duration greater than zero, got {_shown(value)}")
-    if positive and seconds < MIN_POSITIVE_SECONDS:
-        raise ValueError(f"expected a duration of at least 1 ms (0.001), got {_shown(value)}")
-    if seconds < 0:
-        raise ValueError(f"expected a duration of zero or more, got {_shown(value)}")
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"expected a duration of {TOO_LONG}, got {_shown(value)}")
+        raise ValueError(f"expected a number of seconds, got {shown(value)}")
+    if positive and MIN_POSITIVE_SECONDS > seconds > 0:
+        raise ValueError(f"expected a duration of at least 1 ms (0.001), got {shown(value)}")
+    check_bounds(seconds, value, positive=positive, noun="a duration")
     return seconds
 
 
@@ -67,7 +62,19 @@ def _as_float(value: int | float) -> float:
     return float(value)
 
 
-def _shown(value: object) -> str:
+def check_bounds(seconds: float, value: object, *, positive: bool, noun: str) -> None:
+    """The bounds every duration and every seconds option share: more than zero when
+    ``positive``, never negative, at most 100 years (``value`` is what the user wrote)."""
+    if positive and seconds <= 0:
+        raise ValueError(f"expected {noun} greater than zero, got {shown(value)}")
+    if seconds < 0:
+        raise ValueError(f"expected {noun} of zero or more, got {shown(value)}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"expected {TOO_LONG}, got {shown(value)}")
+
+
+def shown(value: object) -> str:
+    """``value`` as a message quotes it: its repr, cut at 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
