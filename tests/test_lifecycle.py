@@ -15,9 +15,12 @@ import pytest
 import redis
 from beat_app import make_app
 from celery import Celery
+from click.testing import CliRunner, Result
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 from redbeat_sync.apply import apply_plan
+from redbeat_sync.beat.runlog import append_runs, read_runs, sent_record
+from redbeat_sync.cli import main
 from redbeat_sync.errors import ProblemsFound, UserError
 from redbeat_sync.fileformat.loader import load_text
 from redbeat_sync.plan.actions import Plan
@@ -359,3 +362,58 @@ def test_writer_move_guards_both_keys(app: Celery, redis_client: redis.Redis) ->
         writer.write(redis_client, LAYOUT, [stale])
     assert caught.value.names == ["old-report"]
     assert writer.write(redis_client, LAYOUT, [move]).moved == 1
+
+
+def _record_runs(client: redis.Redis, name: str, count: int) -> None:
+    """Run history as beat writes it (beat/runlog.py), one record per run."""
+    now = datetime.now(timezone.utc)
+    records = [
+        (name, sent_record(task_id=f"t{i}", slot=now, covers_from=now)) for i in range(count)
+    ]
+    append_runs(client, LAYOUT, records, keep=20)
+
+
+def _runs_cli(redis_url: str, name: str) -> Result:
+    args = ["runs", name, "--redis-url", redis_url, "--key-prefix", LAYOUT.prefix]
+    return CliRunner().invoke(main, args)
+
+
+def test_move_takes_the_run_history_with_it(redis_client: redis.Redis, redis_url: str) -> None:
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    _record_runs(redis_client, "old-report", 3)
+    # Left under the new name by an earlier entry of that name: not this entry's runs.
+    _record_runs(redis_client, "new-report", 1)
+    apply(redis_client, plan_of(redis_client, yaml_file(NEW_MOVED)))
+
+    assert not redis_client.exists(LAYOUT.runs_key("old-report"))
+    assert [r["task_id"] for r in read_runs(redis_client, LAYOUT, "new-report")] == [
+        "t2",
+        "t1",
+        "t0",
+    ]
+    gone = _runs_cli(redis_url, "old-report")
+    assert gone.exit_code == 1 and "no such entry: old-report" in gone.output
+    moved = _runs_cli(redis_url, "new-report")
+    assert moved.exit_code == 0 and moved.output.count("  sent  ") == 3, moved.output
+
+
+def test_move_without_history_leaves_none_under_the_new_name(redis_client: redis.Redis) -> None:
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD)))
+    _record_runs(redis_client, "new-report", 1)  # a deleted entry's, from before
+    apply(redis_client, plan_of(redis_client, yaml_file(NEW_MOVED)))
+    assert not redis_client.exists(LAYOUT.runs_key("new-report"))
+    assert not redis_client.exists(LAYOUT.runs_key("old-report"))
+
+
+def test_delete_removes_the_run_history(redis_client: redis.Redis, redis_url: str) -> None:
+    kept = "kept: {task: app.tasks.report, schedule: {every: 1h}}"
+    apply(redis_client, plan_of(redis_client, yaml_file(OLD, kept)))
+    _record_runs(redis_client, "old-report", 2)
+    _record_runs(redis_client, "kept", 2)
+    plan = plan_of(redis_client, yaml_file(kept))
+    assert [(a.kind, a.name) for a in plan.changes] == [("delete", "old-report")]
+    apply(redis_client, plan)
+    assert not redis_client.exists(LAYOUT.runs_key("old-report"))
+    assert len(read_runs(redis_client, LAYOUT, "kept")) == 2  # others keep theirs
+    gone = _runs_cli(redis_url, "old-report")
+    assert gone.exit_code == 1 and "no such entry: old-report" in gone.output

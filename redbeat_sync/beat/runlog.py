@@ -79,10 +79,6 @@ return 1
 """
 
 
-def runs_key(layout: Layout, name: str) -> str:
-    return layout.prefix + ":sync:runs:" + name
-
-
 def workers_key(layout: Layout) -> str:
     return layout.prefix + ":sync:workers"
 
@@ -118,7 +114,7 @@ def append_runs(
         return
     with client.pipeline(transaction=False) as pipe:
         for name, record in records:
-            key = runs_key(layout, name)
+            key = layout.runs_key(name)
             pipe.lpush(key, json.dumps(record))
             pipe.ltrim(key, 0, keep - 1)
         pipe.execute()
@@ -128,7 +124,7 @@ def update_run(
     client: redis.Redis, layout: Layout, name: str, task_id: str, patch: dict[str, Any]
 ) -> bool:
     script = client.register_script(UPDATE_SCRIPT)
-    return bool(script(keys=[runs_key(layout, name)], args=[task_id, json.dumps(patch)]))
+    return bool(script(keys=[layout.runs_key(name)], args=[task_id, json.dumps(patch)]))
 
 
 def read_runs(
@@ -136,7 +132,7 @@ def read_runs(
 ) -> list[dict[str, Any]]:
     """The newest ``count`` runs of ``name``, newest first."""
     out = []
-    for raw in client.lrange(runs_key(layout, name), 0, max(0, count - 1)):
+    for raw in client.lrange(layout.runs_key(name), 0, max(0, count - 1)):
         try:
             record = json.loads(_text(raw))
         except ValueError:
@@ -158,7 +154,7 @@ def latest_runs(
     collapse into one, so the sent run is at most second), one pipeline."""
     with client.pipeline(transaction=False) as pipe:
         for name in names:
-            pipe.lrange(runs_key(layout, name), 0, 1)
+            pipe.lrange(layout.runs_key(name), 0, 1)
         rows = pipe.execute()
     out: dict[str, dict[str, Any]] = {}
     for name, raws in zip(names, rows, strict=True):
@@ -182,7 +178,7 @@ def latest_outcomes(
         part = names[start : start + chunk]
         with client.pipeline(transaction=False) as pipe:
             for name in part:
-                pipe.lindex(runs_key(layout, name), 0)
+                pipe.lindex(layout.runs_key(name), 0)
             rows = pipe.execute()
         for name, raw in zip(part, rows, strict=True):
             try:
@@ -202,7 +198,7 @@ def record_skips(
         return
     script = client.register_script(SKIP_SCRIPT)
     for name, record in records:
-        script(keys=[runs_key(layout, name)], args=[json.dumps(record), keep])
+        script(keys=[layout.runs_key(name)], args=[json.dumps(record), keep])
 
 
 def still_running(record: dict[str, Any], entry: Entry, now: datetime) -> bool:
@@ -242,8 +238,8 @@ def failing_entries(
     name -> those runs, newest first.  Runs still open or skipped are passed over.
     One SCAN over the history keys, their lists read a thousand per round trip."""
     out: dict[str, list[dict[str, Any]]] = {}
-    cut = len(runs_key(layout, ""))
-    keys = [_text(key) for key in client.scan_iter(match=runs_key(layout, "*"), count=1000)]
+    cut = len(layout.runs_key(""))
+    keys = [_text(key) for key in client.scan_iter(match=layout.runs_key("*"), count=1000)]
     for start in range(0, len(keys), 1000):
         part = keys[start : start + 1000]
         with client.pipeline(transaction=False) as pipe:
@@ -288,7 +284,6 @@ __all__ = [
     "outcome_of",
     "read_runs",
     "record_skips",
-    "runs_key",
     "sent_record",
     "still_running",
     "update_run",

@@ -74,6 +74,11 @@ class Layout:
         score: UNIX time of its last heartbeat); expires with the last beat."""
         return self.prefix + ":sync:beats"
 
+    def runs_key(self, name: str) -> str:
+        """One entry's run history (a capped list, see beat/runlog.py): it goes with
+        the entry, renamed by a move and deleted by a delete (state/writer.py)."""
+        return self.prefix + ":sync:runs:" + name
+
     def beat_key(self, beat_id: str) -> str:
         """One beat's heartbeat (JSON), with a TTL."""
         return self.prefix + ":sync:beat:" + beat_id

@@ -229,7 +229,7 @@ class Put:
 
 @dataclass(frozen=True)
 class Remove:
-    """Delete a managed entry (hash, schedule member, inventory name)."""
+    """Delete a managed entry (hash, schedule member, inventory name, run history)."""
 
     name: str
     expect_digest: str | None  # None: already gone, only drop it from the inventory

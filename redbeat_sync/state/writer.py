@@ -17,12 +17,14 @@ What is written, and why:
   ``last_run_at`` its new ``meta`` says); a reschedule's from the ``last_run_at`` the
   plan read, which is at most as recent as what Redis holds now, so the score can only
   be earlier than the true next due time.
-- ``Remove`` deletes the hash, the schedule member and the inventory name.
+- ``Remove`` deletes the hash, the schedule member, the inventory name and the
+  entry's run history (``runs NAME`` then says there is no such entry).
 - ``Release`` drops the inventory name and our extra field (or only its marker, see
   ``model.Release.keep_extra``), keeping definition and run history so the entry
   runs on untouched.
 - ``Move`` is two script ops on two keys, always in one batch: ``moveout`` deletes
-  the old entry and carries its ``meta`` to the ``put`` of the new name right after.
+  the old entry and carries its ``meta`` to the ``put`` of the new name right after,
+  and renames the old name's run history to the new name's in the same script.
 
 - A ``Put`` that is not a reschedule keeps beat's score, adding one only when the
   entry has no schedule member at all (``ZADD NX``).
@@ -200,6 +202,15 @@ def _op_names(op: WriteOp) -> list[str]:
     if isinstance(op, Move):
         return [op.old_name, op.entry.name]
     return [op.name]
+
+
+def _history_names(op: WriteOp) -> list[str]:
+    """The names whose run history an operation moves or deletes (see apply.lua)."""
+    if isinstance(op, Move):
+        return [op.old_name, op.entry.name]
+    if isinstance(op, Remove):
+        return [op.name]
+    return []
 
 
 class _Encoder:
@@ -406,6 +417,7 @@ def write(
                     raise partial(number, f"could not encode an entry: {exc!r}") from exc
                 keys = [layout.schedule_key, layout.inventory_key, layout.statics_key]
                 keys.extend(layout.entry_key(n) for per_op in op_names[batch] for n in per_op)
+                keys.extend(layout.runs_key(n) for op in ops[batch] for n in _history_names(op))
                 keys.append(layout.applied_key)
                 mark = f"{write_id}:{number}"
                 try:

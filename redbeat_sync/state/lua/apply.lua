@@ -10,6 +10,10 @@
 --              leaves it, or celery-redbeat's beat would delete the entry at its next
 --              start once the name is gone from beat_schedule (imported entries)
 -- KEYS[3 + i]  the entry hash of op i   (prefix .. name)
+-- KEYS[3 + n + j] the run history keys (prefix .. ":sync:runs:" .. name), after the
+--              n entry hashes: two for each "moveout" (the old name's, then the new
+--              name's) and one for each "remove", in op order.  The history goes with
+--              the entry: a rename renames it, a delete deletes it.
 -- Every key the script touches is passed in KEYS, so under Redis Cluster a
 -- hash-tagged prefix ("{redbeat}:") routes the whole batch to one slot.
 --
@@ -45,18 +49,27 @@
 -- a re-sent batch that had landed.
 
 local marked = #ARGV == 5
-local n = #KEYS - 3
-if marked then
-  n = n - 1
-end
-if n < 0 or (#ARGV ~= 4 and not marked) then
+if #KEYS < 3 or (#ARGV ~= 4 and not marked) then
   return redis.error_reply("redbeat-sync apply.lua: malformed call")
 end
+local ops = cjson.decode(ARGV[4])
+if type(ops) ~= "table" then
+  return redis.error_reply("redbeat-sync apply.lua: ops do not match keys")
+end
+local n = #ops
 if marked and redis.call("GET", KEYS[#KEYS]) == ARGV[5] then
   return { "ok", tostring(n), "again" }
 end
-local ops = cjson.decode(ARGV[4])
-if type(ops) ~= "table" or #ops ~= n then
+local histories = 0
+for i = 1, n do
+  local op = ops[i]
+  if type(op) == "table" and op[1] == "moveout" then
+    histories = histories + 2
+  elseif type(op) == "table" and op[1] == "remove" then
+    histories = histories + 1
+  end
+end
+if #KEYS ~= 3 + n + histories + (marked and 1 or 0) then
   return redis.error_reply("redbeat-sync apply.lua: ops do not match keys")
 end
 
@@ -100,6 +113,7 @@ end
 
 -- 2. writes: every guard held
 local carried = false -- meta of the entry a "moveout" just removed
+local history = 3 + n -- the last run history key used
 for i = 1, n do
   local key = KEYS[3 + i]
   local op = ops[i]
@@ -144,7 +158,8 @@ for i = 1, n do
     redis.call("SADD", inventory, name)
     redis.call("SREM", statics, name)
   elseif kind == "remove" then
-    redis.call("DEL", key)
+    redis.call("DEL", key, KEYS[history + 1])
+    history = history + 1
     redis.call("ZREM", schedule, key)
     redis.call("SREM", inventory, name)
   elseif kind == "moveout" then
@@ -152,6 +167,15 @@ for i = 1, n do
     redis.call("DEL", key)
     redis.call("ZREM", schedule, key)
     redis.call("SREM", inventory, name)
+    -- The runs go with the entry; runs left under the new name by an entry deleted
+    -- before history went with deletes are not this entry's.
+    local old_runs, new_runs = KEYS[history + 1], KEYS[history + 2]
+    history = history + 2
+    if redis.call("EXISTS", old_runs) == 1 then
+      redis.call("RENAME", old_runs, new_runs)
+    else
+      redis.call("DEL", new_runs)
+    end
   else -- "release"
     redis.call("SREM", inventory, name)
     if op[6] ~= nil and op[6] ~= "" then
