@@ -241,3 +241,42 @@ def test_a_new_leader_writes_its_heartbeat_at_once(
     finally:
         first.close()
         second.close()
+
+
+def test_a_silent_beat_is_not_counted_alive(redis_url: str) -> None:
+    """A SIGKILLed beat's record stays until its TTL (120 s or more): judged by the age
+    of its last tick against its own lock timeout, it is listed as silent, and neither
+    ``health`` nor ``show`` counts it.  The records are written with old ticks."""
+    from redbeat_sync.beat.heartbeat import BeatState, Heartbeat
+    from redbeat_sync.beat.lock import BeatLock
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    layout = Layout("silent-beat:")
+    lock = BeatLock(client, layout.beat_lock_key, 30)
+    assert lock.acquire()
+    leader = Heartbeat(layout)
+    leader.write(
+        client, BeatState("leader", json.loads(lock.token)["id"], 6.0, 0, None, False, 0, 0.0)
+    )
+    standbys = [Heartbeat(layout), Heartbeat(layout)]
+    for beat in standbys:
+        beat.write(client, BeatState("standby", None, 6.0, 0, None, False, 0, 0.0))
+    # The second standby was killed 109 s ago: its record has not expired yet.
+    key = layout.beat_key(standbys[1].id)
+    record = json.loads(client.get(key))
+    record["last_tick"] = time.time() - 109
+    client.set(key, json.dumps(record), keepttl=True)
+
+    beats = read_beats(client, layout)
+    assert [b["alive"] for b in beats if b["id"] == standbys[1].id] == [False]
+    report = check_health(client, layout)
+    assert report.ok and "1 standby beat(s)" in report.line(), report.line()
+
+    done = redbeat_sync_cli("show", "--redis-url", redis_url, "--key-prefix", layout.prefix)
+    assert done.returncode == 0, done.stderr
+    assert "beats: 2 alive, 1 silent:" in done.stdout, done.stdout
+    assert "silent for 109s (probably gone)" in done.stdout, done.stdout
+    assert done.stdout.count("last tick") == 2, done.stdout
+
+    lock.release()  # no leader: the count of beats alive leaves the silent one out
+    assert check_health(client, layout).problem.endswith("(2 beat(s) alive)")

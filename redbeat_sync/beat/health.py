@@ -35,7 +35,8 @@ class HealthReport:
         if not self.ok:
             return f"FAIL: {self.problem}"
         leader = self.beats[0]
-        standbys = len(self.beats) - 1
+        # A killed beat's record lingers until its TTL: count only standbys that tick.
+        standbys = sum(1 for b in self.beats[1:] if b["alive"])
         return (
             f"OK: leader {_who(leader)} ticked {leader['age']:.1f}s ago, "
             f"{standbys} standby beat(s), nothing overdue by more than {self.max_lag:g}s"
@@ -86,7 +87,7 @@ def check_health(
 def _problem(report: HealthReport, leader: dict[str, Any] | None, lock_key: str) -> str | None:
     lock, lag = report.lock, report.max_lag
     if lock is None:
-        alive = len(report.beats)
+        alive = sum(1 for b in report.beats if b["alive"])
         return f"no leader: nobody holds the beat lock {lock_key} ({alive} beat(s) alive)"
     if lock["holder"] != "redbeat-sync":
         return (

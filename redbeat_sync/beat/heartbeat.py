@@ -63,6 +63,15 @@ def default_max_lag(lock_timeout: float) -> float:
     return lock_timeout + 5.0
 
 
+def is_alive(record: dict[str, Any]) -> bool:
+    """Has this beat ticked lately?  A record outlives its beat by up to its TTL
+    (``ttl_for``, 120 s or more), so a killed beat's record stays for minutes; a live
+    beat ticks at least every ``leader_quiet`` (a standby every second), well inside
+    ``default_max_lag`` of its own lock timeout."""
+    lock_timeout = float(record.get("lock_timeout") or 0.0)
+    return float(record.get("age") or 0.0) <= default_max_lag(lock_timeout)
+
+
 @dataclass
 class BeatState:
     """What one beat reports about itself at a tick."""
@@ -166,7 +175,8 @@ def read_beats(
 ) -> list[dict[str, Any]]:
     """Every beat with a live heartbeat record, the lock holder first, then the
     other beats by freshness.  Each record gains ``age`` (seconds since its last
-    tick) and ``leading`` (its lock id is the one in the lock now)."""
+    tick), ``alive`` (``is_alive``: ticked lately, not just a record not yet
+    expired) and ``leading`` (its lock id is the one in the lock now)."""
     now = time.time() if now is None else now
     ids = [_text(i) for i in client.zrange(layout.beats_key, 0, -1)]
     if not ids:
@@ -183,6 +193,7 @@ def read_beats(
         if not isinstance(record, dict):
             continue
         record["age"] = round(max(0.0, now - float(record.get("last_tick") or 0)), 3)
+        record["alive"] = is_alive(record)
         record["leading"] = bool(lock_id) and record.get("lock_id") == lock_id
         beats.append(record)
     beats.sort(key=lambda r: (not r["leading"], r.get("role") != "leader", r["age"]))
@@ -196,10 +207,14 @@ def describe_beat(record: dict[str, Any]) -> str:
         role = "leader (holds the lock)"
     elif role == "leader":
         role = "leader? (not the lock holder now)"
+    age = float(record.get("age", 0))
+    ticked = f"last tick {age:.1f}s ago"
+    if not record.get("alive", True):
+        ticked = f"silent for {age:.0f}s (probably gone)"
     parts = [
         f"{record.get('host')} pid {record.get('pid')}",
         role,
-        f"last tick {record.get('age', 0):.1f}s ago",
+        ticked,
         f"version {record.get('version')}",
     ]
     if record.get("due_backlog") is not None:
@@ -222,6 +237,7 @@ __all__ = [
     "Heartbeat",
     "default_max_lag",
     "describe_beat",
+    "is_alive",
     "leader_quiet",
     "read_beats",
     "ttl_for",

@@ -115,10 +115,17 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def beats_lines(client: Any, target: Target) -> list[str]:
-    """Every beat with a live heartbeat, the lock holder first (beat/heartbeat.py)."""
+    """The beats line, then every beat with a heartbeat record, the lock holder first
+    (beat/heartbeat.py).  A record outlives a killed beat until its TTL: only beats
+    that ticked lately count as alive, the others are listed as silent."""
     from ..beat.heartbeat import describe_beat
 
-    return [f"  {describe_beat(b)}" for b in read_beats_now(client, target)]
+    beats = read_beats_now(client, target)
+    if not beats:
+        return ["beats: 0 alive (no heartbeat)"]
+    silent = sum(1 for b in beats if not b["alive"])
+    head = f"beats: {len(beats) - silent} alive" + (f", {silent} silent" if silent else "")
+    return [head + ":", *(f"  {describe_beat(b)}" for b in beats)]
 
 
 def read_beats_now(client: Any, target: Target) -> list[dict[str, Any]]:
@@ -200,9 +207,7 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
             f"{len(rows) - managed:,} unmanaged)."
         )
         click.echo(beat_lock_line(client, target))
-        beat_lines = beats_lines(client, target)
-        click.echo(f"beats: {len(beat_lines)} alive" + (":" if beat_lines else " (no heartbeat)"))
-        for line in beat_lines:
+        for line in beats_lines(client, target):
             click.echo(line)
         if sync_lock:
             click.echo(
