@@ -328,3 +328,30 @@ def test_import_of_a_redbeat_rrule_round_trips_through_redbeat() -> None:
     stored = json.dumps(encode_schedule(converted, "UTC"))
     back = json.loads(stored, cls=RedBeatJSONDecoder)
     assert list(islice(back.rrule, 10)) == list(islice(original.rrule, 10))
+
+
+def test_import_out_needs_force_to_overwrite_like_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    target = app_module(tmp_path, monkeypatch, redis_url, BEAT_SCHEDULE)
+    out = tmp_path / "imported.yaml"
+    out.write_text("mine\n", encoding="utf-8")
+    refused = cli(redis_url, "import", "--from-app", target, "--out", str(out))
+    assert refused.exit_code == 1
+    assert f"{out} exists; pass --force to overwrite it" in refused.output
+    assert out.read_text(encoding="utf-8") == "mine\n"
+    forced = cli(redis_url, "import", "--from-app", target, "--out", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "entries:" in out.read_text(encoding="utf-8")
+
+
+def test_import_names_its_own_option_and_says_solar_converts() -> None:
+    from click.testing import CliRunner
+
+    from redbeat_sync.cli import main
+
+    bad = CliRunner().invoke(main, ["import", "--from-app", "nope_no_such_module:app"])
+    assert bad.exit_code != 0
+    assert "--from-app" in bad.output and "'--app'" not in bad.output, bad.output
+    helped = CliRunner().invoke(main, ["import", "--help"])
+    assert "solar" not in helped.output and "cannot be converted" in helped.output

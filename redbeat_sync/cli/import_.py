@@ -32,24 +32,34 @@ from ._schema_header import schema_ref_for
     type=click.Path(dir_okay=False),
     help="Write the YAML to this file (default: standard output).",
 )
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option(
     "--skip-unconvertible",
     is_flag=True,
     help="Write the entries that convert and exit 0 even if some do not.",
 )
 @click.pass_context
-def command(ctx: click.Context, from_app: str, out: str | None, skip_unconvertible: bool) -> None:
+def command(
+    ctx: click.Context, from_app: str, out: str | None, force: bool, skip_unconvertible: bool
+) -> None:
     """Turn a Celery app's beat_schedule into a schedule file (v1 YAML).
 
-    Entries without an equivalent (e.g. solar) are listed; nothing is written and the
-    exit code is 1 unless --skip-unconvertible.
+    Entries that cannot be converted (unknown schedule types, arguments that are not
+    JSON) are listed; nothing is written and the exit code is 1 unless
+    --skip-unconvertible.
     """
     # Here, not at the top: these load Celery and the models (cli/__init__).
     from ..beat_import import convert_beat_schedule
     from ..fileformat.dump import dump_entries
 
     def body() -> int:
-        app = load_celery_app(from_app)
+        if out and Path(out).exists() and not force:  # as export --out does
+            raise UserError(f"{out} exists; pass --force to overwrite it")
+        try:
+            app = load_celery_app(from_app)
+        except click.BadParameter as exc:
+            exc.param_hint = "--from-app"  # the loader names --app, the other commands' flag
+            raise
         try:
             entries, skipped = convert_beat_schedule(app)
         except ValueError as exc:
