@@ -104,3 +104,17 @@ def test_show_gives_the_last_outcome(redis_url: str, tmp_path: Path) -> None:
     assert outcome["a"]["error"] == "ValueError: x" and outcome["b"] is None
     runs = cli(redis_url, "runs", "a")
     assert runs.exit_code == 0 and "failed" in runs.output and "ValueError: x" in runs.output
+
+
+def test_pausing_a_paused_entry_says_what_changed(redis_url: str, tmp_path: Path) -> None:
+    assert cli(redis_url, "apply", "--auto-approve", str(write(tmp_path))).exit_code == 0
+    first = cli(redis_url, "pause", "a", "-m", "x", "--until", "2099-01-01T00:00:00")
+    assert first.exit_code == 0 and "was paused" not in first.output, first.output
+    again = cli(redis_url, "pause", "a", "-m", "y")
+    assert again.exit_code == 0, again.output
+    assert "a was paused until 2099-01-01T00:00:00+00:00; now paused with no end" in again.output
+    later = cli(redis_url, "pause", "a", "-m", "z", "--until", "2098-06-01T12:00:00Z")
+    assert "a was paused with no end; now paused until 2098-06-01T12:00:00+00:00" in later.output
+    shown = json.loads(cli(redis_url, "show", "--format", "json").output)
+    row = next(r for r in shown["entries"] if r["name"] == "a")
+    assert "until 2098-06-01T12:00:00+00:00: z" in row["paused"], row

@@ -47,6 +47,10 @@ def parse_until(text: str, now: datetime) -> datetime:
     return moment
 
 
+def _shown(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def select_names(
     target: Target, client: redis.Redis, names: Sequence[str], labels: Sequence[str], every: bool
 ) -> list[str]:
@@ -112,7 +116,7 @@ def pause_command(
     celery-redbeat's own scheduler does not honour it (README: Pause and resume).
     """
     # Here, not at the top: loads redis (cli/__init__).
-    from ..state.pause import pause
+    from ..state.pause import pause, read_pauses
     from ..state.synclock import default_holder
 
     def body() -> int:
@@ -120,11 +124,20 @@ def pause_command(
         until = parse_until(until_text, now) if until_text else None
         client = target.connect()
         chosen = select_names(target, client, names, labels, every)
+        before = read_pauses(client, target.layout, chosen)
         pause(client, target.layout, chosen, who=who or default_holder(), reason=reason,
               until=until, now=now)  # fmt: skip
         end = f" until {until.isoformat(timespec='seconds')}" if until else ""
         click.echo(f"Paused {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}{end}: "
                    + ", ".join(chosen[:20]) + (" ..." if len(chosen) > 20 else ""))  # fmt: skip
+        # A pause replaces the one in place: say so, its end may have moved.
+        again = [(n, before[n].until) for n in chosen if n in before and before[n].active(now)]
+        now_ends = f"now paused until {_shown(until)}" if until else "now paused with no end"
+        for name, was in again[:20]:
+            was_text = f"was paused until {_shown(was)}" if was else "was paused with no end"
+            click.echo(f"{name} {was_text}; {now_ends}")
+        if len(again) > 20:
+            click.echo(f"... and {len(again) - 20} more already paused; {now_ends}")
         click.echo(REDBEAT_NOTE)
         return EXIT_OK
 
