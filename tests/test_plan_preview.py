@@ -166,3 +166,14 @@ def test_a_create_previews_what_beat_sends_after_apply(
     assert action.kind == "create" and action.at_once_for is None
     sent = apply_and_run(beat, broker, redis_client, plan, now, now + timedelta(seconds=13))
     assert_sent_as_previewed(sent, action)
+
+
+def test_next_runs_share_one_time_format() -> None:
+    """A jittered run that lands on :00 keeps its seconds when the others show theirs."""
+    from redbeat_sync.schedule.describe import describe_next_runs
+
+    utc = timezone.utc
+    runs = [datetime(2026, 12, 2, 4, 40, 1, tzinfo=utc), datetime(2026, 12, 2, 4, 41, tzinfo=utc)]
+    assert describe_next_runs(runs, None) == ["2026-12-02 04:40:01 UTC", "2026-12-02 04:41:00 UTC"]
+    whole = [datetime(2026, 12, 2, 4, 40, tzinfo=utc), datetime(2026, 12, 2, 4, 41, tzinfo=utc)]
+    assert describe_next_runs(whole, None) == ["2026-12-02 04:40 UTC", "2026-12-02 04:41 UTC"]

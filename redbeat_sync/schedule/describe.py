@@ -144,17 +144,23 @@ def describe_field(
 # --------------------------------------------------------------------------- words
 
 
-def format_time(moment: datetime) -> str:
-    """``2026-11-25 03:00 CET`` (seconds only when not zero)."""
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if moment.second else "%Y-%m-%d %H:%M %Z"
+def format_time(moment: datetime, seconds: bool | None = None) -> str:
+    """``2026-11-25 03:00 CET``: seconds when ``seconds`` says so, by default only
+    when not zero."""
+    if seconds is None:
+        seconds = bool(moment.second)
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
     return moment.strftime(pattern).strip()
 
 
 def describe_next_runs(runs: list[datetime], at_once_for: datetime | None) -> list[str]:
-    """Next runs as shown: ``format_time`` each, the first one ``now`` when it goes
-    out at once, ``now (catch-up for 21:37:07 UTC)`` when that run is for an earlier
-    slot (the date is added when the slot is on another day)."""
-    shown = [format_time(t) for t in runs]
+    """Next runs as shown: ``format_time`` each, in one format for the whole list
+    (seconds on all when any has them: a jittered run landing on :00 keeps its
+    ``:00``), the first one ``now`` when it goes out at once, ``now (catch-up for
+    21:37:07 UTC)`` when that run is for an earlier slot (the date is added when
+    the slot is on another day)."""
+    seconds = any(t.second for t in runs)
+    shown = [format_time(t, seconds) for t in runs]
     if at_once_for is None or not runs:
         return shown
     first = runs[0]
