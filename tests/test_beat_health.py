@@ -280,3 +280,20 @@ def test_a_silent_beat_is_not_counted_alive(redis_url: str) -> None:
 
     lock.release()  # no leader: the count of beats alive leaves the silent one out
     assert check_health(client, layout).problem.endswith("(2 beat(s) alive)")
+
+
+def test_json_gives_last_tick_as_an_iso_time(redis_url: str) -> None:
+    from redbeat_sync.beat.heartbeat import BeatState, Heartbeat
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    layout = Layout("iso-tick:")
+    Heartbeat(layout).write(client, BeatState("standby", None, 6.0, 0, None, False, 0, 0.0))
+    code, out = health(redis_url, "--key-prefix", layout.prefix, "--format", "json")
+    assert code == 1  # no leader
+    (beat,) = json.loads(out)["beats"]
+    assert datetime.fromisoformat(beat["last_tick"]).tzinfo is not None, beat
+    assert beat["alive"] is True
+    done = redbeat_sync_cli("show", "--format", "json", "--redis-url", redis_url,
+                            "--key-prefix", layout.prefix)  # fmt: skip
+    (shown,) = json.loads(done.stdout)["beats"]
+    assert datetime.fromisoformat(shown["last_tick"]).tzinfo is not None, shown

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..state.layout import Layout
 from .config import DEFAULT_LOCK_TIMEOUT
-from .heartbeat import default_max_lag, read_beats
+from .heartbeat import beat_json, default_max_lag, read_beats
 from .lock import read_beat_lock
 from .metrics import oldest_overdue
 
@@ -43,7 +43,9 @@ class HealthReport:
         )
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["beats"] = [beat_json(b) for b in self.beats]
+        return data
 
 
 def _who(record: dict[str, Any]) -> str:

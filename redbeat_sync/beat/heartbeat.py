@@ -200,6 +200,16 @@ def read_beats(
     return beats
 
 
+def beat_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``read_beats`` record for JSON output: ``last_tick`` as an ISO time, like
+    every other time there (Redis keeps UNIX seconds, which ``age`` is computed from)."""
+    out = dict(record)
+    tick = record.get("last_tick")
+    if isinstance(tick, int | float):
+        out["last_tick"] = datetime.fromtimestamp(tick, UTC).isoformat(timespec="milliseconds")
+    return out
+
+
 def describe_beat(record: dict[str, Any]) -> str:
     """One line for ``show``: who, what role, how fresh."""
     role = record.get("role", "?")
@@ -235,6 +245,7 @@ __all__ = [
     "FILE_SETTING",
     "BeatState",
     "Heartbeat",
+    "beat_json",
     "default_max_lag",
     "describe_beat",
     "is_alive",

@@ -190,7 +190,9 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
                 pause = pauses.get(row["name"])
                 row["paused"] = pause.describe() if pause else None
                 row["last_outcome"] = latest.get(row["name"])
-            beats = read_beats_now(client, target)
+            from ..beat.heartbeat import beat_json
+
+            beats = [beat_json(b) for b in read_beats_now(client, target)]
             out = {"entries": rows, "sync_lock": sync_lock, "beats": beats}
             click.echo(json.dumps(out, indent=2, default=str))
             return EXIT_OK
