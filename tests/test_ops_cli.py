@@ -118,3 +118,16 @@ def test_pausing_a_paused_entry_says_what_changed(redis_url: str, tmp_path: Path
     shown = json.loads(cli(redis_url, "show", "--format", "json").output)
     row = next(r for r in shown["entries"] if r["name"] == "a")
     assert "until 2098-06-01T12:00:00+00:00: z" in row["paused"], row
+
+
+def test_show_says_when_the_last_outcome_is_a_manual_run(redis_url: str, tmp_path: Path) -> None:
+    """A manual run counts no run (LAST RUN stays never): OUTCOME says whose it is."""
+    from redbeat_sync.beat.runlog import append_runs, sent_record, update_run
+
+    assert cli(redis_url, "apply", "--auto-approve", str(write(tmp_path))).exit_code == 0
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    manual = sent_record(task_id="m1", slot=None, covers_from=None, kind="manual")
+    append_runs(client, LAYOUT, [("a", manual)], 20)
+    update_run(client, LAYOUT, "a", "m1", {"state": "failed", "error": "ValueError: x"})
+    (row,) = [line for line in cli(redis_url, "show").output.splitlines() if line.startswith("a ")]
+    assert "never" in row and "failed (manual run)" in row, row

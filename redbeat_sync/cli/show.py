@@ -95,6 +95,15 @@ def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
     return row
 
 
+def _outcome_cell(record: dict[str, Any] | None) -> str:
+    """The newest run's state; a manual run (``redbeat-sync run``) says so, as it
+    counts no run: LAST RUN (RedBeat's meta) may say ``never`` beside it."""
+    if not record:
+        return "-"
+    state = str(record.get("state") or "-")
+    return f"{state} (manual run)" if record.get("kind") == "manual" else state
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     columns = (
         "name", "task", "schedule", "enabled", "last_run", "outcome", "next_run", "managed",
@@ -198,8 +207,7 @@ def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:
             return EXIT_OK
         rows = [describe(s, now) for s in stored]
         for row in rows:
-            outcome = latest.get(row["name"])
-            row["outcome"] = outcome.get("state", "-") if outcome else "-"
+            row["outcome"] = _outcome_cell(latest.get(row["name"]))
             if row["name"] in pauses:
                 row["next_run"] = pauses[row["name"]].describe()
         click.echo(_table(rows) if rows else "No entries stored.")
