@@ -514,3 +514,29 @@ def test_defaults_options_are_checked_once_at_their_place() -> None:
         "entries: {a: {task: x.y, schedule: {every: 1m}}}\n"
     ).entries
     assert a.entry.options == {"expires": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+
+
+def test_suggestions_come_from_the_same_level_only() -> None:
+    """A top-level ``on:`` is not a misspelt solar ``lon``; each level offers its own."""
+    found = problems_of(
+        """\
+        version: 1
+        on: push
+        enties: {}
+        defaults: {timezon: UTC, lonn: 2}
+        entries:
+          a:
+            task: x.y
+            schedule: {solar: {event: sunset, lat: 1, lon: 2, lonn: 2}}
+            taks: 1
+        """
+    )
+    messages = {p.field: p.message for p in found}
+    assert messages == {
+        "on": "unknown field 'on'",
+        "enties": "unknown field 'enties'; did you mean 'entries'?",
+        "defaults.timezon": "unknown field 'timezon'; did you mean 'timezone'?",
+        "defaults.lonn": "unknown field 'lonn'",
+        "entries.a.schedule.solar.lonn": "unknown field 'lonn'; did you mean 'lon'?",
+        "entries.a.taks": "unknown field 'taks'; did you mean 'task'?",
+    }, messages

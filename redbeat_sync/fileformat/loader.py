@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
@@ -261,7 +261,8 @@ class _FileChecker:
             loc = _strip_tags(tuple(item["loc"]))
             path = (*prefix, *loc)
             kind = item["type"]
-            self._add(path, _message(item, loc), at_key=kind == "extra_forbidden")
+            message = _message(item, loc, _field_names_at(error.title, loc))
+            self._add(path, message, at_key=kind == "extra_forbidden")
 
     # ------------------------------------------------------------------ head
 
@@ -521,17 +522,57 @@ def _all_field_names() -> set[str]:
 
 _FIELD_NAMES = sorted(_all_field_names())
 
+
+def _models_in(annotation: Any) -> tuple[list[type[BaseModel]], bool]:
+    """The models a field holds (through unions, Annotated, lists and dicts), and
+    whether it holds them in a container (the next location part is a key or index)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation], False
+    found: list[type[BaseModel]] = []
+    contained = get_origin(annotation) in (list, dict, tuple, set)
+    for arg in get_args(annotation):
+        inner, deeper = _models_in(arg)
+        found += inner
+        contained = contained or deeper
+    return found, contained
+
+
+_LOC_ROOTS: tuple[type[BaseModel], ...] = (DefaultsModel, EntryModel, FileHead)
+
+
+def _field_names_at(model_name: str, loc: tuple[Any, ...]) -> list[str]:
+    """The fields of the level an unknown key sits at (``loc`` from the model named
+    ``model_name``), so "did you mean" never offers a field of another level."""
+    # ValidationError.title is the model's schema title when it has one, else its name.
+    roots = {cls.model_config.get("title") or cls.__name__: cls for cls in _LOC_ROOTS}
+    level = [roots[model_name]] if model_name in roots else []
+    skip = False  # the part after a dict or list field is a key or an index
+    for part in loc[:-1]:
+        if skip:
+            skip = False
+            continue
+        deeper: list[type[BaseModel]] = []
+        for cls in level:
+            if isinstance(part, str) and part in cls.model_fields:
+                inner, skip_next = _models_in(cls.model_fields[part].annotation)
+                deeper += inner
+                skip = skip or skip_next
+        level = deeper or level  # else a union tag left in the location: same level
+    names = sorted({name for cls in level for name in cls.model_fields})
+    return names or _FIELD_NAMES
+
+
 _YAML_WORDS = {True: "true", False: "false", None: "null"}
 
 
-def _message(item: Any, loc: tuple[Any, ...]) -> str:
+def _message(item: Any, loc: tuple[Any, ...], fields: Sequence[str] = _FIELD_NAMES) -> str:
     kind = item["type"]
     value = item.get("input")
     last = loc[-1] if loc else ""
     if kind == "missing":
         return f"missing required field {last!r}"
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(last), _FIELD_NAMES, n=1)
+        close = difflib.get_close_matches(str(last), fields, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown field {last!r}{hint}"
     if kind == "schedule_kind":
