@@ -150,3 +150,26 @@ def test_writer_refuses_a_prefix_over_several_slots(redis_cluster: ClusterSetup,
         tagged.applied_key,
         tagged.entry_key("e"),
     }
+
+
+def test_move_and_delete_carry_the_run_history_on_one_slot(redis_cluster: ClusterSetup):
+    """The run history keys go into the same script call as the entry (one slot)."""
+    from redbeat_sync.state.reader import read_state
+    from redbeat_sync.state.stored import Move, Remove
+
+    layout = Layout("{history}:")
+    client = RedisSettings(redis_cluster.url()).connect()
+    old = Entry(name="old", task="t", schedule=Every(60.0))
+    try:
+        writer.write(client, layout, [Put(old, expect_digest=None)])
+        client.lpush(layout.runs_key("old"), '{"task_id": "t1"}')
+        digest = read_state(client, layout).entries["old"].digest
+        new = Entry(name="new", task="t", schedule=Every(60.0))
+        assert writer.write(client, layout, [Move(new, "old", digest)]).moved == 1
+        assert not client.exists(layout.runs_key("old"))
+        assert client.lrange(layout.runs_key("new"), 0, -1) == ['{"task_id": "t1"}']
+        digest = read_state(client, layout).entries["new"].digest
+        assert writer.write(client, layout, [Remove("new", digest)]).deleted == 1
+        assert not client.exists(layout.runs_key("new"))
+    finally:
+        client.close()
