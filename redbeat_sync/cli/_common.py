@@ -115,11 +115,22 @@ def load_celery_app(spec: str) -> Any:
     finally:
         sys.path.pop(0)
     try:
-        return getattr(module, attr or "app")
+        app = getattr(module, attr or "app")
     except AttributeError:
         raise click.BadParameter(
             f"module {module_name!r} has no attribute {attr or 'app'!r}", param_hint="--app"
         ) from None
+    # Checked here, once, for every command: a task or a module given by mistake would
+    # otherwise fail later and differently in each (an AttributeError on .conf, .loader).
+    celery = sys.modules.get("celery")  # not loaded by the user's module: not an app
+    if celery is None or not isinstance(app, celery.Celery):
+        what = " (it is a Celery task)" if celery and isinstance(app, celery.Task) else ""
+        raise click.BadParameter(
+            f"{module_name}:{attr or 'app'} is not a Celery app{what}; "
+            "name the Celery() instance, as for celery -A",
+            param_hint="--app",
+        )
+    return app
 
 
 def resolve_target(
