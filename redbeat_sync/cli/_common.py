@@ -158,6 +158,14 @@ def resolve_target(
                 app_url, options, use_ssl = settings.url, dict(settings.options), settings.use_ssl
         app_prefix = conf.key_prefix
         app_tz = conf.beat_timezone
+    # The zone check schedule files get: a typo would otherwise plan every cron entry
+    # for a zone beat does not run in, or show wrong local times, without a word.
+    from ..schedule.zonenames import timezone_problem
+
+    if beat_timezone and (zone_problem := timezone_problem(beat_timezone)):
+        raise click.BadParameter(zone_problem, param_hint="--beat-timezone")
+    if app_tz and not beat_timezone and (zone_problem := timezone_problem(app_tz)):
+        raise click.BadParameter(f"its timezone setting: {zone_problem}", param_hint="--app")
     return Target(
         redis_url=redis_url or app_url,
         prefix=key_prefix or app_prefix or DEFAULT_PREFIX,
