@@ -156,6 +156,10 @@ def resolve_target(
                 problem = f"--app {app}: {exc}"
             else:
                 app_url, options, use_ssl = settings.url, dict(settings.options), settings.use_ssl
+                # README ("Which Redis") promises the warning; beat logs it, the CLI
+                # shows no log, so say it here, once per command.
+                for message in conf.fallback_warnings:
+                    echo_err(f"warning: --app {app}: {message}")
         app_prefix = conf.key_prefix
         app_tz = conf.beat_timezone
     # The zone check schedule files get: a typo would otherwise plan every cron entry
