@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fileformat.from_celery import NotConvertible, schedule_from_celery
-from .fileformat.models import entry_name_problem, timezone_problem
+from .fileformat.models import entry_name_problem
 from .schedule.entry import Entry, Schedule
 from .schedule.vocabulary import DEFAULT_TIMEZONE
+from .schedule.zonenames import timezone_problem
 from .values import encode_value
 
 _KNOWN_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options", "relative"})

@@ -147,6 +147,27 @@ def test_cli_without_app_says_which_default_it_used(redis_url: str, monkeypatch)
     assert "using" not in explicit.stderr
 
 
+def test_cli_warns_once_when_the_redis_url_comes_from_broker_url(
+    redis_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    # README, "Which Redis": the broker_url fallback is deprecated, with a warning.
+    _write_app(tmp_path, "clibroker", f"broker_url={redis_url!r}")
+    _write_app(tmp_path, "cliexplicit", f"redbeat_redis_url={redis_url!r}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(DeprecationWarning):  # beat's warning, seen by pytest only
+        result = cli("history", "--app", "clibroker:app")
+    assert result.code == 0, result.all
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1, result.stderr
+    assert "redbeat_redis_url is not set: using broker_url" in warned[0]
+    assert "--app clibroker:app" in warned[0]
+    quiet = cli("history", "--app", "cliexplicit:app")  # set explicitly: nothing to say
+    assert quiet.code == 0 and "warning" not in quiet.stderr, quiet.all
+    with pytest.warns(DeprecationWarning):
+        flag = cli("history", "--app", "clibroker:app", "--redis-url", redis_url)
+    assert flag.code == 0 and "warning" not in flag.stderr, flag.all  # broker_url unused
+
+
 def test_broker_transport_options_configure_sentinel_with_a_deprecation_warning() -> None:
     app = make_app(None)
     app.conf.broker_url = "redis-sentinel://127.0.0.1:1/0"

@@ -153,3 +153,75 @@ def test_a_closed_stdout_pipe_ends_quietly(redis_url: str, tmp_path: Path) -> No
     proc.stdout.close()  # the reader is gone before show writes its first line (as `head`)
     errors = proc.stderr.read()
     assert (proc.wait(timeout=120), errors) == (141, "")  # as a Unix tool on SIGPIPE
+
+
+TASKS_MODULE = """\
+from celery import Celery
+app = Celery("s5proj", set_as_current=False)  # not the tests' current app
+
+@app.task
+def ping():
+    return "pong"
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", "s.yaml"),
+        ("validate", "s.yaml"),
+        ("show",),
+        ("history",),
+        ("import", "--from-app"),
+    ],
+)
+def test_an_app_option_naming_a_task_is_one_error_line_for_every_command(
+    args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In process (CliRunner): the module is this checkout's, whatever is installed.
+    (tmp_path / "s5tasks.py").write_text(TASKS_MODULE, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(FILES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    option = () if args[-1] == "--from-app" else ("--app",)
+    env = {"REDBEAT_SYNC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = CliRunner().invoke(main, [*args, *option, "s5tasks:ping"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "s5tasks:ping is not a Celery app (it is a Celery task)" in result.output
+    assert "Traceback" not in result.output and "bug" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("plan", "s.yaml", "--beat-timezone", "Mars/Base"), "unknown time zone 'Mars/Base'"),
+        (("show", "--beat-timezone", "Europe/Pariss"), "did you mean 'Europe/Paris'?"),
+        (("load", "--beat-timezone", "europe/paris"), "did you mean 'Europe/Paris'?"),
+    ],
+)
+def test_a_beat_timezone_that_is_no_zone_is_refused_like_one_in_a_file(
+    args: tuple[str, ...], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text(FILES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    env = {"REDBEAT_SYNC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert result.exit_code == 1, result.output
+    assert "Invalid value for --beat-timezone: unknown time zone" in result.output
+    assert said in result.output
+    assert "connect" not in result.output  # refused before reaching for Redis
+
+
+def test_an_apps_timezone_that_is_no_zone_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s5tz.py").write_text(
+        "from celery import Celery\n"
+        "app = Celery('s5tz', set_as_current=False)\n"
+        "app.conf.timezone = 'Europe/Pariss'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    env = {"REDBEAT_SYNC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = CliRunner().invoke(main, ["show", "--app", "s5tz:app"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "--app: its timezone setting: unknown time zone 'Europe/Pariss'" in result.output

@@ -156,3 +156,19 @@ def test_client_kwargs_for_tls_and_redbeat_options():
     plain = RedisSettings("redis://host/0").client_kwargs()
     assert "ssl_cert_reqs" not in plain
     assert plain["socket_connect_timeout"] <= 5
+
+
+def test_a_database_that_is_no_number_is_refused_not_read_as_db_0(redis_url: str):
+    # redis-py ignores a path it cannot read as a number and uses db 0: another
+    # database than the one named, read and written without a word.
+    base = redis_url.rsplit("/", 1)[0].replace("redis://", "redis://:Pw-db-5e1@", 1)
+    for path in ("/abc", "/1x", "/%31a"):
+        with pytest.raises(UserError) as raised:
+            connect(base + path)
+        message = str(raised.value)
+        assert "the database in the path must be a number" in message, message
+        assert "Pw-db-5e1" not in message and ":***@" in message
+    host_only = redis_url.rsplit("/", 1)[0]
+    for url in (host_only + "/3", host_only, host_only + "/", host_only + "/abc?db=2"):
+        client = connect(url)  # a number, no path, or ?db= (which wins): as before
+        client.close()

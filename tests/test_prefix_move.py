@@ -97,6 +97,7 @@ def test_move_keeps_history_and_inventory_and_is_safe_to_rerun(
     assert shown.code == 0 and "nightly" in shown.stdout, shown.all
     again = cli("move-prefix", "--to", NEW.prefix, "--redis-url", url)
     assert again.code == 0, again.all
+    assert "the move is already done (3 entries and 2 managed names" in again.stdout
     for name, fields in stored.items():
         assert client.hgetall(NEW.entry_key(name)) == fields
     assert len(client.xrange(NEW.history_key)) == 1

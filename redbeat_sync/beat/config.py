@@ -120,7 +120,9 @@ def _broker_url(app: Any) -> str | None:
     return str(broker) if broker else None
 
 
-def _deprecated_fallback(setting: str, fallback: str) -> None:
+def _deprecated_fallback(setting: str, fallback: str) -> str:
+    """Warn that ``fallback`` stands in for ``setting``; the message, for the CLI to
+    print (it shows neither warnings nor beat's log)."""
     # Logged as well as warned: DeprecationWarning is hidden by default, and beat
     # usually runs where nobody sees warnings.
     message = (
@@ -129,6 +131,7 @@ def _deprecated_fallback(setting: str, fallback: str) -> None:
     )
     warnings.warn(message, DeprecationWarning, stacklevel=3)
     logger.warning("beat: %s", message)
+    return message
 
 
 class RedBeatConfig:
@@ -142,6 +145,8 @@ class RedBeatConfig:
         self.schedule_key = self.layout.schedule_key
         self.statics_key = self.layout.statics_key
 
+        #: The deprecated fallbacks this app relies on, one message each (see above).
+        self.fallback_warnings: list[str] = []
         self.redis_url: str | None
         #: Where ``redis_url`` came from, for messages: a setting name, or None.
         self.redis_source: str | None
@@ -150,7 +155,7 @@ class RedBeatConfig:
         if url:
             self.redis_url, self.redis_source = str(url), "redbeat_redis_url"
         elif is_redis_url(broker):
-            _deprecated_fallback("redbeat_redis_url", "broker_url")
+            self.fallback_warnings.append(_deprecated_fallback("redbeat_redis_url", "broker_url"))
             self.redis_url, self.redis_source = broker, "broker_url"
         else:
             self.redis_url, self.redis_source = None, None
@@ -167,7 +172,9 @@ class RedBeatConfig:
         if options is _UNSET:
             options = _broker_setting(app, "broker_transport_options") or {}
             if options:
-                _deprecated_fallback("redbeat_redis_options", "broker_transport_options")
+                self.fallback_warnings.append(
+                    _deprecated_fallback("redbeat_redis_options", "broker_transport_options")
+                )
         self.redbeat_redis_options: dict[str, Any] = dict(options or {})
 
         lock_key = _setting(app, "redbeat_lock_key", self.layout.beat_lock_key)

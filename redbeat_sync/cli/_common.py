@@ -115,11 +115,22 @@ def load_celery_app(spec: str) -> Any:
     finally:
         sys.path.pop(0)
     try:
-        return getattr(module, attr or "app")
+        app = getattr(module, attr or "app")
     except AttributeError:
         raise click.BadParameter(
             f"module {module_name!r} has no attribute {attr or 'app'!r}", param_hint="--app"
         ) from None
+    # Checked here, once, for every command: a task or a module given by mistake would
+    # otherwise fail later and differently in each (an AttributeError on .conf, .loader).
+    celery = sys.modules.get("celery")  # not loaded by the user's module: not an app
+    if celery is None or not isinstance(app, celery.Celery):
+        what = " (it is a Celery task)" if celery and isinstance(app, celery.Task) else ""
+        raise click.BadParameter(
+            f"{module_name}:{attr or 'app'} is not a Celery app{what}; "
+            "name the Celery() instance, as for celery -A",
+            param_hint="--app",
+        )
+    return app
 
 
 def resolve_target(
@@ -145,8 +156,20 @@ def resolve_target(
                 problem = f"--app {app}: {exc}"
             else:
                 app_url, options, use_ssl = settings.url, dict(settings.options), settings.use_ssl
+                # README ("Which Redis") promises the warning; beat logs it, the CLI
+                # shows no log, so say it here, once per command.
+                for message in conf.fallback_warnings:
+                    echo_err(f"warning: --app {app}: {message}")
         app_prefix = conf.key_prefix
         app_tz = conf.beat_timezone
+    # The zone check schedule files get: a typo would otherwise plan every cron entry
+    # for a zone beat does not run in, or show wrong local times, without a word.
+    from ..schedule.zonenames import timezone_problem
+
+    if beat_timezone and (zone_problem := timezone_problem(beat_timezone)):
+        raise click.BadParameter(zone_problem, param_hint="--beat-timezone")
+    if app_tz and not beat_timezone and (zone_problem := timezone_problem(app_tz)):
+        raise click.BadParameter(f"its timezone setting: {zone_problem}", param_hint="--app")
     return Target(
         redis_url=redis_url or app_url,
         prefix=key_prefix or app_prefix or DEFAULT_PREFIX,

@@ -35,6 +35,14 @@ def command(ctx: click.Context, to_prefix: str, target: Target) -> None:
         new = Layout(to_prefix)
         check_cluster_prefix(client, new)  # the new prefix must fit one slot
         result = move_prefix(client, target.layout, new)
+        if result.already_moved:
+            click.echo(
+                f"Nothing left under {target.prefix!r}: the move is already done "
+                f"({result.entries} entries and {result.managed} managed names are under "
+                f"{to_prefix!r}). Set redbeat_key_prefix = {to_prefix!r} (and "
+                "--key-prefix) before starting beat again."
+            )
+            return EXIT_OK
         click.echo(
             f"Moved {result.entries} entries (run history kept), {result.managed} managed "
             f"names, {result.statics} static names and {result.history} apply records "

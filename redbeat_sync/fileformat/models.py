@@ -10,7 +10,6 @@ JSON-able args) are applied by ``loader`` when it builds ``entry.Entry`` objects
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import datetime
 from functools import lru_cache
@@ -57,7 +56,7 @@ from ..schedule.vocabulary import (
     RRuleFrequency,
     SolarEvent,
 )
-from ..schedule.zonenames import is_zone_name, zone_names
+from ..schedule.zonenames import timezone_problem
 from .options import OptionsModel
 
 FORMAT_VERSION = 1
@@ -131,27 +130,6 @@ TaskName = Annotated[
 ]
 
 # --------------------------------------------------------------------------- time zones
-
-
-@lru_cache(maxsize=1)
-def _zones_by_folded_name() -> dict[str, str]:
-    return {zone.casefold(): zone for zone in zone_names()}
-
-
-@lru_cache(maxsize=1024)
-def timezone_problem(name: str) -> str | None:
-    if is_zone_name(name):  # without listing every zone (~20 ms) when the name is good
-        return None
-    folded = _zones_by_folded_name()
-    key = name.casefold()
-    close = [folded[key]] if key in folded else []
-    # "Paris" -> Europe/Paris; no guess for offsets ("GMT+2"): Etc/GMT+2 is UTC-2.
-    if not close and not re.search(r"[+-]\d", name):
-        zones = zone_names()
-        close = sorted(z for z in zones if "/" in z and z.rsplit("/", 1)[1].casefold() == key)
-        close = close or difflib.get_close_matches(name, sorted(zones), n=1, cutoff=0.75)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown time zone {name!r}{hint} (expected an IANA name like UTC or Europe/Paris)"
 
 
 def _check_timezone(value: str) -> str:

@@ -96,12 +96,10 @@ def counts_line(plan: Plan) -> str:
 def _entry_rows(entry: Entry, *, side: str) -> list[tuple[str, Any, Any]]:
     """(path, old, new) rows describing a whole entry created or deleted."""
     canonical = entry.to_canonical()
-    defaults = Entry(name=entry.name, task=entry.task, schedule=entry.schedule).to_canonical()
+    shown = entry.non_default_fields().keys() | set(_ALWAYS_SHOWN)
     rows: list[tuple[str, Any, Any]] = []
-    for name, value in canonical.items():
-        if name == "name":
-            continue
-        if name not in _ALWAYS_SHOWN and value == defaults[name]:
+    for name, value in canonical.items():  # canonical order, as before
+        if name == "name" or name not in shown:
             continue
         rows.append((name, ABSENT, value) if side == "new" else (name, value, ABSENT))
     return rows

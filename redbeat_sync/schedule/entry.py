@@ -15,7 +15,7 @@ only decide when the entry fires, which the plan compares as instants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -265,6 +265,28 @@ class Entry:
                 else {}
             ),
         }
+
+    def non_default_fields(self) -> dict[str, Any]:
+        """The canonical fields whose value is not the field's declared default.
+
+        Name, task and schedule have no default and are always included.  Read from the
+        dataclass defaults, so a field added later is covered without a second list.
+        """
+        canonical = self.to_canonical()
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name not in canonical:  # left out of the canonical form: default
+                continue
+            if f.default is not MISSING:
+                default: Any = f.default
+            elif f.default_factory is not MISSING:
+                default = f.default_factory()
+            else:
+                out[f.name] = canonical[f.name]
+                continue
+            if getattr(self, f.name) != default:
+                out[f.name] = canonical[f.name]
+        return out
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> Entry:

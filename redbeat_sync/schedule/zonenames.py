@@ -8,7 +8,9 @@ does not settle it, so the answer is always the listing's.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import zoneinfo
 from functools import lru_cache
 
@@ -23,6 +25,29 @@ def zone_names() -> frozenset[str]:
 def is_zone_name(name: str) -> bool:
     """Whether ``zone_names()`` holds ``name``, usually without listing every zone."""
     return _listed_from_path(name) or name in zone_names()
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in zone_names()}
+
+
+@lru_cache(maxsize=1024)
+def timezone_problem(name: str) -> str | None:
+    """Why ``name`` is no zone name, with a "did you mean" when one is close; None if it is
+    (the one check: schedule files, --beat-timezone, a Celery app's ``timezone``)."""
+    if is_zone_name(name):  # without listing every zone (~20 ms) when the name is good
+        return None
+    folded = _zones_by_folded_name()
+    key = name.casefold()
+    close = [folded[key]] if key in folded else []
+    # "Paris" -> Europe/Paris; no guess for offsets ("GMT+2"): Etc/GMT+2 is UTC-2.
+    if not close and not re.search(r"[+-]\d", name):
+        zones = zone_names()
+        close = sorted(z for z in zones if "/" in z and z.rsplit("/", 1)[1].casefold() == key)
+        close = close or difflib.get_close_matches(name, sorted(zones), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown time zone {name!r}{hint} (expected an IANA name like UTC or Europe/Paris)"
 
 
 def _listed_from_path(name: str) -> bool:

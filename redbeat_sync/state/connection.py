@@ -67,6 +67,19 @@ def _split_our_query(url: str) -> tuple[str, dict[str, str]]:
     return (f"{base}?{rest}" if rest else base), ours
 
 
+def _path_db_problem(url: str) -> str | None:
+    """Why the database in a redis:// path is unusable, or None.  redis-py reads the
+    path as the db number only when it is one, and silently uses db 0 otherwise: the
+    schedule would be read from and written to another database than meant."""
+    parts = urlsplit(url)
+    if "db" in dict(parse_qsl(parts.query)):
+        return None  # ?db= wins over the path (redis-py's rule); checked by redis-py
+    db = unquote(parts.path).replace("/", "")  # as redis-py reads it
+    if not db or (db.isascii() and db.isdigit()):
+        return None
+    return f"the database in the path must be a number like /0, not {db!r}"
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__).rstrip(".")
@@ -143,6 +156,8 @@ class RedisSettings:
                 "redis-sentinel:// (or sentinel://) or redis-cluster://"
             )
         url, query_options = _split_our_query(self.url)
+        if self.scheme != "unix" and (problem := _path_db_problem(url)):
+            raise UserError(f"bad Redis URL {self.masked_url}: {problem}")
         kwargs = self.client_kwargs()
         if "retry_period" in query_options and "retry_period" not in self.options:
             retry = build_retry(query_options["retry_period"])

@@ -17,7 +17,9 @@ to re-run at any point:
 4. only then delete the old keys.
 
 A run interrupted anywhere leaves the old keys, the new ones or both, identical in
-content: running it again finishes the move.
+content: running it again finishes the move (or, when nothing is left under the old
+prefix and the new one holds the deployment, says the move is already done).  When
+neither prefix holds anything, the old prefix is surely mistyped: refused.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class MoveResult:
     managed: int  # names in the inventory
     statics: int  # names in the statics set
     history: int  # apply records copied
+    #: Nothing was left under the old prefix but the new one holds a deployment: an
+    #: earlier run (maybe interrupted after its copies) had already moved everything.
+    already_moved: bool = False
 
 
 def _locks(client: Any, layouts: tuple[Layout, ...], lock_keys: tuple[str, ...]) -> list[str]:
@@ -64,6 +69,18 @@ def move_prefix(
             "(and wait for applies to finish), then run the move again"
         )
     names = _entry_names(client, old)
+    if not names and not _holds_any(client, old):
+        if not _holds_any(client, new):
+            # A mistyped --key-prefix would otherwise "move 0 entries" and send the
+            # user off to reconfigure beat for an empty prefix.
+            raise UserError(
+                f"nothing is stored under the prefix {old.prefix!r} (no schedule, "
+                "inventory or apply history): check --key-prefix (or the app's "
+                "redbeat_key_prefix); nothing moved"
+            )
+        managed, statics = client.scard(new.inventory_key), client.scard(new.statics_key)
+        total = client.zcard(new.schedule_key)
+        return MoveResult(int(total), int(managed), int(statics), 0, already_moved=True)
     entries: dict[str, dict[str, str]] = {}
     conflicts = []
     for name in names:
@@ -100,6 +117,13 @@ def move_prefix(
     client.delete(old.applied_key)
     total = client.zcard(new.schedule_key)
     return MoveResult(int(total), len(managed), len(statics), history)
+
+
+def _holds_any(client: Any, layout: Layout) -> bool:
+    """Whether any key of the deployment under ``layout`` exists (one key at a time:
+    under Cluster they may be on different slots)."""
+    keys = (layout.schedule_key, layout.inventory_key, layout.statics_key, layout.history_key)
+    return any(client.exists(key) for key in (*keys, layout.applied_key))
 
 
 def _copy_history(client: Any, old: Layout, new: Layout) -> int:
