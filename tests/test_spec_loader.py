@@ -175,7 +175,13 @@ def test_cron_rules() -> None:
         ("0 0 1W * *", "'W'"),
         ("0 0 0 1 * *", "got 6"),
         ("0 3 * * 7", "not valid for Celery"),
-        ("61 * * * *", "invalid cron"),
+        (
+            "61 * * * *",
+            "the minute field '61' is not valid for Celery's crontab: 61 is outside 0-59",
+        ),
+        ("*/0 * * * *", "the minute field '*/0'"),
+        ("0 9 * * monday", "day of week field 'monday': write 'mon'"),
+        ("0 9 * January *", "month field 'January': write 'jan'"),
         ("@daily", "macros"),
     ]:
         [problem] = problems_of(
