@@ -520,3 +520,29 @@ def test_defaults_options_are_checked_once_at_their_place() -> None:
         "entries: {a: {task: x.y, schedule: {every: 1m}}}\n"
     ).entries
     assert a.entry.options == {"expires": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+
+
+def test_entries_are_checked_with_what_faulty_defaults_still_give() -> None:
+    """A fault in ``defaults`` does not hide the entries' own: every problem at once."""
+    problems = problems_of(
+        """\
+        version: 1
+        defaults: {misfire: deadline, zone: Europe/Paris}
+        entries:
+          a: {task: x.y, schedule: {every: 5m}}
+        """
+    )
+    assert [(p.field, p.message[:30]) for p in problems] == [
+        ("defaults.zone", "unknown field 'zone'; did you "),
+        ("entries.a", "misfire: deadline needs `deadl"),
+    ]
+    # A faulty default is reported once, not again on each entry that inherits it.
+    problems = problems_of(
+        """\
+        version: 1
+        defaults: {misfire: deadline, deadline: 5x}
+        entries:
+          a: {task: x.y, schedule: {every: 5m}}
+        """
+    )
+    assert [p.field for p in problems] == ["defaults.deadline"]

@@ -216,6 +216,9 @@ class _FileChecker:
         self.reported = {p.path for p in document.problems if p.path}
         self.names: list[_Name] = []  # every entry name with its place, valid or not
         self.default_options: dict[str, Any] = {}
+        #: Keys of ``defaults`` left out for their reported faults: entries do not get a
+        #: second complaint for a default they would have inherited.
+        self.broken_defaults: set[str] = set()
 
     def check(self) -> list[SpecEntry]:
         for p in self.doc.problems:
@@ -280,12 +283,22 @@ class _FileChecker:
             self._add_validation((), error)
             raw = root.get("defaults")
             if isinstance(raw, dict):
-                try:
-                    return DefaultsModel.model_validate(raw)
-                except ValidationError:
-                    return None  # already reported; entries checked without defaults
+                return self._usable_defaults(raw)
             return None
         return head.defaults
+
+    def _usable_defaults(self, raw: dict[str, Any]) -> DefaultsModel | None:
+        """The defaults without their faulty keys (already reported), so the entries are
+        still checked with what they inherit: every problem at once."""
+        try:
+            return DefaultsModel.model_validate(raw)
+        except ValidationError as error:
+            broken = {item["loc"][0] for item in error.errors() if item["loc"]}
+        self.broken_defaults = {str(key) for key in broken}
+        try:
+            return DefaultsModel.model_validate({k: v for k, v in raw.items() if k not in broken})
+        except ValidationError:
+            return None  # a fault across keys: entries checked without defaults
 
     # ------------------------------------------------------------------ entries
 
@@ -320,10 +333,10 @@ class _FileChecker:
         deadline: float | None = None
         if misfire == "deadline":
             deadline = m.deadline if m.deadline is not None else d.deadline
-            if deadline is None:
+            if deadline is None and "deadline" not in self.broken_defaults:
                 where = (*path, "misfire") if m.misfire else path
                 self._add(where, "misfire: deadline needs `deadline:` (a duration like 10m)")
-        elif m.deadline is not None:
+        elif m.deadline is not None and "misfire" not in self.broken_defaults:
             self._add((*path, "deadline"), "deadline only applies with `misfire: deadline`")
         start_at = self._instant(m.start_at, zone, (*path, "start_at"))
         end_at = self._instant(m.end_at, zone, (*path, "end_at"))
