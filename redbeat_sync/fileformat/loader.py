@@ -62,6 +62,15 @@ class Spec:
         return {item.entry.name: item for item in self.entries}
 
 
+class SpecProblems(ProblemsFound):
+    """The files' problems, with the entries that did load (``validate`` still warns
+    about those: a DST surprise is not hidden by a typo elsewhere)."""
+
+    def __init__(self, problems: list[Problem], loaded: Spec) -> None:
+        super().__init__(problems)
+        self.loaded = loaded
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -84,7 +93,7 @@ def load_paths(
     _check_unique_names(names, problems)
     _check_moves(entries, names, problems)
     if problems:
-        raise ProblemsFound(problems)
+        raise SpecProblems(problems, Spec(entries, files))
     return Spec(entries, files)
 
 
@@ -98,7 +107,7 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
         entries = _check_file(file, document, problems, names, lambda: yamlload.load_bytes(data))
     _check_moves(entries, names, problems)
     if problems:
-        raise ProblemsFound(problems)
+        raise SpecProblems(problems, Spec(entries, [file]))
     return Spec(entries, [file])
 
 
