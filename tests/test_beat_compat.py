@@ -155,3 +155,78 @@ def test_slot_header_marks_the_run(app, beat, broker) -> None:
     beat.dispatch_once(now)
     (message,) = queued(broker)
     assert message[SLOT_HEADER] == (now - timedelta(seconds=1)).isoformat()
+
+
+def test_redbeat_entry_with_full_day_names_reads_and_runs(app, beat, broker, redis_url) -> None:
+    """Celery reads ``day_of_week='monday'`` as ``mon`` and celery-redbeat stores it as
+    given: show and export read it, and a tick on a Monday at 09:00 sends it."""
+    from click.testing import CliRunner
+
+    from redbeat_sync.cli import main
+
+    # Ran last Monday 09:00; the next Monday 09:00 is in the future (celery-redbeat
+    # scores an overdue entry at its save time, so a past one would be due later).
+    now = datetime.now(UTC)
+    today_nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    next_monday = today_nine + timedelta(days=-today_nine.weekday() % 7)
+    if next_monday <= now:
+        next_monday += timedelta(days=7)
+    last_monday = next_monday - timedelta(days=7)
+    entry = TheirEntry(
+        "rb-monday", TASK, crontab(minute=0, hour=9, day_of_week="monday"), args=["m"], app=app
+    )
+    entry.last_run_at = last_monday
+    entry.save()
+    their_sunday = TheirEntry(
+        "rb-sunday",
+        TASK,
+        crontab(minute=30, hour=9, day_of_week="SUNDAY", month_of_year="january,February"),
+        app=app,
+    )
+    their_sunday.save()
+
+    shown = CliRunner().invoke(main, ["show", "--redis-url", redis_url])
+    assert shown.exit_code == 0, shown.output
+    assert "unreadable" not in shown.output and "None" not in shown.output
+    exported = CliRunner().invoke(main, ["export", "--redis-url", redis_url])
+    assert exported.exit_code == 0, exported.output
+    assert '{cron: "0 9 * * mon"}' in exported.output
+    assert '{cron: "30 9 * jan,feb sun"}' in exported.output
+
+    def mondays() -> list[str]:  # (rb-sunday may be due too, in January or February)
+        return [m["argsrepr"] for m in queued(broker) if m["argsrepr"] == "['m']"]
+
+    beat.dispatch_once(next_monday - timedelta(hours=1))
+    assert mondays() == []
+    beat.dispatch_once(next_monday + timedelta(seconds=1))
+    assert mondays() == ["['m']"]
+
+
+def test_show_marks_an_unreadable_entry(app, redis_url, redis_client) -> None:
+    """ENABLED of an entry that cannot be read is unknown ('?'), not Python's None."""
+    from click.testing import CliRunner
+
+    from redbeat_sync.cli import main
+
+    redis_client.hset("redbeat:broken", "definition", "{not json")
+    redis_client.zadd("redbeat::schedule", {"redbeat:broken": 0})
+    shown = CliRunner().invoke(main, ["show", "--redis-url", redis_url])
+    assert shown.exit_code == 0, shown.output
+    (row,) = [line for line in shown.output.splitlines() if line.startswith("broken")]
+    assert "unreadable" in row and "None" not in row
+    assert row.split()[1:2] == ["?"]  # TASK; ENABLED follows the schedule text
+    assert " ? " in row.split("unreadable", 1)[1]
+
+
+def test_beat_schedule_with_full_day_names_starts(make_scheduler: MakeScheduler) -> None:
+    """A ``beat_schedule`` crontab Celery accepts (``'tuesday,thursday'``) starts beat."""
+    statics = {
+        "names": {
+            "task": TASK,
+            "schedule": crontab(minute=0, hour=9, day_of_week="tuesday,Thursday"),
+        }
+    }
+    beat = make_scheduler(beat_schedule=statics)
+    beat.dispatch_once()
+    stored = SchedulerEntry.from_key("redbeat:names", app=beat.app)
+    assert stored.to_entry().schedule == Cron("0", "9", "*", "*", "tue,thu")

@@ -595,7 +595,7 @@ def test_validation_problems_are_annotations_on_the_file_lines(tmp_path: Path) -
         "app.tasks.send_report; got '100%25 sure, really'",
         "::error file=schedules/bad.yaml,line=8,col=22,"
         "title=redbeat-sync%3A entries.worse.schedule.cron::"
-        "invalid cron expression: [99 * * * *] is not acceptable, out of range",
+        "the minute field '99' is not valid for Celery's crontab: 99 is outside 0-59",
     ]
 
 

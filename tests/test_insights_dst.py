@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,3 +94,18 @@ def test_validate_prints_warning_and_exits_zero(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "warning:" in result.output and "nightly: DST:" in result.output
     assert "OK: 1 entry" in result.output
+
+
+def test_validate_keeps_the_warnings_of_loaded_entries_when_others_fail(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text(
+        "version: 1\nentries:\n  nightly:\n    task: a.b\n    timezone: Europe/Paris\n"
+        "    schedule: {cron: '30 2 * * *'}\n  bad: {task: a.b, schedule: {cron: '61 * * * *'}}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(file)])
+    assert result.exit_code == 1
+    assert "the minute field '61'" in result.output and "nightly: DST:" in result.output
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(file)])
+    document = json.loads(result.output)
+    assert document["error_count"] == 1 and document["warning_count"] == 2
+    assert all("nightly: DST:" in w for w in document["warnings"])

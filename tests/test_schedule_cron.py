@@ -8,6 +8,7 @@ day of the month no month has.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -104,6 +105,36 @@ def test_a_field_reads_as_celery_reads_it(field: cron.CronField, parser: Any, te
 @given(text=st.text(max_size=12))
 def test_any_text_reads_as_celery_reads_it(field: cron.CronField, parser: Any, text: str) -> None:
     assert our_field(field, text) == celery_field(parser, text)
+
+
+@pytest.mark.parametrize(("field", "parser"), PARSERS, ids=FIELD_IDS)
+@settings(max_examples=400, deadline=None)
+@given(text=FIELDS)
+@example(text="monday")
+@example(text="Tuesday,THURSDAY")
+@example(text="january-March/2")
+@example(text="mon-")
+def test_names_rewritten_read_as_celery_reads_the_original(
+    field: cron.CronField, parser: Any, text: str
+) -> None:
+    """``celery_names`` keeps Celery's reading and leaves only three-letter names, lower
+    case, of the field's own kind (what croniter and the files read)."""
+    named = cron.celery_names(text, field)
+    assert our_field(field, named) == celery_field(parser, text)
+    if our_field(field, named) is not None and field in (cron.MONTH, cron.DAY_OF_WEEK):
+        own = MONTHS if field == cron.MONTH else DAYS
+        words = re.findall(r"[^\W\d_]+", named)  # letters only
+        assert all(word in own for word in words), named
+
+
+def test_celery_names_examples() -> None:
+    assert cron.celery_names("monday", cron.DAY_OF_WEEK) == "mon"
+    assert cron.celery_names("tuesday,Thursday", cron.DAY_OF_WEEK) == "tue,thu"
+    assert cron.celery_names("SUNDAY-friday/2", cron.DAY_OF_WEEK) == "sun-fri/2"
+    assert cron.celery_names("january", cron.MONTH) == "jan"
+    assert cron.celery_names("march", cron.DAY_OF_WEEK) == "3"  # months are looked up first
+    assert cron.celery_names("*/5,7", cron.MINUTE) == "*/5,7"
+    assert cron.celery_names("foo", cron.DAY_OF_WEEK) == "foo"  # refused later
 
 
 def celery_crontab(*fields: str) -> tuple[frozenset[int], ...] | None:

@@ -175,7 +175,13 @@ def test_cron_rules() -> None:
         ("0 0 1W * *", "'W'"),
         ("0 0 0 1 * *", "got 6"),
         ("0 3 * * 7", "not valid for Celery"),
-        ("61 * * * *", "invalid cron"),
+        (
+            "61 * * * *",
+            "the minute field '61' is not valid for Celery's crontab: 61 is outside 0-59",
+        ),
+        ("*/0 * * * *", "the minute field '*/0'"),
+        ("0 9 * * monday", "day of week field 'monday': write 'mon'"),
+        ("0 9 * January *", "month field 'January': write 'jan'"),
         ("@daily", "macros"),
     ]:
         [problem] = problems_of(
@@ -540,3 +546,29 @@ def test_suggestions_come_from_the_same_level_only() -> None:
         "entries.a.schedule.solar.lonn": "unknown field 'lonn'; did you mean 'lon'?",
         "entries.a.taks": "unknown field 'taks'; did you mean 'task'?",
     }, messages
+
+
+def test_entries_are_checked_with_what_faulty_defaults_still_give() -> None:
+    """A fault in ``defaults`` does not hide the entries' own: every problem at once."""
+    problems = problems_of(
+        """\
+        version: 1
+        defaults: {misfire: deadline, zone: Europe/Paris}
+        entries:
+          a: {task: x.y, schedule: {every: 5m}}
+        """
+    )
+    assert [(p.field, p.message[:30]) for p in problems] == [
+        ("defaults.zone", "unknown field 'zone'; did you "),
+        ("entries.a", "misfire: deadline needs `deadl"),
+    ]
+    # A faulty default is reported once, not again on each entry that inherits it.
+    problems = problems_of(
+        """\
+        version: 1
+        defaults: {misfire: deadline, deadline: 5x}
+        entries:
+          a: {task: x.y, schedule: {every: 5m}}
+        """
+    )
+    assert [p.field for p in problems] == ["defaults.deadline"]

@@ -77,7 +77,8 @@ def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
     }
     entry = stored.entry
     if entry is None:
-        row.update(task="?", schedule=f"unreadable: {stored.error}", enabled=None)
+        # Unknown, like the task: the entry could not be read.
+        row.update(task="?", schedule=f"unreadable: {stored.error}", enabled="?")
         row.update(last_run="-", next_run="-")
         return row
     due = next_due(entry, stored.run.last_run_at, now) if entry.enabled else None

@@ -76,9 +76,13 @@ def command(
 ) -> None:
     """Validate schedule files: every problem in every file, with file:line:column."""
     # Here, not at the top: the models (pydantic) load only when a command checks files.
-    from ..fileformat.loader import load_paths
+    from ..fileformat.loader import SpecProblems, load_paths
     from ..insights import notes
     from ._tasks import check_app_tasks
+
+    def loaded_warnings(exc: ProblemsFound) -> list[str]:
+        # The entries that loaded in spite of the problems still get their warnings.
+        return notes.spec_warnings(exc.loaded) if isinstance(exc, SpecProblems) else []
 
     def body() -> int:
         if fmt == "json":
@@ -88,6 +92,8 @@ def command(
             check_app_tasks(spec, app)
         except ProblemsFound as exc:
             report_problems(exc, wrote_nothing=False)  # validate writes nothing, ever
+            for line in loaded_warnings(exc):
+                echo_err(f"warning: {line}")
             return EXIT_ERROR
         if not quiet:
             for line in notes.resolved_hashes(spec):
@@ -108,7 +114,8 @@ def command(
             spec = load_paths(list(paths))
             check_app_tasks(spec, app)
         except ProblemsFound as exc:
-            click.echo(problems_json(exc.problems))
+            document = validate_json(exc.problems, loaded_warnings(exc), None, None)
+            click.echo(json.dumps(document, indent=2))
             return EXIT_ERROR
         warnings = list(notes.spec_warnings(spec))
         document = validate_json([], warnings, len(spec.entries), len(spec.files))

@@ -20,6 +20,7 @@ from typing import Any
 
 from celery.schedules import crontab, schedule, solar
 
+from ..schedule import cron as cron_fields
 from ..schedule.entry import Cron, Every, Schedule, Solar
 from ..schedule.vocabulary import CRON_FIELDS, solar_event
 from ..schedules import rrule, rule_of
@@ -64,15 +65,18 @@ def _every(seconds: float, relative: bool) -> Every:
     return Every(float(seconds), relative)
 
 
-def _cron_field(value: Any) -> str:
-    """A crontab field as given (``_orig_*``): text, a number, or a collection of numbers."""
+def _cron_field(value: Any, name: str) -> str:
+    """A crontab field as given (``_orig_*``: text, a number, or a collection of numbers),
+    its names as Celery reads them (``'monday'`` is ``'mon'``)."""
     if isinstance(value, Collection) and not isinstance(value, str):
-        return ",".join(str(v) for v in sorted(value))
-    return str(value).strip() or "*"
+        text = ",".join(str(v) for v in sorted(value))
+    else:
+        text = str(value).strip() or "*"
+    return cron_fields.celery_names(text, cron_fields.FIELDS_BY_NAME[name])
 
 
 def _cron(value: crontab) -> Cron:
-    cron = Cron(*(_cron_field(getattr(value, f"_orig_{name}")) for name in CRON_FIELDS))
+    cron = Cron(*(_cron_field(getattr(value, f"_orig_{name}"), name) for name in CRON_FIELDS))
     problem = cron_problem(cron.expression)
     if problem:
         raise NotConvertible(f"crontab {cron.expression!r}: {problem}")

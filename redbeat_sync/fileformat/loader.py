@@ -62,6 +62,15 @@ class Spec:
         return {item.entry.name: item for item in self.entries}
 
 
+class SpecProblems(ProblemsFound):
+    """The files' problems, with the entries that did load (``validate`` still warns
+    about those: a DST surprise is not hidden by a typo elsewhere)."""
+
+    def __init__(self, problems: list[Problem], loaded: Spec) -> None:
+        super().__init__(problems)
+        self.loaded = loaded
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -84,7 +93,7 @@ def load_paths(
     _check_unique_names(names, problems)
     _check_moves(entries, names, problems)
     if problems:
-        raise ProblemsFound(problems)
+        raise SpecProblems(problems, Spec(entries, files))
     return Spec(entries, files)
 
 
@@ -98,7 +107,7 @@ def load_text(text: str | bytes, file: str = "<text>") -> Spec:
         entries = _check_file(file, document, problems, names, lambda: yamlload.load_bytes(data))
     _check_moves(entries, names, problems)
     if problems:
-        raise ProblemsFound(problems)
+        raise SpecProblems(problems, Spec(entries, [file]))
     return Spec(entries, [file])
 
 
@@ -216,6 +225,9 @@ class _FileChecker:
         self.reported = {p.path for p in document.problems if p.path}
         self.names: list[_Name] = []  # every entry name with its place, valid or not
         self.default_options: dict[str, Any] = {}
+        #: Keys of ``defaults`` left out for their reported faults: entries do not get a
+        #: second complaint for a default they would have inherited.
+        self.broken_defaults: set[str] = set()
 
     def check(self) -> list[SpecEntry]:
         for p in self.doc.problems:
@@ -281,12 +293,22 @@ class _FileChecker:
             self._add_validation((), error)
             raw = root.get("defaults")
             if isinstance(raw, dict):
-                try:
-                    return DefaultsModel.model_validate(raw)
-                except ValidationError:
-                    return None  # already reported; entries checked without defaults
+                return self._usable_defaults(raw)
             return None
         return head.defaults
+
+    def _usable_defaults(self, raw: dict[str, Any]) -> DefaultsModel | None:
+        """The defaults without their faulty keys (already reported), so the entries are
+        still checked with what they inherit: every problem at once."""
+        try:
+            return DefaultsModel.model_validate(raw)
+        except ValidationError as error:
+            broken = {item["loc"][0] for item in error.errors() if item["loc"]}
+        self.broken_defaults = {str(key) for key in broken}
+        try:
+            return DefaultsModel.model_validate({k: v for k, v in raw.items() if k not in broken})
+        except ValidationError:
+            return None  # a fault across keys: entries checked without defaults
 
     # ------------------------------------------------------------------ entries
 
@@ -321,10 +343,10 @@ class _FileChecker:
         deadline: float | None = None
         if misfire == "deadline":
             deadline = m.deadline if m.deadline is not None else d.deadline
-            if deadline is None:
+            if deadline is None and "deadline" not in self.broken_defaults:
                 where = (*path, "misfire") if m.misfire else path
                 self._add(where, "misfire: deadline needs `deadline:` (a duration like 10m)")
-        elif m.deadline is not None:
+        elif m.deadline is not None and "misfire" not in self.broken_defaults:
             self._add((*path, "deadline"), "deadline only applies with `misfire: deadline`")
         start_at = self._instant(m.start_at, zone, (*path, "start_at"))
         end_at = self._instant(m.end_at, zone, (*path, "end_at"))

@@ -238,7 +238,12 @@ def _cron_field_problem(index: int, part: str) -> str | None:
                 "crontab cannot parse it, so RedBeat could not run this entry"
             )
     if not _CRON_CHARS.fullmatch(rest):
-        return f"unexpected characters in the {_CRON_FIELDS[index]} field {part!r}"
+        problem = f"unexpected characters in the {_CRON_FIELDS[index]} field {part!r}"
+        # Celery reads 'monday' as 'mon'; the files take the three-letter form only.
+        named = cron.celery_names(part, cron.FIELDS[index])
+        if named != part and _cron_field_problem(index, named) is None:
+            problem += f": write {named!r}"
+        return problem
     return None
 
 
@@ -266,17 +271,19 @@ def cron_problem(expression: str) -> str | None:
         problem = _cron_field_problem(index, part)
         if problem:
             return problem
-    try:
-        croniter(expression)
-    except Exception as exc:  # croniter raises several types for bad expressions
-        return f"invalid cron expression: {exc}"
+    # Celery's reading first (without importing Celery): its messages name the field
+    # and the bound, croniter's ("[61 * * * *] is not acceptable") do not.
     for index, (part, field) in enumerate(zip(parts, cron.FIELDS, strict=True)):
         try:
-            cron.parse_field(part, field)  # Celery's reading, without importing Celery
+            cron.parse_field(part, field)
         except cron.CronFieldError as exc:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
+    try:
+        croniter(expression)
+    except Exception as exc:  # croniter raises several types for bad expressions
+        return f"invalid cron expression: {exc}"
     return _never_fires(parts)
 
 

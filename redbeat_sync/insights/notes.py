@@ -1,4 +1,4 @@
-"""What ``validate`` says beyond problems: DST warnings and resolved ``H`` crons."""
+"""What ``validate`` says beyond problems: DST and jitter warnings, resolved ``H`` crons."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fileformat import yamlload
 from ..schedule import spread
-from . import dst_lint
+from . import dst_lint, jitter_lint
 
 if TYPE_CHECKING:
     from ..fileformat.loader import Spec
@@ -58,9 +58,10 @@ def resolved_hashes(spec: Spec, limit: int = 20) -> list[str]:
 
 
 def spec_warnings(spec: Spec, now: datetime | None = None) -> list[str]:
-    """``file:line: name: warning`` for every entry DST would surprise."""
+    """``file:line: name: warning`` for every entry DST or its jitter would surprise."""
     lines: list[str] = []
     for item in spec.entries:
-        for warning in dst_lint.dst_warnings(item.entry, now):
+        warnings = dst_lint.dst_warnings(item.entry, now) + jitter_lint.jitter_warnings(item.entry)
+        for warning in warnings:
             lines.append(f"{item.file}:{item.line}: {item.entry.name}: {warning}")
     return lines

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bulk import gc_paused
 from ..errors import UserError, field_path
-from ..insights import dst_lint, load
+from ..insights import dst_lint, jitter_lint, load
 from ..schedule import equivalence as semantics
 from ..schedule.describe import plural
 from ..schedule.entry import (
@@ -257,6 +257,7 @@ def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]
         for feature in redbeat_ignored_features(entry)
     ]
     warnings += dst_lint.dst_warnings(entry)  # fires in an hour DST skips or repeats
+    warnings += jitter_lint.jitter_warnings(entry)  # jitter as long as its interval
     return requires, warnings
 
 

@@ -25,13 +25,16 @@ Celery's reading of one field:
 
 The whole crontab is also refused when no day of the month occurs in any month given
 (``30 2``: February has no 30th, Celery counts February as 29 days).
+
+``celery_names`` writes a field's names as croniter and the files read them (three
+letters, lower case), for crontabs that come from Celery or from RedBeat's store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .vocabulary import CRON_DAY_NAMES, CRON_MONTH_NAMES
+from .vocabulary import CRON_DAY_NAMES, CRON_FIELDS, CRON_MONTH_NAMES
 
 #: Celery's month and weekday numbering (day of week: 0 = Sunday).
 _MONTHS = {name: number for number, name in enumerate(CRON_MONTH_NAMES, start=1)}
@@ -66,6 +69,8 @@ MONTH = CronField(1, 12)
 DAY_OF_WEEK = CronField(0, 7)
 #: In the order a 5-field expression writes them.
 FIELDS = (MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)
+#: Each field by its name in the vocabulary (``"day_of_week"`` ...).
+FIELDS_BY_NAME: dict[str, CronField] = dict(zip(CRON_FIELDS, FIELDS, strict=True))
 
 
 def parse_field(text: str, field: CronField) -> frozenset[int]:
@@ -88,6 +93,52 @@ def parse_fields(
             f"no month in {month!r} has a day {day_of_month!r} (a crontab must name a date)"
         )
     return sets
+
+
+def celery_names(text: str, field: CronField) -> str:
+    """``text`` with each name written the way Celery reads it; numbers and the rest kept.
+
+    Celery reads a name by its first three letters in any case (``'monday'``,
+    ``'SUNDAY'``, ``'january'``), and celery-redbeat stores the field as given; croniter
+    (our timing) and the schedule files know only the three-letter names.  A name of the
+    field's own kind becomes its lower-case abbreviation (``'Tuesday,thursday'`` ->
+    ``'tue,thu'``); a name of the other kind becomes the number Celery reads for it
+    (months first: ``'march'`` as a day of week is ``'3'``).  A word that is no name is
+    left for the parser to refuse.  Parsing the result gives what ``text`` gives.
+    """
+    if not any(char.isalpha() for char in text):
+        return text  # the common case: digits and * , / -
+    return ",".join(_named_piece(piece, field) for piece in text.split(","))
+
+
+def _named_piece(piece: str, field: CronField) -> str:
+    # The shapes _piece reads: '*...' holds no value; 'A-B...' has two; else one value,
+    # of which Celery reads all (so a name's tail, '!' in 'mon!', goes with it).
+    if not piece or piece[0] == "*":
+        return piece
+    low_end = _word_end(piece, 0)
+    if 0 < low_end < len(piece) and piece[low_end] == "-":
+        high_end = _word_end(piece, low_end + 1)
+        if high_end > low_end + 1:
+            low = _named_value(piece[:low_end], field)
+            high = _named_value(piece[low_end + 1 : high_end], field)
+            return f"{low}-{high}{piece[high_end:]}"
+    return _named_value(piece, field)
+
+
+def _named_value(text: str, field: CronField) -> str:
+    if text[0] == "-":
+        return text
+    try:
+        int(text)
+    except ValueError:
+        key = text[:3].lower()
+        number = _MONTHS.get(key, _WEEKDAYS.get(key))
+        if number is None:
+            return text
+        own = _MONTHS if field == MONTH else _WEEKDAYS if field == DAY_OF_WEEK else {}
+        return key if own.get(key) == number else str(number)
+    return text
 
 
 def _piece(piece: str, field: CronField) -> list[int]:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from ..schedule import cron as cron_fields
 from ..schedule.entry import (
     At,
     Cron,
@@ -174,15 +175,19 @@ def schedule_json(schedule: Schedule, zone_name: str) -> str:
 
 
 def _cron_value(value: Any, field: str) -> str:
+    """A stored crontab field as text, its names as Celery reads them: celery-redbeat
+    stores ``day_of_week='monday'`` as given, and Celery (so RedBeat) runs it."""
     if isinstance(value, bool):
         raise DecodeError(f"crontab {field}: bad value {value!r}")
     if isinstance(value, (int, str)):
-        return str(value).strip() or "*"
-    if isinstance(value, list) and value and all(isinstance(v, (int, str)) for v in value):
-        return ",".join(str(v) for v in value)
-    if value is None:
+        text = str(value).strip() or "*"
+    elif isinstance(value, list) and value and all(isinstance(v, (int, str)) for v in value):
+        text = ",".join(str(v) for v in value)
+    elif value is None:
         return "*"
-    raise DecodeError(f"crontab {field}: bad value {value!r}")
+    else:
+        raise DecodeError(f"crontab {field}: bad value {value!r}")
+    return cron_fields.celery_names(text, cron_fields.FIELDS_BY_NAME[field])
 
 
 def _weekday_number(value: Any) -> int:
