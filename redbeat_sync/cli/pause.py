@@ -34,8 +34,10 @@ def parse_until(text: str, now: datetime) -> datetime:
         return now + timedelta(seconds=parse_duration(text, positive=True))
     except ValueError:
         pass
+    # Python 3.10's fromisoformat does not read a trailing "Z" (UTC); later ones do.
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         raise UserError(
             f"--until {text!r}: expected a duration (30m, 2h, 1d) or an ISO time "

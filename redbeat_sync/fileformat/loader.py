@@ -548,7 +548,13 @@ _FIELD_NAMES = sorted(_all_field_names())
 def _models_in(annotation: Any) -> tuple[list[type[BaseModel]], bool]:
     """The models a field holds (through unions, Annotated, lists and dicts), and
     whether it holds them in a container (the next location part is a key or index)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    # get_origin: on Python 3.10 a generic alias such as dict[str, str] passes
+    # isinstance(..., type) but issubclass refuses it.
+    if (
+        isinstance(annotation, type)
+        and get_origin(annotation) is None
+        and issubclass(annotation, BaseModel)
+    ):
         return [annotation], False
     found: list[type[BaseModel]] = []
     contained = get_origin(annotation) in (list, dict, tuple, set)
