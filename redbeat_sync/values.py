@@ -15,6 +15,7 @@ and the canonical entry (``entry``) both build on it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -136,3 +137,29 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_value(v) for v in value]
     return value
+
+
+# --------------------------------------------------------------------------- our own records
+
+
+def stored_object(raw: str | bytes | None) -> dict[str, Any] | None:
+    """A JSON object we stored (an overlay, a request...); None when absent or not one:
+    a hand-edited or foreign value reads as "none", never as an error in beat."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def stored_moment(value: Any) -> datetime | None:
+    """An ISO time we stored, aware (UTC when it names no zone); None when unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -185,6 +185,15 @@ def resolve_target(
     )
 
 
+def format_option(help: str, *, markdown: bool = False) -> Callable[[F], F]:
+    """``--format text|json`` (``|markdown`` for plans): every command spells it alike."""
+    choices = ["text", "json", *(["markdown"] if markdown else [])]
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default="text", show_default=True,
+        help=help,
+    )  # fmt: skip
+
+
 def target_options(func: F) -> F:
     """--redis-url / --key-prefix / --app / --beat-timezone, turned into ``target``."""
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import click
 
-from ._common import EXIT_CHANGES, EXIT_OK, Target, echo_err, run_guarded, target_options
+from ._common import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    Target,
+    echo_err,
+    format_option,
+    run_guarded,
+    target_options,
+)
 from .plan import app_task_check
 from .validate import problems_as_json
 
 
 @click.command("drift")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("Output format.", markdown=True)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,

@@ -10,7 +10,7 @@ import json
 import click
 
 from ..schedule.durations import DURATION_HELP, parse_duration
-from ._common import EXIT_ERROR, EXIT_OK, Target, connection_options, run_guarded
+from ._common import EXIT_ERROR, EXIT_OK, Target, connection_options, format_option, run_guarded
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
@@ -45,14 +45,7 @@ def _lock_key(target: Target) -> str | None:
     help=f"Longest the leader's heartbeat may be old, and an entry overdue: {DURATION_HELP}. "
     "Default: the leader's lock timeout plus 5s.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: the whole report (lock, every beat's heartbeat, the oldest overdue entry).",
-)
+@format_option("json: the whole report (lock, every beat's heartbeat, the oldest overdue entry).")
 @connection_options
 @click.pass_context
 def command(ctx: click.Context, max_lag: float | None, fmt: str, target: Target) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..plan.kinds import KINDS
-from ._common import EXIT_OK, Target, connection_options, run_guarded
+from ._common import EXIT_OK, Target, connection_options, format_option, run_guarded
 
 #: Operations outside plans (pause, resume, run now) beside the plan's action kinds.
 PAST_TENSE = {
@@ -83,7 +83,7 @@ def format_record(record: dict[str, Any]) -> str:
     metavar="NAME",
     help="Only applies that changed this entry (created, updated, deleted, moved...).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option("text: one line per apply; json: the records as objects.")
 @connection_options
 @click.pass_context
 def command(ctx: click.Context, count: int, entry: str | None, fmt: str, target: Target) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..insights import DEFAULT_PILEUP, WINDOWS
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, Target, format_option, run_guarded, target_options
 
 if TYPE_CHECKING:
     from ..schedule.entry import Entry
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Warn when at least this many entries start in the same minute.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text: a report for people; json: the same figures as one document.")
 @click.option(
     "--from-redis",
     is_flag=True,

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import EXIT_CHANGES, EXIT_OK, Target, run_guarded, target_options, use_color
+from ._common import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    Target,
+    format_option,
+    run_guarded,
+    target_options,
+    use_color,
+)
 from .validate import problems_as_json
 
 if TYPE_CHECKING:
@@ -61,13 +69,9 @@ def output_options(func: _Command) -> _Command:
     func = click.option(
         "--color/--no-color", "color", default=None, help="Force colour on or off (default: TTY)."
     )(func)
-    func = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json", "markdown"]),
-        default="text",
-        show_default=True,
-        help="Output format (json: see README, 'Plan JSON format'; markdown: for PR comments).",
+    func = format_option(
+        "Output format (json: see README, 'Plan JSON format'; markdown: for PR comments).",
+        markdown=True,
     )(func)
     return func
 

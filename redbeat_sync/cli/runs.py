@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import UserError
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, Target, format_option, run_guarded, target_options
 
 
 def run_line(record: dict[str, object]) -> str:
@@ -38,8 +38,7 @@ def run_line(record: dict[str, object]) -> str:
     "-n", "count", type=click.IntRange(1, 1000), default=20, show_default=True,
     help="How many runs (the history keeps redbeat_sync_run_history, default 20).",
 )  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@format_option("text: a table; json: the runs as objects.")
 @target_options
 @click.pass_context
 def command(ctx: click.Context, name: str, count: int, fmt: str, target: Target) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..schedule.describe import describe_schedule, plural
-from ._common import EXIT_OK, Target, run_guarded, target_options
+from ._common import EXIT_OK, Target, format_option, run_guarded, target_options
 
 if TYPE_CHECKING:
     from ..schedule.entry import Entry
@@ -164,14 +164,7 @@ def beat_lock_line(client: Any, target: Target) -> str:
     show_default=True,
     help="managed: entries redbeat-sync manages; unmanaged: the others under the prefix.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: ISO-8601 times (UTC and the entry's zone) and nulls (README: show JSON).",
-)
+@format_option("json: ISO-8601 times (UTC and the entry's zone) and nulls (README: show JSON).")
 @target_options
 @click.pass_context
 def command(ctx: click.Context, which: str, fmt: str, target: Target) -> None:

@@ -12,7 +12,7 @@ import click
 
 from ..errors import Problem, ProblemsFound
 from ..schedule.describe import plural
-from ._common import EXIT_ERROR, EXIT_OK, echo_err, report_problems, run_guarded
+from ._common import EXIT_ERROR, EXIT_OK, echo_err, format_option, report_problems, run_guarded
 
 VALIDATE_FORMAT_VERSION = "1"
 
@@ -61,14 +61,9 @@ def problems_as_json(fmt: str) -> Iterator[None]:
     help="Celery app: every task must be registered in it and its args/kwargs must fit "
     "the task's signature (imports the app; still never touches Redis).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one document with the problems as objects (file, line, column, field, "
-    "message); exit code as for text.",
+@format_option(
+    "json: one document with the problems as objects (file, line, column, field, "
+    "message); exit code as for text."
 )
 @click.pass_context
 def command(

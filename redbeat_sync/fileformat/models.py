@@ -11,6 +11,7 @@ JSON-able args) are applied by ``loader`` when it builds ``entry.Entry`` objects
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -132,16 +133,22 @@ TaskName = Annotated[
 # --------------------------------------------------------------------------- time zones
 
 
-def _check_timezone(value: str) -> str:
-    problem = timezone_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
+def _refusing(problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A validator from a function that names what is wrong with a value (or None):
+    the same functions serve the CLI and beat, which report problems without pydantic."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
 TimezoneName = Annotated[
     StrictStr,
-    AfterValidator(_check_timezone),
+    _refusing(timezone_problem),
     WithJsonSchema({"type": "string", "examples": ["UTC", "Europe/Paris", "America/New_York"]}),
 ]
 
@@ -303,16 +310,9 @@ def _never_fires(parts: list[str]) -> str | None:
     return None
 
 
-def _check_cron(value: str) -> str:
-    problem = cron_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
 CronExpression = Annotated[
     StrictStr,
-    AfterValidator(_check_cron),
+    _refusing(cron_problem),
     WithJsonSchema(
         {
             "type": "string",

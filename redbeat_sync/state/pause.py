@@ -33,6 +33,7 @@ from typing import Any
 import redis
 
 from ..redact import redact
+from ..values import stored_moment, stored_object
 from .audit import append_record, make_record
 from .layout import Layout
 
@@ -87,36 +88,21 @@ def _shown(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def parse(raw: str | bytes | None) -> PauseState | None:
     """The overlay of one entry from its stored value (None: none, or unreadable)."""
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = stored_object(raw)
+    if data is None:
         return None
     if "resumed_at" in data:
         return PauseState(
-            False, resumed_at=_when(data["resumed_at"]), catch_up=bool(data.get("catch_up"))
+            False, resumed_at=stored_moment(data["resumed_at"]), catch_up=bool(data.get("catch_up"))
         )
     reason = data.get("reason")
     return PauseState(
         True,
         by=str(data.get("by") or "?"),
-        since=_when(data.get("since")),
-        until=_when(data.get("until")),
+        since=stored_moment(data.get("since")),
+        until=stored_moment(data.get("until")),
         reason=str(reason) if reason is not None else None,
     )
 

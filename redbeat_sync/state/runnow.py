@@ -42,6 +42,7 @@ from typing import Any
 import redis
 
 from ..redact import redact
+from ..values import stored_moment, stored_object
 from .layout import Layout
 
 UTC = timezone.utc
@@ -130,31 +131,17 @@ def encode_request(request: RunRequest) -> str:
     return json.dumps(data)
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def parse_request(raw: str | bytes | None) -> RunRequest | None:
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+    data = stored_object(raw)
+    if data is None or not isinstance(data.get("id"), str):
         return None
     taken_by = data.get("taken_by")
     return RunRequest(
         data["id"], str(data.get("by") or "?"), data.get("reason"),
-        _when(data.get("requested_at")), _when(data.get("expires_at")),
+        stored_moment(data.get("requested_at")), stored_moment(data.get("expires_at")),
         host=data.get("host") if isinstance(data.get("host"), str) else None,
         taken_by=taken_by if isinstance(taken_by, str) else None,
-        taken_at=_when(data.get("taken_at")),
+        taken_at=stored_moment(data.get("taken_at")),
     )  # fmt: skip
 
 
