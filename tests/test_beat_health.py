@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -275,7 +276,9 @@ def test_a_silent_beat_is_not_counted_alive(redis_url: str) -> None:
     done = redbeat_sync_cli("show", "--redis-url", redis_url, "--key-prefix", layout.prefix)
     assert done.returncode == 0, done.stderr
     assert "beats: 2 alive, 1 silent:" in done.stdout, done.stdout
-    assert "silent for 109s (probably gone)" in done.stdout, done.stdout
+    # The CLI starts in a child process: on a loaded machine a second or more passes.
+    silent_for = re.search(r"silent for (\d+)s \(probably gone\)", done.stdout)
+    assert silent_for and 109 <= int(silent_for.group(1)) < 120, done.stdout
     assert done.stdout.count("last tick") == 2, done.stdout
 
     lock.release()  # no leader: the count of beats alive leaves the silent one out
