@@ -38,7 +38,8 @@ def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> tup
 
     ``field`` is the one to fix: ``args`` when the positional arguments alone do not
     fit, ``kwargs`` when the keyword arguments add the misfit (unknown name, a value
-    given twice) or when a required argument is missing and kwargs are in use.
+    given twice) or when a required argument is missing and kwargs are in use.  ``why``
+    names every misfit, not only the first one Python's binding stops at.
     """
     try:
         # ``run`` is a bound method for bind=True and class-based tasks: self is skipped.
@@ -53,8 +54,51 @@ def signature_problem(task: Any, args: list[Any], kwargs: dict[str, Any]) -> tup
             signature.bind_partial(*args)
         except TypeError:
             field = "args"
-        return field, f"arguments do not fit {task.name}{signature}: {exc}"
+        why = "; ".join(_misfits(signature, args, kwargs)) or str(exc)
+        return field, f"arguments do not fit {task.name}{signature}: {why}"
     return None
+
+
+def _misfits(signature: inspect.Signature, args: list[Any], kwargs: dict[str, Any]) -> list[str]:
+    """Each reason ``signature.bind(*args, **kwargs)`` fails, in the order of a call."""
+    kinds = inspect.Parameter
+    parameters = signature.parameters
+    positional = [
+        p
+        for p in parameters.values()
+        if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    ]
+    takes_more_args = any(p.kind == kinds.VAR_POSITIONAL for p in parameters.values())
+    takes_more_kwargs = any(p.kind == kinds.VAR_KEYWORD for p in parameters.values())
+    found: list[str] = []
+    if len(args) > len(positional) and not takes_more_args:
+        found.append(f"too many positional arguments ({len(args)} given, {len(positional)} taken)")
+    given = {p.name for p in positional[: len(args)]}
+    for name in kwargs:
+        parameter = parameters.get(name)
+        by_keyword = parameter is not None and parameter.kind in (
+            kinds.POSITIONAL_OR_KEYWORD,
+            kinds.KEYWORD_ONLY,
+        )
+        if not by_keyword:
+            if not takes_more_kwargs:
+                found.append(f"unexpected keyword argument {name!r}")
+        elif name in given:
+            found.append(f"{name!r} is given twice (in args and in kwargs)")
+        else:
+            given.add(name)
+    missing = [
+        repr(p.name)
+        for p in parameters.values()
+        if p.default is p.empty
+        and p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+        and p.name not in given
+    ]
+    if missing:
+        found.append(
+            f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        )
+    return found
 
 
 def check_tasks(entries: Iterable[SpecEntry], tasks: Mapping[str, Any]) -> list[Problem]:

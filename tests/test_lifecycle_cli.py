@@ -202,6 +202,7 @@ def test_task_check_unknown_name_with_suggestion_and_bad_arguments(
     # bind=True: self is not an argument the file has to give
     # the kwargs are what does not fit: the problem is reported under kwargs (issue 9 §5)
     assert "entries.bad-kw.kwargs" in result.output and "'day'" in result.output
+    assert "unexpected keyword argument 'color'" in result.output  # every misfit is named
     assert "entries.bad-kw.args" not in result.output
     planned = cli(redis_url, "plan", bad, "--app", target)
     assert planned.exit_code == 1 and "did you mean 'proj.tasks.add'?" in planned.output

@@ -6,7 +6,9 @@ copy of the checkout, so the build leaves nothing behind in it.
 
 from __future__ import annotations
 
+import ast
 import email
+import re
 import shutil
 import subprocess
 import sys
@@ -83,3 +85,43 @@ def test_the_wheel_holds_the_runtime_package_only(built: tuple[Path, Path]) -> N
     assert {t for t in tops if not t.endswith(".dist-info")} == {"redbeat_sync"}
     assert "redbeat_sync/py.typed" in names
     assert "redbeat_sync/state/lua/apply.lua" in names
+
+
+#: Import name -> the distribution that provides it, where the two differ; kombu comes
+#: with Celery, which pins the kombu it runs on.
+_PROVIDED_BY = {"yaml": "pyyaml", "dateutil": "python-dateutil", "kombu": "celery"}
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+
+
+def test_every_third_party_import_is_a_declared_requirement() -> None:
+    """Each module the package imports outside the standard library comes from a
+    runtime dependency or an extra (solar, metrics): croniter, for one, is test-only."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *extras["solar"], *extras["metrics"]]
+    declared = {_requirement_name(r).replace("_", "-") for r in requirements}
+    imported: dict[str, str] = {}
+    for path in (ROOT / "redbeat_sync").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("__future__", "redbeat_sync"):
+                    imported.setdefault(top, str(path.relative_to(ROOT)))
+    undeclared = {
+        name: where
+        for name, where in imported.items()
+        if _PROVIDED_BY.get(name, name).lower().replace("_", "-") not in declared
+    }
+    assert not undeclared, undeclared
+    assert "croniter" not in imported

@@ -9,6 +9,7 @@ day of the month no month has.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -114,11 +115,12 @@ def test_any_text_reads_as_celery_reads_it(field: cron.CronField, parser: Any, t
 @example(text="Tuesday,THURSDAY")
 @example(text="january-March/2")
 @example(text="mon-")
+@example(text="jan,1-5 /x")  # Celery ignores what follows A-B: so does the rewrite
 def test_names_rewritten_read_as_celery_reads_the_original(
     field: cron.CronField, parser: Any, text: str
 ) -> None:
     """``celery_names`` keeps Celery's reading and leaves only three-letter names, lower
-    case, of the field's own kind (what croniter and the files read)."""
+    case, of the field's own kind (what the files read)."""
     named = cron.celery_names(text, field)
     assert our_field(field, named) == celery_field(parser, text)
     if our_field(field, named) is not None and field in (cron.MONTH, cron.DAY_OF_WEEK):
@@ -182,3 +184,71 @@ def test_celery_numbering_and_wrap_around() -> None:
         cron.parse_field("7", cron.DAY_OF_WEEK)
     with pytest.raises(cron.CronFieldError, match="has a day"):
         cron.parse_fields("0", "0", "30", "2", "*")
+
+
+def _isoweekday_to_cron(moment: datetime) -> int:
+    return moment.isoweekday() % 7  # cron counts from Sunday = 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(fields=st.tuples(SIMPLE, SIMPLE, SIMPLE, SIMPLE, SIMPLE))
+@example(fields=("0", "22-2/2", "*", "*", "*"))
+@example(fields=("0", "0", "29", "feb", "mon"))
+@example(fields=("5-5", "*", "*", "*", "fri-mon"))
+@example(fields=("0", "0", "31", "dec-feb", "*"))
+def test_what_validate_accepts_the_fire_times_follow_as_celery_reads_it(
+    fields: tuple[str, str, str, str, str],
+) -> None:
+    """validate decides a cron with our reading of Celery's crontab alone; the fire times
+    (croniter, for plan, show and beat's next run) must then exist and fall on Celery's
+    sets, or validate would accept what the runtime cannot run."""
+    from redbeat_sync.fileformat.models import cron_problem
+    from redbeat_sync.schedule import timing
+
+    expression = " ".join(fields)
+    if "\n" in expression or cron_problem(expression) is not None:
+        return
+    sets = cron.parse_fields(*expression.split())
+    for moment in timing._cron_walk(expression, datetime(2024, 1, 1), 4):
+        fields_of_moment = (
+            moment.minute, moment.hour, moment.day, moment.month, _isoweekday_to_cron(moment)
+        )  # fmt: skip
+        assert all(value in allowed for value, allowed in zip(fields_of_moment, sets, strict=True))
+
+
+#: Shapes both Celery and croniter read alike (croniter reads ``5-5`` as ``*`` and
+#: refuses some texts Celery reads, such as ``*/1-9``): the differential's domain.
+PLAIN = st.one_of(
+    st.just("*"),
+    st.integers(0, 59).map(str),
+    st.tuples(st.integers(0, 20), st.integers(21, 59)).map(lambda r: f"{r[0]}-{r[1]}"),
+    st.integers(1, 30).map(lambda step: f"*/{step}"),
+    st.lists(st.integers(0, 59), min_size=2, max_size=4).map(lambda v: ",".join(map(str, v))),
+)
+
+
+def _within(field: cron.CronField) -> st.SearchStrategy[str]:
+    return PLAIN.filter(lambda text: our_field(field, text) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.tuples(*(_within(field) for field in cron.FIELDS)),
+    start=st.datetimes(datetime(2000, 1, 1), datetime(2090, 1, 1)),
+)
+@example(fields=("0", "0", "29", "2", "1"), start=datetime(2000, 1, 1))  # 2016-02-29
+@example(fields=("59", "23", "31", "12", "*"), start=datetime(2023, 12, 31, 23, 59))
+def test_fire_times_agree_with_croniter(fields: tuple[str, ...], start: datetime) -> None:
+    """The walk over Celery's sets gives croniter's times wherever both read alike."""
+    from croniter import croniter
+
+    from redbeat_sync.schedule import timing
+
+    expression = " ".join(fields)
+    try:
+        cron.parse_fields(*fields)
+    except cron.CronFieldError:
+        return
+    theirs = croniter(expression, start, day_or=False)
+    expected = [theirs.get_next(datetime) for _ in range(6)]
+    assert timing._cron_walk(expression, start, 6) == expected

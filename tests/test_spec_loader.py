@@ -183,6 +183,10 @@ def test_cron_rules() -> None:
         ("0 9 * * monday", "day of week field 'monday': write 'mon'"),
         ("0 9 * January *", "month field 'January': write 'jan'"),
         ("@daily", "macros"),
+        # Celery reads only the start of these (*/1, 1-5, */5): what runs is not what is written
+        ("*/1-9 * * * *", "reads '*/1-9' as '*/1' and ignores the rest; write '*/1'"),
+        ("0 1-5-9 * * *", "the hour field '1-5-9': Celery's crontab reads '1-5-9' as '1-5'"),
+        ("*/5/2 * * * *", "as '*/5' and ignores the rest"),
     ]:
         [problem] = problems_of(
             f"""\
@@ -192,6 +196,8 @@ def test_cron_rules() -> None:
             """
         )
         assert fragment in problem.message, (expression, problem.message)
+    for wraps in ("0 22-2 * * *", "0 9 * * fri-mon", "0 0 * * mon-fri/2"):  # as Celery reads them
+        assert one_entry(f'task: x.y\nschedule: {{cron: "{wraps}"}}\n').schedule.hour
     entry = one_entry('task: x.y\nschedule: {cron: "*/5 9-17 * jan,jul MON-FRI"}\n')
     assert entry.schedule == Cron("*/5", "9-17", "*", "jan,jul", "MON-FRI")
 

@@ -43,7 +43,7 @@ def _instant(moment: datetime | None, entry: Entry | None) -> dict[str, str] | N
 
 def describe_json(stored: StoredEntry, now: datetime) -> dict[str, Any]:
     """One entry for ``show --format json``: real values and nulls, no display text."""
-    from ..schedule.timing import next_due  # loads croniter (cli/__init__)
+    from ..schedule.timing import next_due  # loads dateutil (cli/__init__)
 
     entry = stored.entry
     run = stored.run
@@ -68,7 +68,7 @@ def describe_json(stored: StoredEntry, now: datetime) -> dict[str, Any]:
 
 
 def describe(stored: StoredEntry, now: datetime) -> dict[str, Any]:
-    from ..schedule.timing import next_due  # loads croniter (cli/__init__)
+    from ..schedule.timing import next_due  # loads dateutil (cli/__init__)
 
     row: dict[str, Any] = {
         "name": stored.name,

@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -40,7 +39,6 @@ from ..schedule.durations import (
     MIN_POSITIVE_SECONDS,
     parse_duration,
 )
-from ..schedule.timing import croniter_safe
 from ..schedule.vocabulary import (
     CRON_DAY_NAMES,
     CRON_FIELD_LABELS,
@@ -256,7 +254,10 @@ def _cron_field_problem(index: int, part: str) -> str | None:
 
 @lru_cache(maxsize=8192)
 def cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a cron both croniter and Celery's crontab can run."""
+    """Why ``expression`` is not a cron Celery's crontab (so RedBeat) can run, or None.
+
+    Decided by our reading of Celery's crontab (schedule/cron.py), which the fire times
+    are computed from too: neither Celery nor croniter is imported."""
     if spread.uses_hash(expression):
         # ``H`` is resolved per entry name at load; check the shape it resolves to.
         try:
@@ -278,8 +279,6 @@ def cron_problem(expression: str) -> str | None:
         problem = _cron_field_problem(index, part)
         if problem:
             return problem
-    # Celery's reading first (without importing Celery): its messages name the field
-    # and the bound, croniter's ("[61 * * * *] is not acceptable") do not.
     for index, (part, field) in enumerate(zip(parts, cron.FIELDS, strict=True)):
         try:
             cron.parse_field(part, field)
@@ -287,26 +286,20 @@ def cron_problem(expression: str) -> str | None:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
+        tail = cron.ignored_tail(part)
+        if tail:
+            read, piece = tail
+            return (
+                f"the {_CRON_FIELDS[index]} field {part!r}: Celery's crontab reads {piece!r} "
+                f"as {read!r} and ignores the rest; write {read!r} if that is what you mean"
+            )
+    # A cron that names a date fires: over 28 years every date falls on every weekday,
+    # so Celery's AND of day-of-month and day-of-week still matches.  The fire times
+    # (schedule/cron.py's walk over the same sets) follow the same reading.
     try:
-        croniter(expression)
-    except Exception as exc:  # croniter raises several types for bad expressions
-        return f"invalid cron expression: {exc}"
-    return _never_fires(parts)
-
-
-def _never_fires(parts: list[str]) -> str | None:
-    """Why a well-formed cron can never run (February 30th), or None."""
-    minute, hour, day, month, weekday = parts
-    try:
-        # What RedBeat's loader builds from the stored fields: it refuses some of these.
-        cron.parse_fields(minute, hour, day, month, weekday)
+        cron.parse_fields(*parts)
     except cron.CronFieldError as exc:
         return f"this cron never fires, and RedBeat could not load it: {exc}"
-    try:
-        # Celery ANDs day-of-month and day-of-week; so does the search here.
-        croniter(croniter_safe(" ".join(parts)), datetime(2000, 1, 1), day_or=False).get_next()
-    except CroniterBadDateError:
-        return "this cron matches no date (like February 30th), so it would never fire"
     return None
 
 

@@ -25,8 +25,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from ..schedule import timing
+from ..schedule.cron import cron_sets
 from ..schedule.entry import Cron, Entry, RRule
-from ..schedule.equivalence import cron_sets
 from ..schedule.vocabulary import RRuleFrequency
 
 UTC = timezone.utc

@@ -4,7 +4,7 @@ Fast for 100k entries: entries are counted per distinct (schedule, zone, window)
 per group (queue or label), the fire minutes of each distinct schedule are computed
 once, then added with the count as weight.  Cron fire minutes come from the expanded
 fields checked against precomputed local wall times of each minute of the window
-(per zone), so a busy ``* * * * *`` costs one pass, not 10,080 croniter steps.
+(per zone), so a busy ``* * * * *`` costs one pass, not 10,080 next-time steps.
 
 Intervals (``every``) have a phase that depends on when they last ran, which the
 files do not know: they are counted in totals and in the hourly histogram (spread
@@ -22,8 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..schedule import timing
+from ..schedule.cron import cron_sets
 from ..schedule.entry import Cron, Entry, Every
-from ..schedule.equivalence import cron_sets
 from . import DEFAULT_PILEUP, WINDOWS
 
 UTC = timezone.utc

@@ -26,13 +26,20 @@ Celery's reading of one field:
 The whole crontab is also refused when no day of the month occurs in any month given
 (``30 2``: February has no 30th, Celery counts February as 29 days).
 
-``celery_names`` writes a field's names as croniter and the files read them (three
-letters, lower case), for crontabs that come from Celery or from RedBeat's store.
+``celery_names`` writes a field's names as the files read them (three letters, lower
+case), for crontabs that come from Celery or from RedBeat's store.
+
+``CronSets`` walks those sets to the next matching wall-clock minute: fire times follow
+Celery's reading by construction, so what validate accepts is what the times are
+computed from (schedule/timing.py maps wall times to instants across DST).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from .vocabulary import CRON_DAY_NAMES, CRON_FIELDS, CRON_MONTH_NAMES
 
@@ -45,6 +52,11 @@ _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 class CronFieldError(ValueError):
     """A cron field (or a whole crontab) Celery's crontab refuses."""
+
+
+class CronNeverMatches(CronFieldError):
+    """A crontab that names no date (February 30th): Celery 5.7+ refuses it, older
+    Celery builds one that never fires."""
 
 
 @dataclass(frozen=True)
@@ -89,22 +101,36 @@ def parse_fields(
     sets = tuple(parse_field(text, field) for text, field in zip(texts, FIELDS, strict=True))
     days, months = sets[2], sets[3]
     if not any(day <= _MONTH_DAYS[number - 1] for number in months for day in days):
-        raise CronFieldError(
+        raise CronNeverMatches(
             f"no month in {month!r} has a day {day_of_month!r} (a crontab must name a date)"
         )
     return sets
+
+
+def ignored_tail(text: str) -> tuple[str, str] | None:
+    """``(read, piece)`` for the first piece of which Celery reads only the start.
+
+    After ``*/STEP``, ``A-B`` or ``A-B/STEP`` Celery ignores the rest of a piece
+    (``*/1-9`` runs as ``*/1``, ``1-5-9`` as ``1-5``); the files refuse such text, since
+    what runs is not what it says.  RedBeat's stored crontabs are read as Celery reads them.
+    """
+    for piece in text.split(","):
+        read = _read(piece)
+        if read != piece and piece[len(read) :] != "/":  # a missing step is refused later
+            return read, piece
+    return None
 
 
 def celery_names(text: str, field: CronField) -> str:
     """``text`` with each name written the way Celery reads it; numbers and the rest kept.
 
     Celery reads a name by its first three letters in any case (``'monday'``,
-    ``'SUNDAY'``, ``'january'``), and celery-redbeat stores the field as given; croniter
-    (our timing) and the schedule files know only the three-letter names.  A name of the
-    field's own kind becomes its lower-case abbreviation (``'Tuesday,thursday'`` ->
-    ``'tue,thu'``); a name of the other kind becomes the number Celery reads for it
-    (months first: ``'march'`` as a day of week is ``'3'``).  A word that is no name is
-    left for the parser to refuse.  Parsing the result gives what ``text`` gives.
+    ``'SUNDAY'``, ``'january'``), and celery-redbeat stores the field as given; the
+    schedule files know only the three-letter names.  A name of the field's own kind
+    becomes its lower-case abbreviation (``'Tuesday,thursday'`` -> ``'tue,thu'``); a
+    name of the other kind becomes the number Celery reads for it (months first:
+    ``'march'`` as a day of week is ``'3'``).  A word that is no name is left for the
+    parser to refuse.  Parsing the result gives what ``text`` gives.
     """
     if not any(char.isalpha() for char in text):
         return text  # the common case: digits and * , / -
@@ -113,17 +139,44 @@ def celery_names(text: str, field: CronField) -> str:
 
 def _named_piece(piece: str, field: CronField) -> str:
     # The shapes _piece reads: '*...' holds no value; 'A-B...' has two; else one value,
-    # of which Celery reads all (so a name's tail, '!' in 'mon!', goes with it).
+    # of which Celery reads all (so a name's tail, '!' in 'mon!', goes with it).  What
+    # Celery ignores after '*/STEP', 'A-B' or 'A-B/STEP' is dropped.
     if not piece or piece[0] == "*":
-        return piece
+        return _read(piece)
+    ends = _range_ends(piece)
+    if ends is None:
+        return _named_value(piece, field)
+    low_end, high_end = ends
+    low = _named_value(piece[:low_end], field)
+    high = _named_value(piece[low_end + 1 : high_end], field)
+    return f"{low}-{high}{_read(piece)[high_end:]}"
+
+
+def _range_ends(piece: str) -> tuple[int, int] | None:
+    """Where ``A`` and ``B`` end when ``piece`` starts with ``A-B`` (runs of word
+    characters), else None."""
     low_end = _word_end(piece, 0)
     if 0 < low_end < len(piece) and piece[low_end] == "-":
         high_end = _word_end(piece, low_end + 1)
         if high_end > low_end + 1:
-            low = _named_value(piece[:low_end], field)
-            high = _named_value(piece[low_end + 1 : high_end], field)
-            return f"{low}-{high}{piece[high_end:]}"
-    return _named_value(piece, field)
+            return low_end, high_end
+    return None
+
+
+def _read(piece: str) -> str:
+    """The start of ``piece`` Celery reads: after ``*/STEP``, ``A-B`` or ``A-B/STEP`` it
+    ignores the rest; any other piece is read whole (and may be refused)."""
+    if piece[:2] == "*/":
+        return _read_part(piece, 1)
+    ends = None if piece[:1] == "*" else _range_ends(piece)
+    return piece if ends is None else _read_part(piece, ends[1])
+
+
+def _read_part(piece: str, end: int) -> str:
+    """``piece`` up to ``end`` and the ``/STEP`` Celery reads there, if any."""
+    if piece[end : end + 1] == "/":
+        return piece[: _word_end(piece, end + 1)]
+    return piece[:end]
 
 
 def _named_value(text: str, field: CronField) -> str:
@@ -151,16 +204,15 @@ def _piece(piece: str, field: CronField) -> list[int]:
         if piece[1] == "/":
             return _stepped(field.every(), piece, 2)
     else:
-        low_end = _word_end(piece, 0)
-        if 0 < low_end < len(piece) and piece[low_end] == "-":
-            high_end = _word_end(piece, low_end + 1)
-            if high_end > low_end + 1:
-                low = _value(piece[:low_end], field)
-                high = _value(piece[low_end + 1 : high_end], field)
-                values = _span(low, high, field)
-                if piece[high_end : high_end + 1] == "/":
-                    return _stepped(values, piece, high_end + 1)
-                return values
+        ends = _range_ends(piece)
+        if ends is not None:
+            low_end, high_end = ends
+            low = _value(piece[:low_end], field)
+            high = _value(piece[low_end + 1 : high_end], field)
+            values = _span(low, high, field)
+            if piece[high_end : high_end + 1] == "/":
+                return _stepped(values, piece, high_end + 1)
+            return values
     return [_value(piece, field)]
 
 
@@ -209,3 +261,98 @@ def _value(text: str, field: CronField) -> int:
     if not field.low <= number <= field.high:
         raise CronFieldError(f"{number} is outside {field.low}-{field.high}")
     return number
+
+
+#: Days searched for a match: every date recurs on every weekday within 28 years
+#: (February 29th included), so a crontab ``parse_fields`` accepts matches sooner.
+_SEARCH_DAYS = 366 * 29
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CronSets:
+    """A crontab expanded to the values each field matches, as Celery reads it.
+
+    ``day_of_week`` uses Celery's numbering: 0 = Sunday ... 6 = Saturday.  Minutes and
+    hours are sorted: the walk to the next match searches them.
+    """
+
+    minute: tuple[int, ...]
+    hour: tuple[int, ...]
+    day_of_month: frozenset[int]
+    month_of_year: frozenset[int]
+    day_of_week: frozenset[int]
+
+    @classmethod
+    def from_fields(
+        cls, minute: str, hour: str, day_of_month: str, month: str, day_of_week: str
+    ) -> CronSets:
+        """CronFieldError (CronNeverMatches for no date) as Celery's ``crontab()`` refuses."""
+        minutes, hours, days, months, weekdays = parse_fields(
+            minute, hour, day_of_month, month, day_of_week
+        )
+        return cls(tuple(sorted(minutes)), tuple(sorted(hours)), days, months, weekdays)
+
+    def matches_day(self, day: date) -> bool:
+        """Celery ANDs day-of-month and day-of-week (classic cron ORs them)."""
+        return (
+            day.month in self.month_of_year
+            and day.day in self.day_of_month
+            and day.isoweekday() % 7 in self.day_of_week
+        )
+
+    @property
+    def runs_per_day(self) -> int:
+        return len(self.minute) * len(self.hour)
+
+    @property
+    def every_day(self) -> bool:
+        return (
+            len(self.day_of_month) == 31
+            and len(self.month_of_year) == 12
+            and len(self.day_of_week) == 7
+        )
+
+    @property
+    def weekly(self) -> bool:
+        """Only the weekday is restricted: a whole number of runs each week."""
+        return len(self.day_of_month) == 31 and len(self.month_of_year) == 12
+
+    def next_after(self, wall: datetime) -> datetime:
+        """The first matching minute strictly after the naive wall time ``wall``."""
+        start = wall.replace(second=0, microsecond=0, tzinfo=None) + timedelta(minutes=1)
+        day, hour, minute = start.date(), start.hour, start.minute
+        for _ in range(_SEARCH_DAYS):
+            if day.month not in self.month_of_year:
+                day = _first_of_next_month(day)
+                hour = minute = 0
+                continue
+            if self.matches_day(day):
+                found = self._first_time_from(hour, minute)
+                if found is not None:
+                    return datetime.combine(day, found)
+            day += _ONE_DAY
+            hour = minute = 0
+        raise CronNeverMatches(f"no date matches within {_SEARCH_DAYS // 366} years")
+
+    def _first_time_from(self, hour: int, minute: int) -> time | None:
+        """The first matching time of day at or after ``hour:minute``, or None."""
+        for index in range(bisect_left(self.hour, hour), len(self.hour)):
+            matched_hour = self.hour[index]
+            at = bisect_left(self.minute, minute if matched_hour == hour else 0)
+            if at < len(self.minute):
+                return time(matched_hour, self.minute[at])
+        return None
+
+
+@lru_cache(maxsize=8192)
+def cron_sets(expression: str) -> CronSets:
+    """``expression`` (five fields) expanded as Celery's crontab reads it."""
+    parts = expression.split()
+    if len(parts) != len(FIELDS):
+        raise CronFieldError(f"expected {len(FIELDS)} fields (m h dom mon dow), got {len(parts)}")
+    return CronSets.from_fields(*parts)
+
+
+def _first_of_next_month(day: date) -> date:
+    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)

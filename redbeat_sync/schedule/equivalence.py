@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Hashable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from . import cron, timing
+from . import timing
+from .cron import cron_sets
 from .entry import Cron, Entry, Every, RRule, Schedule, Solar
 
 UTC = timezone.utc
@@ -29,60 +29,6 @@ _UNIT_SECONDS = {"day": 86400.0, "week": 7 * 86400.0, "year": 365 * 86400.0}
 #: A non-leap year starting on a Friday: the reference calendar for yearly counts.
 _REFERENCE_YEAR = 2027
 _MAX_RRULE_STEPS = 5000
-
-
-@dataclass(frozen=True)
-class CronSets:
-    """A cron expression expanded to the values each field matches (Celery's rules).
-
-    ``day_of_week`` uses Celery's numbering: 0 = Sunday ... 6 = Saturday.
-    """
-
-    minute: frozenset[int]
-    hour: frozenset[int]
-    day_of_month: frozenset[int]
-    month_of_year: frozenset[int]
-    day_of_week: frozenset[int]
-
-    def matches_day(self, day: date) -> bool:
-        """Celery ANDs day-of-month and day-of-week (classic cron ORs them)."""
-        return (
-            day.month in self.month_of_year
-            and day.day in self.day_of_month
-            and (day.weekday() + 1) % 7 in self.day_of_week
-        )
-
-    @property
-    def runs_per_day(self) -> int:
-        return len(self.minute) * len(self.hour)
-
-    @property
-    def every_day(self) -> bool:
-        return (
-            len(self.day_of_month) == 31
-            and len(self.month_of_year) == 12
-            and len(self.day_of_week) == 7
-        )
-
-    @property
-    def weekly(self) -> bool:
-        """Only the weekday is restricted: a whole number of runs each week."""
-        return len(self.day_of_month) == 31 and len(self.month_of_year) == 12
-
-
-@lru_cache(maxsize=8192)
-def cron_sets(expression: str) -> CronSets:
-    """Expand ``expression`` as Celery's crontab does (``cron``: no Celery import)."""
-    parsed = Cron.from_expression(expression)
-    return CronSets(
-        *cron.parse_fields(
-            parsed.minute,
-            parsed.hour,
-            parsed.day_of_month,
-            parsed.month_of_year,
-            parsed.day_of_week,
-        )
-    )
 
 
 def schedule_key(schedule: Schedule) -> Hashable:

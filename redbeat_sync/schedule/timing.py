@@ -6,7 +6,7 @@ beat scheduler (dispatch).  All inputs and outputs are timezone-aware datetimes.
 CONTRACT:
 
 - ``next_fire_after(entry, after) -> datetime | None``: first fire time strictly
-  after ``after``, honouring the entry's timezone (DST-correct, croniter for cron),
+  after ``after``, honouring the entry's timezone (DST-correct; cron as Celery reads it),
   start/end window; None when the schedule is exhausted.
 - ``next_fire_times(entry, n=3, now=None) -> list[datetime]``: the next n fire times
   after now (floored to the whole second), expressed in the entry's own zone.
@@ -59,17 +59,15 @@ Windows: no fire before ``start_at``; None once the next fire would be after ``e
 from __future__ import annotations
 
 import math
-import re
-import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, croniter
 from dateutil import rrule as du_rrule
 
+from . import cron as cron_fields
 from . import solar
 from .entry import At, Cron, Entry, Every, RRule, Schedule, Solar
 from .vocabulary import RRULE_FREQUENCIES, RRuleFrequency
@@ -119,61 +117,17 @@ def score(due: datetime | None) -> int:
 # --------------------------------------------------------------------------- cron
 
 
-class CronNeverMatches(ValueError):
-    """The cron expression names no existing date (e.g. February 30th)."""
+def _cron_walk(expression: str, start: datetime, limit: int) -> list[datetime]:
+    """The next ``limit`` naive wall-clock matches strictly after ``start``, as Celery
+    reads the crontab (CronNeverMatches when no date matches)."""
+    crontab = cron_fields.cron_sets(expression)
+    found: list[datetime] = []
+    for _ in range(limit):
+        start = crontab.next_after(start)
+        found.append(start)
+    return found
 
 
-_ONE_VALUE_RANGE = re.compile(r"(?<![\w-])(\w+)-(\w+)(?:/\d+)?(?![\w-])")
-
-
-def _one_value(match: re.Match[str]) -> str:
-    low, high = match.group(1).lower(), match.group(2).lower()
-    same = low == high or (low.isdigit() and high.isdigit() and int(low) == int(high))
-    return match.group(1) if same else match.group(0)
-
-
-def croniter_safe(expression: str) -> str:
-    """``expression`` with one-value ranges (``5-5``, ``mon-mon``, ``5-5/2``) as the value.
-
-    croniter 7 reads such a range as ``*``; Celery's crontab (so RedBeat) as the one
-    value.  Rewriting it keeps our fire times equal to RedBeat's.
-    """
-    if "-" not in expression:
-        return expression
-    return " ".join(_ONE_VALUE_RANGE.sub(_one_value, part) for part in expression.split())
-
-
-class _CronWalker:
-    """One parsed croniter per expression, re-positioned for each query.
-
-    Parsing dominates croniter's cost; the planner asks about many entries sharing a
-    few expressions, so the parsed iterator is kept and moved with ``set_current``.
-    """
-
-    def __init__(self, expression: str) -> None:
-        expression = croniter_safe(expression)
-        self._iter = croniter(expression, datetime(2000, 1, 1), day_or=False)
-        self._lock = threading.Lock()
-
-    def walk(self, start: datetime, limit: int) -> list[datetime]:
-        """The next ``limit`` naive wall-clock matches strictly after ``start``.
-
-        Raises ``CronNeverMatches`` for an expression with no date (``0 0 30 2 *``).
-        """
-        with self._lock:
-            self._iter.set_current(start, force=True)
-            try:
-                return [self._iter.get_next(datetime) for _ in range(limit)]
-            except CroniterBadDateError as exc:
-                raise CronNeverMatches(str(exc)) from None
-
-
-@lru_cache(maxsize=1024)
-def _walker(expression: str) -> _CronWalker:
-    return _CronWalker(expression)
-
-
-@lru_cache(maxsize=4096)
 def _gap_end(wall: datetime, zone_name: str) -> datetime:
     """First real instant after the spring-forward gap that swallowed ``wall``."""
     tz = zone(zone_name)
@@ -211,12 +165,12 @@ def _instants(wall: datetime, tz: ZoneInfo, zone_name: str, periodic: bool) -> l
 def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime | None:
     """First cron instant strictly after ``after``, in UTC (None: never matches).
 
-    Works on naive local wall times (croniter does calendar arithmetic only) and maps
+    Works on naive local wall times (the crontab knows calendar arithmetic only) and maps
     each match to real instants; all comparisons are made in UTC, because Python
     compares two datetimes sharing a tzinfo by wall time, ignoring ``fold``.
     """
     tz = zone(zone_name)
-    walker = _walker(cron.expression)
+    expression = cron.expression
     periodic = cron.hour.strip().startswith("*")
     after = after.astimezone(UTC)
     offset_before = (after - _DST_MARGIN).astimezone(tz).utcoffset()
@@ -227,7 +181,7 @@ def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime | 
         # Wall time and real time run together around ``after``: the first match is it,
         # unless that match is itself in a gap (skipped) or repeated (first pass).
         while True:
-            for candidate in walker.walk(wall, 1):
+            for candidate in _cron_walk(expression, wall, 1):
                 for instant in _instants(candidate, tz, zone_name, periodic):
                     if instant > after:
                         return instant
@@ -238,7 +192,7 @@ def _cron_next_after(cron: Cron, zone_name: str, after: datetime) -> datetime | 
     best_wall: datetime | None = None
     wall -= _DST_MARGIN
     while True:
-        for candidate in walker.walk(wall, 8):
+        for candidate in _cron_walk(expression, wall, 8):
             if best is not None and best_wall is not None and candidate > best_wall + _DST_MARGIN:
                 return best
             for instant in _instants(candidate, tz, zone_name, periodic):
@@ -444,7 +398,7 @@ def _schedule_after(
     if isinstance(schedule, Cron):
         try:
             return _cron_next_after(schedule, zone_name, after - _TINY if inclusive else after)
-        except CronNeverMatches:
+        except cron_fields.CronNeverMatches:
             return None
     if isinstance(schedule, RRule):
         return _rrule_after(schedule, zone_name, after, inclusive)

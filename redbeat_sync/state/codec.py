@@ -27,8 +27,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from ..schedule import cron as cron_fields
 from ..schedule.entry import (
     At,
@@ -247,8 +245,15 @@ def _crontab(minute: str, hour: str, day_of_week: str, day_of_month: str, month:
 
 
 def _checked_cron(cron: Cron) -> Cron:
-    if not croniter.is_valid(cron.expression):
-        raise DecodeError(f"crontab {cron.expression!r} is not a valid cron expression")
+    """``cron`` when Celery's crontab reads it (RedBeat's loader could build it)."""
+    try:
+        cron_fields.cron_sets(cron.expression)
+    except cron_fields.CronNeverMatches:
+        pass  # older Celery builds it too: it never fires (timing says so)
+    except cron_fields.CronFieldError as exc:
+        raise DecodeError(
+            f"crontab {cron.expression!r} is not a valid cron expression: {exc}"
+        ) from None
     return cron
 
 

@@ -181,7 +181,7 @@ class _ScoreCache:
         if last_run_at is not None and isinstance(entry.schedule, Cron):
             # Cron fires on whole minutes, so "next fire strictly after t" is the same
             # for every t within one minute: entries sharing a cron line that last ran
-            # in the same minute (the usual case) share one croniter evaluation.
+            # in the same minute (the usual case) share one evaluation.
             last_run_at = last_run_at.replace(second=0, microsecond=0)
         key = (_timing_view(entry), last_run_at)
         try:
