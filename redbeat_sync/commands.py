@@ -17,7 +17,7 @@ import redis
 from .beat.runlog import worker_seen
 from .drift import Drift, drift_from_plan
 from .errors import UserError
-from .fileformat.loader import Spec, load_paths
+from .fileformat.loader import Spec, load_paths_checked
 from .plan.actions import Action, Plan, RedisTarget
 from .plan.compare import compute_plan
 from .plan.planfile import load_plan
@@ -68,10 +68,10 @@ def plan_from_files(
 ) -> tuple[Plan, State]:
     """Files → spec → (Redis) state → plan: the one path plan, apply and drift share.
 
-    Bad files fail before Redis is touched, and so does ``check``.
+    Bad files fail before Redis is touched, and so does ``check``: the problems of
+    both at once.
     """
-    spec = load_paths(list(paths))
-    check(spec)
+    spec = load_paths_checked(list(paths), check)
     client, state = read_deployment(where)
     plan = compute_plan(
         spec,

@@ -186,18 +186,22 @@ def test_task_check_unknown_name_with_suggestion_and_bad_arguments(
         "version: 1\nentries:\n"
         "  typo: {task: proj.tasks.ad, schedule: {every: 1m}, args: [1, 2]}\n"
         "  too-many: {task: proj.tasks.add, schedule: {every: 1m}, args: [1, 2, 3]}\n"
-        "  bad-kw: {task: proj.tasks.report, schedule: {every: 1m}, kwargs: {color: red}}\n",
+        "  bad-kw: {task: proj.tasks.report, schedule: {every: 1m}, kwargs: {color: red}}\n"
+        "  bad-cron: {task: proj.tasks.add, schedule: {cron: '61 * * * *'}}\n",
         "bad.yaml",
     )
     result = cli(redis_url, "validate", bad, "--app", target)
     assert result.exit_code == 1, result.output
+    # each problem at the value to fix, and the file's own problem beside the app's
     assert (
-        "bad.yaml:3:3: entries.typo.task: unknown task 'proj.tasks.ad': the Celery app does "
+        "bad.yaml:3:16: entries.typo.task: unknown task 'proj.tasks.ad': the Celery app does "
         "not register it; did you mean 'proj.tasks.add'?"
     ) in result.output
-    assert "bad.yaml:4:3: entries.too-many.args: arguments do not fit proj.tasks.add" in (
+    assert "bad.yaml:4:65: entries.too-many.args: arguments do not fit proj.tasks.add" in (
         result.output
     )
+    assert "entries.bad-cron.schedule.cron: the minute field '61'" in result.output
+    assert "4 problems found" in result.output
     assert "too many positional arguments" in result.output
     # bind=True: self is not an argument the file has to give
     # the kwargs are what does not fit: the problem is reported under kwargs (issue 9 §5)
@@ -206,6 +210,7 @@ def test_task_check_unknown_name_with_suggestion_and_bad_arguments(
     assert "entries.bad-kw.args" not in result.output
     planned = cli(redis_url, "plan", bad, "--app", target)
     assert planned.exit_code == 1 and "did you mean 'proj.tasks.add'?" in planned.output
+    assert "the minute field '61'" in planned.output
     assert redis_client.dbsize() == 0  # validate is offline; plan stopped before Redis
 
     good = write(

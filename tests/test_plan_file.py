@@ -88,7 +88,7 @@ def test_a_catch_up_survives_the_plan_file(tmp_path: Path) -> None:
     (loaded,) = load_plan(tmp_path / "p.json").changes
     assert loaded.at_once_for == action.at_once_for
     assert loaded.next_runs == action.next_runs
-    assert "next: now (catch-up for 21:56:00 UTC), 2026-11-24 22:03 UTC" in render_text(plan)
+    assert "next: now (catch-up for 21:56 UTC), 2026-11-24 22:03 UTC" in render_text(plan)
 
 
 def test_a_version_1_plan_file_asks_for_a_new_plan(tmp_path: Path) -> None:

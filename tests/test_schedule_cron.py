@@ -123,6 +123,7 @@ def test_names_rewritten_read_as_celery_reads_the_original(
     case, of the field's own kind (what the files read)."""
     named = cron.celery_names(text, field)
     assert our_field(field, named) == celery_field(parser, text)
+    assert cron.celery_names(named, field) == named  # what validate suggests is final
     if our_field(field, named) is not None and field in (cron.MONTH, cron.DAY_OF_WEEK):
         own = MONTHS if field == cron.MONTH else DAYS
         words = re.findall(r"[^\W\d_]+", named)  # letters only

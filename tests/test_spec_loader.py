@@ -174,7 +174,9 @@ def test_cron_rules() -> None:
         ("0 3 ? * *", "'?'"),
         ("0 0 1W * *", "'W'"),
         ("0 0 0 1 * *", "got 6"),
-        ("0 3 * * 7", "not valid for Celery"),
+        ("0 3 * * 7", "not valid for Celery's crontab: 7 is outside 0-6 (Sunday is 0 or sun)"),
+        ("1,2, * * * *", "an empty item: a comma at the start or the end, or two in a row"),
+        ("0 0 L * *", "'L' (last) in the day of month field is syntax of other cron dialects"),
         (
             "61 * * * *",
             "the minute field '61' is not valid for Celery's crontab: 61 is outside 0-59",
@@ -184,9 +186,11 @@ def test_cron_rules() -> None:
         ("0 9 * January *", "month field 'January': write 'jan'"),
         ("@daily", "macros"),
         # Celery reads only the start of these (*/1, 1-5, */5): what runs is not what is written
-        ("*/1-9 * * * *", "reads '*/1-9' as '*/1' and ignores the rest; write '*/1'"),
-        ("0 1-5-9 * * *", "the hour field '1-5-9': Celery's crontab reads '1-5-9' as '1-5'"),
+        ("*/1-9 * * * *", "field '*/1-9': Celery's crontab reads it as '*/1' and ignores the rest"),
+        ("0 1-5-9 * * *", "the hour field '1-5-9': Celery's crontab reads it as '1-5'"),
         ("*/5/2 * * * *", "as '*/5' and ignores the rest"),
+        ("0 0 * * fri-/2", "reads it as 'fri' and ignores the rest; write 'fri'"),
+        ("0 0 1 jan- *", "the month field 'jan-': Celery's crontab reads it as 'jan'"),
     ]:
         [problem] = problems_of(
             f"""\

@@ -29,9 +29,9 @@ def app_task_check(target: Target) -> SpecCheck:
     """With --app, the files' tasks must exist in the app and bind (else no check)."""
 
     def check(spec: Spec) -> None:
-        from ._tasks import check_app_tasks  # here: loads the models (cli/__init__)
+        from ._tasks import task_check  # here: loads the models (cli/__init__)
 
-        check_app_tasks(spec, target.app)
+        task_check(target.app)(spec)
 
     return check
 

@@ -71,9 +71,11 @@ def command(
 ) -> None:
     """Validate schedule files: every problem in every file, with file:line:column."""
     # Here, not at the top: the models (pydantic) load only when a command checks files.
-    from ..fileformat.loader import SpecProblems, load_paths
+    from ..fileformat.loader import SpecProblems, load_paths_checked
     from ..insights import notes
-    from ._tasks import check_app_tasks
+    from ._tasks import task_check
+
+    check = task_check(app)
 
     def loaded_warnings(exc: ProblemsFound) -> list[str]:
         # The entries that loaded in spite of the problems still get their warnings.
@@ -83,8 +85,7 @@ def command(
         if fmt == "json":
             return body_json()
         try:
-            spec = load_paths(list(paths))
-            check_app_tasks(spec, app)
+            spec = load_paths_checked(list(paths), check)
         except ProblemsFound as exc:
             report_problems(exc, wrote_nothing=False)  # validate writes nothing, ever
             for line in loaded_warnings(exc):
@@ -106,8 +107,7 @@ def command(
 
     def body_json() -> int:
         try:
-            spec = load_paths(list(paths))
-            check_app_tasks(spec, app)
+            spec = load_paths_checked(list(paths), check)
         except ProblemsFound as exc:
             document = validate_json(exc.problems, loaded_warnings(exc), None, None)
             click.echo(json.dumps(document, indent=2))

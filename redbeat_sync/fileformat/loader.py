@@ -97,6 +97,24 @@ def load_paths(
     return Spec(entries, files)
 
 
+def load_paths_checked(paths: Sequence[str | Path], check: Callable[[Spec], None]) -> Spec:
+    """``load_paths``, then ``check`` (which raises ProblemsFound) on what loaded.
+
+    ``check`` also runs on the entries that loaded beside bad ones, so the problems of
+    both come at once (``--app``'s task checks are not hidden by a typo elsewhere).
+    """
+    try:
+        spec = load_paths(paths)
+    except SpecProblems as found:
+        try:
+            check(found.loaded)
+        except ProblemsFound as more:
+            raise SpecProblems([*found.problems, *more.problems], found.loaded) from None
+        raise
+    check(spec)
+    return spec
+
+
 def load_text(text: str | bytes, file: str = "<text>") -> Spec:
     """Load one schedule given as text (tests, round trips, stdin)."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text

@@ -226,7 +226,7 @@ DateTime = Annotated[
 
 _CRON_FIELDS = CRON_FIELD_LABELS
 _CRON_CHARS = re.compile(r"[0-9*,/-]+")
-_CRONITER_ONLY = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
+_OTHER_DIALECTS = {"l": "'L' (last)", "w": "'W' (weekday)", "#": "'#' (nth weekday)", "?": "'?'"}
 _MONTH_NAMES = re.compile("|".join(CRON_MONTH_NAMES), re.IGNORECASE)
 _DAY_NAMES = re.compile("|".join(CRON_DAY_NAMES), re.IGNORECASE)
 
@@ -236,11 +236,12 @@ def _cron_field_problem(index: int, part: str) -> str | None:
     # removing them must be digits and * , / -
     names = _MONTH_NAMES if index == 3 else _DAY_NAMES if index == 4 else None
     rest = names.sub("0", part) if names else part
-    for token, label in _CRONITER_ONLY.items():
+    for token, label in _OTHER_DIALECTS.items():
         if token in rest.lower():
             return (
-                f"{label} in the {_CRON_FIELDS[index]} field is croniter-only syntax: Celery's "
-                "crontab cannot parse it, so RedBeat could not run this entry"
+                f"{label} in the {_CRON_FIELDS[index]} field is syntax of other cron dialects "
+                "(Quartz, croniter): Celery's crontab cannot parse it, so RedBeat could not "
+                "run this entry"
             )
     if not _CRON_CHARS.fullmatch(rest):
         problem = f"unexpected characters in the {_CRON_FIELDS[index]} field {part!r}"
@@ -286,12 +287,11 @@ def cron_problem(expression: str) -> str | None:
             return (
                 f"the {_CRON_FIELDS[index]} field {part!r} is not valid for Celery's crontab: {exc}"
             )
-        tail = cron.ignored_tail(part)
-        if tail:
-            read, piece = tail
+        read = cron.celery_names(part, field)
+        if read.lower() != part.lower():  # names are read in any case
             return (
-                f"the {_CRON_FIELDS[index]} field {part!r}: Celery's crontab reads {piece!r} "
-                f"as {read!r} and ignores the rest; write {read!r} if that is what you mean"
+                f"the {_CRON_FIELDS[index]} field {part!r}: Celery's crontab reads it as "
+                f"{read!r} and ignores the rest; write {read!r} if that is what you mean"
             )
     # A cron that names a date fires: over 28 years every date falls on every weekday,
     # so Celery's AND of day-of-month and day-of-week still matches.  The fire times
@@ -390,7 +390,7 @@ class CronSchedule(_Model):
     cron: CronExpression = Field(
         description=(
             "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * mon-fri'. "
-            "Names (mon-fri, jan) are allowed; croniter-only syntax (L, W, #, ?) is not, "
+            "Names (mon-fri, jan) are allowed; other cron dialects' syntax (L, W, #, ?) is not, "
             "because Celery's crontab (and RedBeat) cannot run it. H spreads a field by the "
             "entry's name (H 3 * * *, H/15 * * * *, H(0-29) * * * *), resolved at load."
         )

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..fileformat import yamlload
 from ..schedule import spread
-from . import dst_lint, jitter_lint
+from . import cron_lint, dst_lint, jitter_lint
 
 if TYPE_CHECKING:
     from ..fileformat.loader import Spec
+    from ..schedule.entry import Entry
 
 _HASH_BYTES = re.compile(rb"(?<![A-Za-z])H(?![A-Za-z])")
 
@@ -57,11 +58,19 @@ def resolved_hashes(spec: Spec, limit: int = 20) -> list[str]:
     return lines
 
 
+def entry_warnings(entry: Entry, now: datetime | None = None) -> list[str]:
+    """What would surprise about ``entry``: DST, its jitter, its days (validate and plan)."""
+    return [
+        *dst_lint.dst_warnings(entry, now),  # fires in an hour DST skips or repeats
+        *jitter_lint.jitter_warnings(entry),  # jitter as long as its interval
+        *cron_lint.both_days_warnings(entry),  # day of month AND day of week
+    ]
+
+
 def spec_warnings(spec: Spec, now: datetime | None = None) -> list[str]:
-    """``file:line: name: warning`` for every entry DST or its jitter would surprise."""
-    lines: list[str] = []
-    for item in spec.entries:
-        warnings = dst_lint.dst_warnings(item.entry, now) + jitter_lint.jitter_warnings(item.entry)
-        for warning in warnings:
-            lines.append(f"{item.file}:{item.line}: {item.entry.name}: {warning}")
-    return lines
+    """``file:line: name: warning`` for every entry DST, its jitter or its days would surprise."""
+    return [
+        f"{item.file}:{item.line}: {item.entry.name}: {warning}"
+        for item in spec.entries
+        for warning in entry_warnings(item.entry, now)
+    ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bulk import gc_paused
 from ..errors import UserError, field_path
-from ..insights import dst_lint, jitter_lint, load
+from ..insights import load, notes
 from ..schedule import equivalence as semantics
 from ..schedule.describe import plural
 from ..schedule.entry import (
@@ -256,8 +256,7 @@ def _entry_notes(entry: Entry, beat_timezone: str) -> tuple[list[str], list[str]
         f"celery-redbeat's scheduler ignores {feature} (redbeat_sync.Scheduler honours it)"
         for feature in redbeat_ignored_features(entry)
     ]
-    warnings += dst_lint.dst_warnings(entry)  # fires in an hour DST skips or repeats
-    warnings += jitter_lint.jitter_warnings(entry)  # jitter as long as its interval
+    warnings += notes.entry_warnings(entry)
     return requires, warnings
 
 

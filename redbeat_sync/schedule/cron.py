@@ -26,8 +26,9 @@ Celery's reading of one field:
 The whole crontab is also refused when no day of the month occurs in any month given
 (``30 2``: February has no 30th, Celery counts February as 29 days).
 
-``celery_names`` writes a field's names as the files read them (three letters, lower
-case), for crontabs that come from Celery or from RedBeat's store.
+``celery_names`` writes a field as Celery reads it, in the files' spelling (names of
+three letters, lower case): for crontabs from Celery or RedBeat's store, and to tell a
+file's author when Celery would read less than what is written.
 
 ``CronSets`` walks those sets to the next matching wall-clock minute: fire times follow
 Celery's reading by construction, so what validate accepts is what the times are
@@ -107,33 +108,18 @@ def parse_fields(
     return sets
 
 
-def ignored_tail(text: str) -> tuple[str, str] | None:
-    """``(read, piece)`` for the first piece of which Celery reads only the start.
-
-    After ``*/STEP``, ``A-B`` or ``A-B/STEP`` Celery ignores the rest of a piece
-    (``*/1-9`` runs as ``*/1``, ``1-5-9`` as ``1-5``); the files refuse such text, since
-    what runs is not what it says.  RedBeat's stored crontabs are read as Celery reads them.
-    """
-    for piece in text.split(","):
-        read = _read(piece)
-        if read != piece and piece[len(read) :] != "/":  # a missing step is refused later
-            return read, piece
-    return None
-
-
 def celery_names(text: str, field: CronField) -> str:
-    """``text`` with each name written the way Celery reads it; numbers and the rest kept.
+    """``text`` written as Celery reads it: parsing the result gives what ``text`` gives.
 
     Celery reads a name by its first three letters in any case (``'monday'``,
-    ``'SUNDAY'``, ``'january'``), and celery-redbeat stores the field as given; the
+    ``'SUNDAY'``, ``'fri-'``), and celery-redbeat stores the field as given; the
     schedule files know only the three-letter names.  A name of the field's own kind
     becomes its lower-case abbreviation (``'Tuesday,thursday'`` -> ``'tue,thu'``); a
     name of the other kind becomes the number Celery reads for it (months first:
-    ``'march'`` as a day of week is ``'3'``).  A word that is no name is left for the
-    parser to refuse.  Parsing the result gives what ``text`` gives.
+    ``'march'`` as a day of week is ``'3'``).  What Celery ignores after ``*/STEP``,
+    ``A-B`` or ``A-B/STEP`` is dropped (``'*/1-9'`` -> ``'*/1'``).  A word that is no
+    name is left for the parser to refuse.
     """
-    if not any(char.isalpha() for char in text):
-        return text  # the common case: digits and * , / -
     return ",".join(_named_piece(piece, field) for piece in text.split(","))
 
 
@@ -196,7 +182,7 @@ def _named_value(text: str, field: CronField) -> str:
 
 def _piece(piece: str, field: CronField) -> list[int]:
     if not piece:
-        raise CronFieldError("empty item between commas")
+        raise CronFieldError("an empty item: a comma at the start or the end, or two in a row")
     if piece[0] == "*":
         # Celery's '^\*$' pattern: '$' also matches before one final newline.
         if piece in ("*", "*\n"):
@@ -259,7 +245,8 @@ def _value(text: str, field: CronField) -> int:
                 f"{text!r} is neither a number nor a month or weekday name"
             ) from None
     if not field.low <= number <= field.high:
-        raise CronFieldError(f"{number} is outside {field.low}-{field.high}")
+        hint = " (Sunday is 0 or sun)" if field == DAY_OF_WEEK and number == 7 else ""
+        raise CronFieldError(f"{number} is outside {field.low}-{field.high}{hint}")
     return number
 
 

@@ -157,9 +157,11 @@ def describe_next_runs(runs: list[datetime], at_once_for: datetime | None) -> li
     """Next runs as shown: ``format_time`` each, in one format for the whole list
     (seconds on all when any has them: a jittered run landing on :00 keeps its
     ``:00``), the first one ``now`` when it goes out at once, ``now (catch-up for
-    21:37:07 UTC)`` when that run is for an earlier slot (the date is added when
-    the slot is on another day)."""
-    seconds = any(t.second for t in runs)
+    21:37 UTC)`` when that run is for an earlier slot (the date is added when the slot
+    is on another day, the seconds when the slot or the other runs have them)."""
+    # A run going out at once is shown as "now": its own time does not set the format.
+    timed = runs[1:] if at_once_for is not None else runs
+    seconds = any(t.second for t in timed)
     shown = [format_time(t, seconds) for t in runs]
     if at_once_for is None or not runs:
         return shown
@@ -168,8 +170,8 @@ def describe_next_runs(runs: list[datetime], at_once_for: datetime | None) -> li
         shown[0] = "now"
     else:
         slot = at_once_for.astimezone(first.tzinfo)
-        same_day = slot.date() == first.date()
-        pattern = "%H:%M:%S %Z" if same_day else "%Y-%m-%d %H:%M:%S %Z"
+        clock = "%H:%M:%S" if seconds or slot.second else "%H:%M"
+        pattern = f"{clock} %Z" if slot.date() == first.date() else f"%Y-%m-%d {clock} %Z"
         shown[0] = f"now (catch-up for {slot.strftime(pattern).strip()})"
     return shown
 
