@@ -99,8 +99,7 @@ def _requirement_name(requirement: str) -> str:
 def test_every_third_party_import_is_a_declared_requirement() -> None:
     """Each module the package imports outside the standard library comes from a
     runtime dependency or an extra (solar, metrics): croniter, for one, is test-only."""
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in Python 3.11+")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
     requirements = [*project["dependencies"], *extras["solar"], *extras["metrics"]]
