@@ -21,7 +21,7 @@ def both_days_warnings(entry: Entry) -> list[str]:
         sets = cron_sets(schedule.expression)
     except ValueError:  # not for this lint to judge (validate refuses it)
         return []
-    if len(sets.day_of_month) == 31 or len(sets.day_of_week) == 7:
+    if not sets.both_days_restricted:
         return []
     return [
         f"cron: day of month {schedule.day_of_month!r} and day of week "

@@ -301,6 +301,11 @@ class CronSets:
         )
 
     @property
+    def both_days_restricted(self) -> bool:
+        """Day of month and day of week are both restricted: both must match a day."""
+        return len(self.day_of_month) < 31 and len(self.day_of_week) < 7
+
+    @property
     def weekly(self) -> bool:
         """Only the weekday is restricted: a whole number of runs each week."""
         return len(self.day_of_month) == 31 and len(self.month_of_year) == 12

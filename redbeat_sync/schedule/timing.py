@@ -128,6 +128,7 @@ def _cron_walk(expression: str, start: datetime, limit: int) -> list[datetime]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def _gap_end(wall: datetime, zone_name: str) -> datetime:
     """First real instant after the spring-forward gap that swallowed ``wall``."""
     tz = zone(zone_name)
